@@ -161,3 +161,59 @@ pub enum LogFormat {
     /// No log output.
     None,
 }
+
+impl Default for Config {
+    /// The specification's defaults, with nothing read from the environment.
+    fn default() -> Self {
+        Config {
+            disabled: false,
+            service_name: None,
+            service_version: None,
+            deployment_environment: None,
+            resource_attributes: Vec::new(),
+            exporters: vec![ExporterKind::Otlp],
+            otlp: OtlpConfig::default(),
+            zipkin_endpoint: "http://localhost:9411/api/v2/spans".to_owned(),
+            propagators: vec![PropagatorKind::TraceContext, PropagatorKind::Baggage],
+            sampler: SamplerConfig::ParentBasedAlwaysOn,
+            batch: BatchConfig::default(),
+            limits: LimitsConfig::default(),
+            log_filter: "info".to_owned(),
+            log_format: LogFormat::default(),
+        }
+    }
+}
+
+impl Default for OtlpConfig {
+    fn default() -> Self {
+        OtlpConfig {
+            endpoint: "http://localhost:4318/v1/traces".to_owned(),
+            protocol: Protocol::HttpProtobuf,
+            headers: Vec::new(),
+            timeout: Duration::from_millis(10_000),
+            compression: None,
+        }
+    }
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        BatchConfig {
+            schedule_delay: Duration::from_millis(5_000),
+            export_timeout: Duration::from_millis(30_000),
+            max_queue_size: 2048,
+            max_export_batch_size: 512,
+        }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            attribute_value_length: None,
+            span_attribute_count: 128,
+            span_event_count: 128,
+            span_link_count: 128,
+        }
+    }
+}
