@@ -3,5 +3,9 @@
 pub mod config;
 mod error;
 
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
 pub use error::Error;
 pub use traced_macros::traced;

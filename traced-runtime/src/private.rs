@@ -1,0 +1,631 @@
+//! Everything the expansion of `#[traced]` calls. Not a stable API: only the macro of the same version may use it
+//! (`traced-runtime` pins `traced-macros` with `=x.y.z`).
+//!
+//! Every helper here checks `Span::is_disabled` before it reads a clock, allocates or formats, so a fn whose span
+//! is disabled (no subscriber, level filtered out) does no more work than `#[tracing::instrument]` would.
+
+use std::any::Any;
+use std::fmt::{self, Debug, Display};
+use std::future::Future;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+use std::time::Instant;
+
+use opentelemetry::trace::{SpanContext, TraceContextExt};
+use tracing::Span;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+pub use ::tracing;
+
+/// Target of the `exception` events the expansion emits, so filters can name them.
+pub const EXCEPTION_TARGET: &str = "traced";
+
+// ---------------------------------------------------------------------------------------------------------------
+// Timing and completion
+
+/// Start of a span's wall-clock duration: read only when the span is enabled.
+#[derive(Clone, Copy)]
+pub struct Timer(Option<Instant>);
+
+impl Timer {
+    /// Reads the clock if `span` records anything.
+    #[inline]
+    pub fn start(span: &Span) -> Self {
+        Timer(if span.is_disabled() {
+            None
+        } else {
+            Some(Instant::now())
+        })
+    }
+
+    /// Records `duration_ms` on `span`.
+    #[inline]
+    pub fn finish(self, span: &Span) {
+        if let Some(start) = self.0 {
+            span.record("duration_ms", start.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+}
+
+/// Runs a fn body, catching a panic so it can be recorded before it continues.
+#[inline(always)]
+pub fn catch<R, F: FnOnce() -> R>(body: F) -> Result<R, Box<dyn Any + Send>> {
+    catch_unwind(AssertUnwindSafe(body))
+}
+
+/// Records a panic on `span`, closes its duration, and resumes unwinding with the same payload.
+#[cold]
+pub fn resume_panic(span: &Span, timer: Timer, payload: Box<dyn Any + Send>) -> ! {
+    record_panic(span, &*payload);
+    timer.finish(span);
+    resume_unwind(payload)
+}
+
+fn record_panic(span: &Span, payload: &(dyn Any + Send)) {
+    if span.is_disabled() {
+        return;
+    }
+    let message = if let Some(s) = payload.downcast_ref::<&'static str>() {
+        s
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.as_str()
+    } else {
+        "Box<dyn Any>"
+    };
+    record_exception(span, "panic", message, None);
+}
+
+/// What is left of a span after its future completed: the span itself, to record the result on, and the timer.
+pub struct Completed {
+    span: Span,
+    timer: Timer,
+}
+
+impl Completed {
+    /// The span, to record the returned value on.
+    #[inline]
+    pub fn span(&self) -> &Span {
+        &self.span
+    }
+
+    /// Records the duration; the span closes when `self` drops.
+    #[inline]
+    pub fn finish(self) {
+        self.timer.finish(&self.span);
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A future that runs inside its span on every poll, records panics, and marks the span `cancelled` when it is
+    /// dropped before completion.
+    pub struct Instrumented<F> {
+        #[pin]
+        inner: F,
+        span: Option<Span>,
+        timer: Timer,
+    }
+
+    impl<F> PinnedDrop for Instrumented<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if let Some(span) = this.span.take() {
+                // Dropped before `Ready`: the caller gave up on the future.
+                if !span.is_disabled() {
+                    span.record("cancelled", true);
+                    this.timer.finish(&span);
+                }
+            }
+        }
+    }
+}
+
+impl<F: Future> Instrumented<F> {
+    /// Wraps `inner`, whose span is already started.
+    #[inline]
+    pub fn new(span: Span, timer: Timer, inner: F) -> Self {
+        Instrumented {
+            inner,
+            span: Some(span),
+            timer,
+        }
+    }
+}
+
+impl<F: Future> Future for Instrumented<F> {
+    type Output = (F::Output, Completed);
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let Some(span) = this.span.as_ref() else {
+            // Polled after completion: the inner future decides (most panic).
+            return match this.inner.poll(cx) {
+                Poll::Ready(_) => unreachable!("`Instrumented` polled after completion"),
+                Poll::Pending => Poll::Pending,
+            };
+        };
+        let polled = {
+            let _entered = span.enter();
+            let inner = this.inner;
+            catch_unwind(AssertUnwindSafe(|| inner.poll(cx)))
+        };
+        match polled {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(output)) => {
+                let span = this.span.take().unwrap_or_else(Span::none);
+                Poll::Ready((
+                    output,
+                    Completed {
+                        span,
+                        timer: *this.timer,
+                    },
+                ))
+            }
+            Err(payload) => {
+                let span = this.span.take().unwrap_or_else(Span::none);
+                resume_panic(&span, *this.timer, payload)
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Errors
+
+/// How an `Err` is described.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrFormat {
+    /// With `Display` (the default).
+    Display,
+    /// With `Debug` (`err(Debug)`).
+    Debug,
+}
+
+/// Records an error: `error.type`, an `exception` event, status ERROR with the message, and the `source()` chain
+/// as `error.chain` (one cause per line).
+#[cold]
+pub fn record_exception(span: &Span, error_type: &str, message: &str, chain: Option<&str>) {
+    tracing::event!(
+        target: EXCEPTION_TARGET,
+        parent: span,
+        tracing::Level::ERROR,
+        "exception.type" = error_type,
+        "exception.message" = message,
+        "exception.stacktrace" = chain,
+        "exception"
+    );
+    span.record("error.type", error_type);
+    if let Some(chain) = chain {
+        span.record("error.chain", chain);
+    }
+    span.record("otel.status_code", "ERROR");
+    span.record("otel.status_description", message);
+}
+
+fn source_chain(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut chain = String::new();
+    let mut next = error.source();
+    while let Some(cause) = next {
+        if !chain.is_empty() {
+            chain.push('\n');
+        }
+        chain.push_str(&cause.to_string());
+        next = cause.source();
+    }
+    (!chain.is_empty()).then_some(chain)
+}
+
+#[cold]
+fn record_error<E: ?Sized + Display + Debug>(
+    span: &Span,
+    format: ErrFormat,
+    error_type: &str,
+    error: &E,
+    dyn_error: Option<&(dyn std::error::Error + 'static)>,
+) {
+    let message = match format {
+        ErrFormat::Display => error.to_string(),
+        ErrFormat::Debug => format!("{error:?}"),
+    };
+    let chain = dyn_error.and_then(source_chain);
+    record_exception(span, error_type, &message, chain.as_deref());
+}
+
+/// The value a traced fn returned, probed by autoref specialization: an `Err` of any `Result` is recorded whatever
+/// the spelling of its type (aliases such as `io::Result` or `anyhow::Result` included), because the impl is chosen
+/// by the type of the value, not by the tokens of the signature.
+pub struct Returned<'a, T: ?Sized>(pub &'a T);
+
+/// `Result<T, E>` with `E: std::error::Error`: message and `source()` chain.
+pub trait RecordStdError {
+    /// Records an `Err` on `span`.
+    fn __traced_record(&self, span: &Span, format: ErrFormat);
+}
+
+impl<T, E: std::error::Error + 'static> RecordStdError for &&&&Returned<'_, Result<T, E>> {
+    #[inline]
+    fn __traced_record(&self, span: &Span, format: ErrFormat) {
+        if let Err(error) = self.0 {
+            if !span.is_disabled() {
+                record_error(span, format, short_type_name::<E>(), error, Some(error));
+            }
+        }
+    }
+}
+
+/// `Result<T, E>` where `E` dereferences to an error (`anyhow::Error`, `Box<dyn Error>`).
+pub trait RecordDerefError {
+    /// Records an `Err` on `span`.
+    fn __traced_record(&self, span: &Span, format: ErrFormat);
+}
+
+impl<T, E> RecordDerefError for &&&Returned<'_, Result<T, E>>
+where
+    E: std::ops::Deref + Display + Debug,
+    E::Target: AsDynError,
+{
+    #[inline]
+    fn __traced_record(&self, span: &Span, format: ErrFormat) {
+        if let Err(error) = self.0 {
+            if !span.is_disabled() {
+                let inner = (**error).as_dyn_error();
+                record_error(span, format, short_type_name::<E>(), error, Some(inner));
+            }
+        }
+    }
+}
+
+/// An error behind a pointer, sized or a trait object, seen as `&dyn Error` to walk its `source()` chain.
+pub trait AsDynError {
+    /// Upcasts.
+    fn as_dyn_error(&self) -> &(dyn std::error::Error + 'static);
+}
+
+impl<E: std::error::Error + 'static> AsDynError for E {
+    fn as_dyn_error(&self) -> &(dyn std::error::Error + 'static) {
+        self
+    }
+}
+
+impl AsDynError for dyn std::error::Error + 'static {
+    fn as_dyn_error(&self) -> &(dyn std::error::Error + 'static) {
+        self
+    }
+}
+
+impl AsDynError for dyn std::error::Error + Send + 'static {
+    fn as_dyn_error(&self) -> &(dyn std::error::Error + 'static) {
+        self
+    }
+}
+
+impl AsDynError for dyn std::error::Error + Send + Sync + 'static {
+    fn as_dyn_error(&self) -> &(dyn std::error::Error + 'static) {
+        self
+    }
+}
+
+/// `Result<T, E>` with `E: Display` only.
+pub trait RecordDisplayError {
+    /// Records an `Err` on `span`.
+    fn __traced_record(&self, span: &Span, format: ErrFormat);
+}
+
+impl<T, E: Display> RecordDisplayError for &&Returned<'_, Result<T, E>> {
+    #[inline]
+    fn __traced_record(&self, span: &Span, _format: ErrFormat) {
+        if let Err(error) = self.0 {
+            if !span.is_disabled() {
+                let message = error.to_string();
+                record_exception(span, short_type_name::<E>(), &message, None);
+            }
+        }
+    }
+}
+
+/// `Result<T, E>` with `E: Debug` only.
+pub trait RecordDebugError {
+    /// Records an `Err` on `span`.
+    fn __traced_record(&self, span: &Span, format: ErrFormat);
+}
+
+impl<T, E: Debug> RecordDebugError for &Returned<'_, Result<T, E>> {
+    #[inline]
+    fn __traced_record(&self, span: &Span, _format: ErrFormat) {
+        if let Err(error) = self.0 {
+            if !span.is_disabled() {
+                let message = format!("{error:?}");
+                record_exception(span, short_type_name::<E>(), &message, None);
+            }
+        }
+    }
+}
+
+/// Anything else: nothing to record.
+pub trait RecordNothing {
+    /// Does nothing.
+    fn __traced_record(&self, span: &Span, format: ErrFormat);
+}
+
+impl<T: ?Sized> RecordNothing for Returned<'_, T> {
+    #[inline(always)]
+    fn __traced_record(&self, _span: &Span, _format: ErrFormat) {}
+}
+
+/// `error.type` must be low-cardinality: the type's path without generic arguments, so `Box<dyn Error>` and
+/// `MyError<u8>` do not explode into one value per instantiation.
+fn short_type_name<E: ?Sized>() -> &'static str {
+    let full = std::any::type_name::<E>();
+    match full.find('<') {
+        Some(at) => &full[..at],
+        None => full,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Values of arguments, fields and return values
+
+/// A value recorded as an attribute, probed by autoref specialization: integers, floats, bools and strings keep
+/// their OTLP type; other types use `Display` when they have it, `Debug` otherwise.
+pub struct Value<'a, T: ?Sized>(pub &'a T);
+
+/// Types recorded with their own OTLP type.
+pub trait Native {
+    /// The `tracing` value it records as.
+    type Out<'a>: tracing::Value
+    where
+        Self: 'a;
+    /// Converts without allocating.
+    fn native(&self) -> Self::Out<'_>;
+}
+
+macro_rules! native_copy {
+    ($($t:ty => $out:ty),* $(,)?) => {$(
+        impl Native for $t {
+            type Out<'a> = $out;
+            #[inline(always)]
+            fn native(&self) -> $out {
+                <$out>::from(*self)
+            }
+        }
+    )*};
+}
+
+native_copy!(
+    i8 => i64, i16 => i64, i32 => i64, i64 => i64,
+    u8 => i64, u16 => i64, u32 => i64, u64 => u64,
+    f32 => f64, f64 => f64, bool => bool,
+);
+
+impl Native for isize {
+    type Out<'a> = i64;
+    #[inline(always)]
+    fn native(&self) -> i64 {
+        i64::try_from(*self).unwrap_or(i64::MAX)
+    }
+}
+
+impl Native for usize {
+    type Out<'a> = u64;
+    #[inline(always)]
+    fn native(&self) -> u64 {
+        u64::try_from(*self).unwrap_or(u64::MAX)
+    }
+}
+
+impl Native for str {
+    type Out<'a> = &'a str;
+    #[inline(always)]
+    fn native(&self) -> &str {
+        self
+    }
+}
+
+impl Native for String {
+    type Out<'a> = &'a str;
+    #[inline(always)]
+    fn native(&self) -> &str {
+        self
+    }
+}
+
+impl Native for std::borrow::Cow<'_, str> {
+    type Out<'a>
+        = &'a str
+    where
+        Self: 'a;
+    #[inline(always)]
+    fn native(&self) -> &str {
+        self
+    }
+}
+
+impl<T: Native + ?Sized> Native for &T {
+    type Out<'a>
+        = T::Out<'a>
+    where
+        Self: 'a;
+    #[inline(always)]
+    fn native(&self) -> T::Out<'_> {
+        (**self).native()
+    }
+}
+
+impl<T: Native + ?Sized> Native for &mut T {
+    type Out<'a>
+        = T::Out<'a>
+    where
+        Self: 'a;
+    #[inline(always)]
+    fn native(&self) -> T::Out<'_> {
+        (**self).native()
+    }
+}
+
+impl<T: Native + ?Sized> Native for Box<T> {
+    type Out<'a>
+        = T::Out<'a>
+    where
+        Self: 'a;
+    #[inline(always)]
+    fn native(&self) -> T::Out<'_> {
+        (**self).native()
+    }
+}
+
+impl<T: Native + ?Sized> Native for std::sync::Arc<T> {
+    type Out<'a>
+        = T::Out<'a>
+    where
+        Self: 'a;
+    #[inline(always)]
+    fn native(&self) -> T::Out<'_> {
+        (**self).native()
+    }
+}
+
+/// First choice: a native OTLP type.
+pub trait AsNative<'a> {
+    /// The recorded value.
+    type Out: tracing::Value;
+    /// Converts.
+    fn __traced_value(&self) -> Self::Out;
+}
+
+impl<'a, T: Native + ?Sized> AsNative<'a> for &&Value<'a, T> {
+    type Out = T::Out<'a>;
+    #[inline(always)]
+    fn __traced_value(&self) -> T::Out<'a> {
+        self.0.native()
+    }
+}
+
+/// Second choice: `Display`.
+pub trait AsDisplay<'a> {
+    /// The recorded value.
+    type Out: tracing::Value;
+    /// Converts.
+    fn __traced_value(&self) -> Self::Out;
+}
+
+impl<'a, T: Display + ?Sized> AsDisplay<'a> for &Value<'a, T> {
+    type Out = tracing::field::DisplayValue<&'a T>;
+    #[inline(always)]
+    fn __traced_value(&self) -> Self::Out {
+        tracing::field::display(self.0)
+    }
+}
+
+/// Last choice: `Debug`.
+pub trait AsDebug<'a> {
+    /// The recorded value.
+    type Out: tracing::Value;
+    /// Converts.
+    fn __traced_value(&self) -> Self::Out;
+}
+
+impl<'a, T: Debug + ?Sized> AsDebug<'a> for Value<'a, T> {
+    type Out = tracing::field::DebugValue<&'a T>;
+    #[inline(always)]
+    fn __traced_value(&self) -> Self::Out {
+        tracing::field::debug(self.0)
+    }
+}
+
+/// Records the returned value as `return.value` (option `ret`), with the same type rule as arguments.
+#[inline]
+pub fn record_return<V: tracing::Value>(span: &Span, value: V) {
+    span.record("return.value", value);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Parents and links
+
+/// What `parent = expr` accepts: a `tracing::Span`, an OpenTelemetry `Context` (for example one extracted from
+/// request headers) or a `SpanContext`.
+pub trait Parent {
+    /// The parent in the `tracing` tree (the current span for OpenTelemetry contexts, so logs still nest).
+    fn tracing_parent(&self) -> Option<tracing::Id>;
+    /// Sets the OpenTelemetry parent, before the span is first entered.
+    fn apply(&self, span: &Span);
+}
+
+impl Parent for Span {
+    fn tracing_parent(&self) -> Option<tracing::Id> {
+        self.id()
+    }
+    fn apply(&self, _span: &Span) {}
+}
+
+impl Parent for opentelemetry::Context {
+    fn tracing_parent(&self) -> Option<tracing::Id> {
+        Span::current().id()
+    }
+    fn apply(&self, span: &Span) {
+        if !span.is_disabled() {
+            // Fails only once the span was entered, which the expansion never did yet.
+            let _ = span.set_parent(self.clone());
+        }
+    }
+}
+
+impl Parent for SpanContext {
+    fn tracing_parent(&self) -> Option<tracing::Id> {
+        Span::current().id()
+    }
+    fn apply(&self, span: &Span) {
+        Parent::apply(
+            &opentelemetry::Context::new().with_remote_span_context(self.clone()),
+            span,
+        );
+    }
+}
+
+impl<P: Parent + ?Sized> Parent for &P {
+    fn tracing_parent(&self) -> Option<tracing::Id> {
+        (**self).tracing_parent()
+    }
+    fn apply(&self, span: &Span) {
+        (**self).apply(span);
+    }
+}
+
+/// What `link = expr` accepts: a `SpanContext`, an OpenTelemetry `Context`, or a `tracing::Span`.
+pub trait Link {
+    /// Adds a link to `span` (invalid span contexts are ignored).
+    fn add_to(&self, span: &Span);
+}
+
+impl Link for SpanContext {
+    fn add_to(&self, span: &Span) {
+        if !span.is_disabled() && self.is_valid() {
+            span.add_link(self.clone());
+        }
+    }
+}
+
+impl Link for opentelemetry::Context {
+    fn add_to(&self, span: &Span) {
+        self.span().span_context().add_to(span);
+    }
+}
+
+impl Link for Span {
+    fn add_to(&self, span: &Span) {
+        if !span.is_disabled() {
+            self.context().span().span_context().add_to(span);
+        }
+    }
+}
+
+impl<L: Link + ?Sized> Link for &L {
+    fn add_to(&self, span: &Span) {
+        (**self).add_to(span);
+    }
+}
+
+impl fmt::Debug for Timer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Timer").field(&self.0.is_some()).finish()
+    }
+}
