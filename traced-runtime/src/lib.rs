@@ -1,5 +1,6 @@
 //! The runtime of `traced`: configuration, export pipeline, propagation, and the support code that
 //! `#[traced]` expands to.
+mod block;
 pub mod config;
 mod error;
 
