@@ -124,21 +124,29 @@ impl ConsoleExporter {
             return Err(OTelSdkError::AlreadyShutdown);
         }
         let mut out = String::new();
-        let arrived: Vec<(TraceId, SpanId)> =
-            batch.iter().map(|s| (s.span_context.trace_id(), s.span_context.span_id())).collect();
+        let arrived: Vec<(TraceId, SpanId)> = batch
+            .iter()
+            .map(|s| (s.span_context.trace_id(), s.span_context.span_id()))
+            .collect();
         for span in batch {
             state.hold(span);
         }
         // After the whole batch is held, so that a root sees children that arrived with it, in any order.
         for (trace_id, span_id) in arrived {
             if let Some(spans) = state.take_finished(trace_id, span_id) {
-                let completeness = if is_local_root(&spans[0]) { Completeness::Complete } else { Completeness::Continued };
+                let completeness = if is_local_root(&spans[0]) {
+                    Completeness::Complete
+                } else {
+                    Completeness::Continued
+                };
                 out.push_str(&self.render(&spans, completeness));
                 state.printed.remember(&spans);
             }
         }
         while state.buffered > self.capacity {
-            let Some(spans) = state.take_oldest() else { break };
+            let Some(spans) = state.take_oldest() else {
+                break;
+            };
             out.push_str(&self.render(&spans, Completeness::Incomplete));
             state.printed.remember(&spans);
         }
@@ -166,7 +174,10 @@ impl State {
         let trace = self
             .pending
             .entry(span.span_context.trace_id())
-            .or_insert_with(|| PendingTrace { seq, spans: Vec::new() });
+            .or_insert_with(|| PendingTrace {
+                seq,
+                spans: Vec::new(),
+            });
         if trace.seq == seq {
             self.next_seq += 1;
         }
@@ -178,7 +189,10 @@ impl State {
     /// takes it and every held span below it. Held spans of other subtrees of the trace stay.
     fn take_finished(&mut self, trace_id: TraceId, span_id: SpanId) -> Option<Vec<SpanData>> {
         let trace = self.pending.get_mut(&trace_id)?;
-        let top = trace.spans.iter().position(|s| s.span_context.span_id() == span_id)?;
+        let top = trace
+            .spans
+            .iter()
+            .position(|s| s.span_context.span_id() == span_id)?;
         let span = &trace.spans[top];
         if !is_local_root(span) && !self.printed.contains(trace_id, span.parent_span_id) {
             return None;
@@ -205,7 +219,9 @@ impl State {
         self.writer
             .write_all(out.as_bytes())
             .and_then(|()| self.writer.flush())
-            .map_err(|e| OTelSdkError::InternalFailure(format!("console exporter: cannot write: {e}")))
+            .map_err(|e| {
+                OTelSdkError::InternalFailure(format!("console exporter: cannot write: {e}"))
+            })
     }
 }
 
@@ -224,7 +240,12 @@ fn take_subtree(spans: &mut Vec<SpanData>, top: usize) -> Vec<SpanData> {
         if std::mem::replace(&mut taken[i], true) {
             continue;
         }
-        stack.extend(children.get(&spans[i].span_context.span_id()).into_iter().flatten());
+        stack.extend(
+            children
+                .get(&spans[i].span_context.span_id())
+                .into_iter()
+                .flatten(),
+        );
     }
     let mut subtree = Vec::new();
     let mut kept = Vec::new();
@@ -317,7 +338,9 @@ impl SpanExporter for ConsoleExporter {
     }
 
     fn set_resource(&mut self, resource: &Resource) {
-        self.service = resource.get(&Key::from_static_str("service.name")).map(|v| v.as_str().into_owned());
+        self.service = resource
+            .get(&Key::from_static_str("service.name"))
+            .map(|v| v.as_str().into_owned());
     }
 }
 

@@ -57,7 +57,12 @@ pub(crate) enum Completeness {
 
 /// Renders `spans` (all of one trace) as a header line, one line per span in tree order, one line per exception
 /// event, and a blank line. ANSI colours only when `colour` is set.
-pub(crate) fn render(spans: &[SpanData], service: Option<&str>, completeness: Completeness, colour: bool) -> String {
+pub(crate) fn render(
+    spans: &[SpanData],
+    service: Option<&str>,
+    completeness: Completeness,
+    colour: bool,
+) -> String {
     let Some(first) = spans.first() else {
         return String::new();
     };
@@ -68,7 +73,11 @@ pub(crate) fn render(spans: &[SpanData], service: Option<&str>, completeness: Co
         rows.push(span_row(span, node.prefix, &axis));
         let exceptions = span.events.iter().filter(|e| e.name == "exception");
         for event in exceptions {
-            let prefix = format!("{}{}", node.child_prefix, if node.has_children { "│ " } else { "  " });
+            let prefix = format!(
+                "{}{}",
+                node.child_prefix,
+                if node.has_children { "│ " } else { "  " }
+            );
             let mut details = Vec::new();
             let message = exception_summary(&event.attributes);
             if !message.is_empty() {
@@ -86,8 +95,17 @@ pub(crate) fn render(spans: &[SpanData], service: Option<&str>, completeness: Co
         }
     }
 
-    let name_width = rows.iter().map(Row::name_width).max().unwrap_or(0).min(NAME_WIDTH_MAX);
-    let duration_width = rows.iter().map(|r| r.duration.chars().count()).max().unwrap_or(0);
+    let name_width = rows
+        .iter()
+        .map(Row::name_width)
+        .max()
+        .unwrap_or(0)
+        .min(NAME_WIDTH_MAX);
+    let duration_width = rows
+        .iter()
+        .map(|r| r.duration.chars().count())
+        .max()
+        .unwrap_or(0);
     let painter = Painter { colour };
     let mut out = header(first, spans.len(), service, axis.total(), completeness).finish(&painter);
     for row in rows {
@@ -139,18 +157,30 @@ struct Node {
 /// parent is not printed with it) starts a tree of its own; so does a span whose parent is remote, even when that
 /// parent is here, because it was printed on its own when it ended.
 fn tree_order(spans: &[SpanData]) -> Vec<Node> {
-    let by_id: HashMap<SpanId, usize> =
-        spans.iter().enumerate().map(|(i, s)| (s.span_context.span_id(), i)).collect();
+    let by_id: HashMap<SpanId, usize> = spans
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.span_context.span_id(), i))
+        .collect();
     let mut children = vec![Vec::new(); spans.len()];
     let mut roots = Vec::new();
     for (i, span) in spans.iter().enumerate() {
-        let parent = if span.parent_span_is_remote { None } else { by_id.get(&span.parent_span_id) };
+        let parent = if span.parent_span_is_remote {
+            None
+        } else {
+            by_id.get(&span.parent_span_id)
+        };
         match parent {
             Some(&p) if p != i => children[p].push(i),
             _ => roots.push(i),
         }
     }
-    let by_start = |a: &usize, b: &usize| spans[*a].start_time.cmp(&spans[*b].start_time).then(a.cmp(b));
+    let by_start = |a: &usize, b: &usize| {
+        spans[*a]
+            .start_time
+            .cmp(&spans[*b].start_time)
+            .then(a.cmp(b))
+    };
     roots.sort_by(by_start);
     for list in &mut children {
         list.sort_by(by_start);
@@ -174,7 +204,11 @@ fn walk(roots: &[usize], children: &[Vec<usize>], visited: &mut [bool], order: &
             if std::mem::replace(&mut visited[index], true) {
                 continue;
             }
-            let kids: Vec<usize> = children[index].iter().copied().filter(|&k| !visited[k]).collect();
+            let kids: Vec<usize> = children[index]
+                .iter()
+                .copied()
+                .filter(|&k| !visited[k])
+                .collect();
             for (n, &kid) in kids.iter().enumerate().rev() {
                 let last = n + 1 == kids.len();
                 let indent = depth < INDENT_LEVELS_MAX;
@@ -186,7 +220,12 @@ fn walk(roots: &[usize], children: &[Vec<usize>], visited: &mut [bool], order: &
                 };
                 stack.push((kid, kid_prefix, kid_child_prefix, depth + 1));
             }
-            order.push(Node { index, prefix, child_prefix, has_children: !kids.is_empty() });
+            order.push(Node {
+                index,
+                prefix,
+                child_prefix,
+                has_children: !kids.is_empty(),
+            });
         }
     }
 }
@@ -199,8 +238,17 @@ struct Axis {
 
 impl Axis {
     fn of(spans: &[SpanData]) -> Self {
-        let start = spans.iter().map(|s| s.start_time).min().unwrap_or(SystemTime::UNIX_EPOCH);
-        let end = spans.iter().map(|s| s.end_time).max().unwrap_or(start).max(start);
+        let start = spans
+            .iter()
+            .map(|s| s.start_time)
+            .min()
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        let end = spans
+            .iter()
+            .map(|s| s.end_time)
+            .max()
+            .unwrap_or(start)
+            .max(start);
         Axis { start, end }
     }
 
@@ -209,7 +257,10 @@ impl Axis {
     }
 
     fn offset(&self, at: SystemTime) -> u128 {
-        at.duration_since(self.start).unwrap_or_default().as_nanos().min(self.total().as_nanos())
+        at.duration_since(self.start)
+            .unwrap_or_default()
+            .as_nanos()
+            .min(self.total().as_nanos())
     }
 
     /// The cells `[start, end)` a span covers: at least one, so that a very short span still shows where it ran.
@@ -252,7 +303,11 @@ fn span_row(span: &SpanData, prefix: String, axis: &Axis) -> Row {
         label: clean(&span.name, usize::MAX),
         error: matches!(span.status, Status::Error { .. }),
         is_event: false,
-        duration: format_duration(span.end_time.duration_since(span.start_time).unwrap_or_default()),
+        duration: format_duration(
+            span.end_time
+                .duration_since(span.start_time)
+                .unwrap_or_default(),
+        ),
         bar: Bar::Span { start, end },
         details: span_details(span),
     }
@@ -275,20 +330,38 @@ impl Row {
 
     fn into_line(self, name_width: usize, duration_width: usize) -> Line {
         let mut line = Line::default();
-        let room = name_width.saturating_sub(self.prefix.chars().count() + self.mark_width()).max(1);
+        let room = name_width
+            .saturating_sub(self.prefix.chars().count() + self.mark_width())
+            .max(1);
         let label = clean(&self.label, room);
         let used = self.prefix.chars().count() + label.chars().count() + self.mark_width();
         line.push(Style::Dim, self.prefix);
-        line.push(if self.is_event { Style::Red } else { Style::Bold }, label);
+        line.push(
+            if self.is_event {
+                Style::Red
+            } else {
+                Style::Bold
+            },
+            label,
+        );
         if self.error {
             line.push(Style::Red, Self::ERROR_MARK.to_owned());
         }
-        line.push(Style::Plain, " ".repeat(name_width.saturating_sub(used) + 2));
-        line.push(Style::Plain, format!("{:>duration_width$}  ", self.duration));
+        line.push(
+            Style::Plain,
+            " ".repeat(name_width.saturating_sub(used) + 2),
+        );
+        line.push(
+            Style::Plain,
+            format!("{:>duration_width$}  ", self.duration),
+        );
         match self.bar {
             Bar::Span { start, end } => {
                 line.push(Style::Dim, "·".repeat(start));
-                line.push(if self.error { Style::Red } else { Style::Cyan }, "█".repeat(end - start));
+                line.push(
+                    if self.error { Style::Red } else { Style::Cyan },
+                    "█".repeat(end - start),
+                );
                 line.push(Style::Dim, "·".repeat(BAR_WIDTH - end));
             }
             Bar::Marker(at) => {
@@ -326,29 +399,54 @@ fn span_details(span: &SpanData) -> Vec<(Style, String)> {
     let find = |key: &str| span.attributes.iter().find(|kv| kv.key.as_str() == key);
     for (label, keys) in KEY_ATTRIBUTES {
         if let Some(kv) = keys.iter().find_map(|key| find(key)) {
-            let style = if *label == "error.type" { Style::Red } else { Style::Plain };
+            let style = if *label == "error.type" {
+                Style::Red
+            } else {
+                Style::Plain
+            };
             details.push((style, format!("{label}={}", value_text(&kv.value))));
         }
     }
     let is_key = |key: &str| KEY_ATTRIBUTES.iter().any(|(_, keys)| keys.contains(&key));
-    let mut user = span.attributes.iter().filter(|kv| !is_key(kv.key.as_str()) && !is_noise(kv.key.as_str()));
+    let mut user = span
+        .attributes
+        .iter()
+        .filter(|kv| !is_key(kv.key.as_str()) && !is_noise(kv.key.as_str()));
     for kv in user.by_ref().take(USER_ATTRIBUTES_MAX) {
-        details.push((Style::Plain, format!("{}={}", clean(kv.key.as_str(), VALUE_CHARS_MAX), value_text(&kv.value))));
+        details.push((
+            Style::Plain,
+            format!(
+                "{}={}",
+                clean(kv.key.as_str(), VALUE_CHARS_MAX),
+                value_text(&kv.value)
+            ),
+        ));
     }
     let more = user.count();
     if more > 0 {
-        details.push((Style::Dim, format!("+{more} attr{}", if more == 1 { "" } else { "s" })));
+        details.push((
+            Style::Dim,
+            format!("+{more} attr{}", if more == 1 { "" } else { "s" }),
+        ));
     }
     let events = span.events.iter().filter(|e| e.name != "exception").count();
     if events > 0 {
-        details.push((Style::Dim, format!("+{events} event{}", if events == 1 { "" } else { "s" })));
+        details.push((
+            Style::Dim,
+            format!("+{events} event{}", if events == 1 { "" } else { "s" }),
+        ));
     }
     details
 }
 
 /// `Type: message` from the semantic-convention attributes of an `exception` event.
 fn exception_summary(attributes: &[opentelemetry::KeyValue]) -> String {
-    let get = |key: &str| attributes.iter().find(|kv| kv.key.as_str() == key).map(|kv| kv.value.as_str());
+    let get = |key: &str| {
+        attributes
+            .iter()
+            .find(|kv| kv.key.as_str() == key)
+            .map(|kv| kv.value.as_str())
+    };
     let text = match (get("exception.type"), get("exception.message")) {
         (Some(kind), Some(message)) => format!("{kind}: {message}"),
         (Some(only), None) | (None, Some(only)) => only.into_owned(),
