@@ -2,11 +2,11 @@
 //!
 //! ```text
 //! trace 4bf92f3577b34da6a3ce929d0e0e4736 · checkout · 120ms · 4 spans
-//! GET /checkout            120ms  ████████████████████████████████████████  server method=GET route=/checkout
-//! ├─ load_cart            30.0ms  ··········██████████······················  cart.items=3
-//! │  └─ SELECT carts      20.0ms  ············███████·······················  client db=postgresql
-//! └─ charge ✗             60.0ms  ······················████████████████████  client card declined
-//!    └─ ◆ exception                                                         ◆  CardDeclined: insufficient funds
+//! GET /checkout        120ms  ████████████████████████████████████████  server method=GET route=/checkout status=500
+//! ├─ load_cart        30.0ms  ··········██████████····················  cart.items=3
+//! │  └─ SELECT carts  20.0ms  ···········████████·····················  client db=postgresql
+//! └─ charge ✗         60.0ms  ····················████████████████████  client card declined error.type=CardDeclined
+//!      ◆ exception                                                   ◆  CardDeclined: insufficient funds
 //! ```
 //!
 //! Spans are held back by trace until the root span of their trace (one without a parent, or with a remote parent)
@@ -123,17 +123,25 @@ impl ConsoleExporter {
         if state.shut_down {
             return Err(OTelSdkError::AlreadyShutdown);
         }
-        let mut out = String::new();
-        let arrived: Vec<(TraceId, SpanId)> = batch
+        // Only a local root or a span whose parent was printed can start something printable. Deciding this
+        // before holding the batch is exact: a span whose parent is printed by this very batch goes with it.
+        let tops: Vec<(TraceId, SpanId)> = batch
             .iter()
+            .filter(|s| {
+                is_local_root(s)
+                    || state
+                        .printed
+                        .contains(s.span_context.trace_id(), s.parent_span_id)
+            })
             .map(|s| (s.span_context.trace_id(), s.span_context.span_id()))
             .collect();
         for span in batch {
             state.hold(span);
         }
-        // After the whole batch is held, so that a root sees children that arrived with it, in any order.
-        for (trace_id, span_id) in arrived {
-            if let Some(spans) = state.take_finished(trace_id, span_id) {
+        let mut out = String::new();
+        // After the whole batch is held, so that a root sees the children that came with it, in any order.
+        for (trace_id, span_id) in tops {
+            if let Some(spans) = state.take_subtree(trace_id, span_id) {
                 let completeness = if is_local_root(&spans[0]) {
                     Completeness::Complete
                 } else {
@@ -185,19 +193,15 @@ impl State {
         self.buffered += 1;
     }
 
-    /// If the span is the top of something printable, a local root, or a span whose parent was already printed,
-    /// takes it and every held span below it. Held spans of other subtrees of the trace stay.
-    fn take_finished(&mut self, trace_id: TraceId, span_id: SpanId) -> Option<Vec<SpanData>> {
+    /// Takes a held span and every held span below it; `None` if it was already taken, as part of the subtree of
+    /// an earlier span of its batch. Held spans of other subtrees of the trace stay.
+    fn take_subtree(&mut self, trace_id: TraceId, span_id: SpanId) -> Option<Vec<SpanData>> {
         let trace = self.pending.get_mut(&trace_id)?;
         let top = trace
             .spans
             .iter()
             .position(|s| s.span_context.span_id() == span_id)?;
-        let span = &trace.spans[top];
-        if !is_local_root(span) && !self.printed.contains(trace_id, span.parent_span_id) {
-            return None;
-        }
-        let taken = take_subtree(&mut trace.spans, top);
+        let taken = split_subtree(&mut trace.spans, top);
         if trace.spans.is_empty() {
             self.pending.remove(&trace_id);
         }
@@ -227,7 +231,7 @@ impl State {
 
 /// Removes `spans[top]` and its held descendants from `spans` and returns them, `spans[top]` first. A child with a
 /// remote parent is not followed: it is a root of its own, printed when it ends.
-fn take_subtree(spans: &mut Vec<SpanData>, top: usize) -> Vec<SpanData> {
+fn split_subtree(spans: &mut Vec<SpanData>, top: usize) -> Vec<SpanData> {
     let mut children: HashMap<SpanId, Vec<usize>> = HashMap::new();
     for (i, span) in spans.iter().enumerate() {
         if !span.parent_span_is_remote {
