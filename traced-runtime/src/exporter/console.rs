@@ -87,8 +87,8 @@ impl ConsoleExporter {
         Self::with_writer(Box::new(std::io::stdout()), colour)
     }
 
-    /// Writes to `writer`, with ANSI colours when `colour` is set. Each trace is written with one `write_all`, then
-    /// the writer is flushed.
+    /// Writes to `writer`, with ANSI colours when `colour` is set. What one export prints goes out in one
+    /// `write_all` followed by a flush, so that log lines written meanwhile do not cut through a trace.
     pub fn with_writer(writer: Box<dyn Write + Send>, colour: bool) -> Self {
         ConsoleExporter {
             state: Mutex::new(State {
