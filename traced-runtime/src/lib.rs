@@ -3,6 +3,7 @@
 mod block;
 pub mod config;
 mod error;
+pub mod exporter;
 
 #[doc(hidden)]
 #[path = "private.rs"]

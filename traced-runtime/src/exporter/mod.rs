@@ -1,0 +1,2 @@
+//! Span exporters: where finished spans go.
+pub mod console;
