@@ -6,6 +6,15 @@
 
 use std::time::Duration;
 
+mod builder;
+pub mod env;
+mod expand;
+mod layer;
+mod parse;
+mod yaml;
+
+pub use builder::ConfigBuilder;
+
 /// The complete, validated configuration of the tracing pipeline.
 ///
 /// Build one with [`Config::from_env`], [`Config::builder`] or [`Config::from_yaml_file`]; pass it to
