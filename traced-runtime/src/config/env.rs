@@ -3,7 +3,7 @@
 //! Strictness: an unparseable number is warned about once on stderr and replaced by the default (the spec's rule;
 //! no subscriber exists yet to log through). An unknown name (exporter, protocol, sampler, propagator,
 //! compression, log format), a malformed URL, key-value list or log filter is an
-//! [`Error::InvalidValue`](crate::Error::InvalidValue) naming the variable: those are typos that would otherwise
+//! [`Error::InvalidValue`] naming the variable: those are typos that would otherwise
 //! silently send telemetry nowhere. An empty variable counts as unset.
 
 use std::collections::HashSet;
@@ -78,7 +78,7 @@ pub const TRACED_LOG_FORMAT: &str = "TRACED_LOG_FORMAT";
 impl Config {
     /// Reads the configuration from the process environment, over the spec defaults.
     ///
-    /// See the [module docs](self) for what is an error and what is only warned about.
+    /// See the [module docs](crate::config::env) for what is an error and what is only warned about.
     ///
     /// ```
     /// let config = traced_runtime::config::Config::from_env()?;

@@ -3,6 +3,15 @@
 //! Precedence (the OpenTelemetry SDK rule): a value set in code wins over the environment, which wins over the
 //! spec default. A YAML file is code-level configuration: its values win over the environment, and `${VAR}`
 //! expansion inside it lets a file defer to the environment explicitly.
+//!
+//! | source | entry point |
+//! |---|---|
+//! | environment | [`Config::from_env`], [`Config::from_lookup`] |
+//! | YAML file | [`Config::from_yaml_file`], [`Config::from_yaml_str`] (over the environment) |
+//! | code | [`Config::builder`] then [`ConfigBuilder::build`] (over the environment) |
+//!
+//! `docs/configuration.md` lists every option with its variable, YAML key, builder method and default; the
+//! variable names are constants in [`env`](mod@env).
 
 use std::time::Duration;
 
@@ -29,7 +38,8 @@ pub struct Config {
     pub service_version: Option<String>,
     /// `deployment.environment.name` resource attribute.
     pub deployment_environment: Option<String>,
-    /// `OTEL_RESOURCE_ATTRIBUTES`, decoded, in order.
+    /// `OTEL_RESOURCE_ATTRIBUTES`, decoded, in order. Never holds `service.name`, `service.version` or
+    /// `deployment.environment.name`: those are moved into their fields above.
     pub resource_attributes: Vec<(String, String)>,
     /// `OTEL_TRACES_EXPORTER`: where finished spans go. Empty means none.
     pub exporters: Vec<ExporterKind>,
