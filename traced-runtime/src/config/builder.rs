@@ -4,12 +4,13 @@ use std::time::Duration;
 
 use super::layer::{self, Endpoint, Layer};
 use super::{
-    env, parse, Compression, Config, ExporterKind, LogFormat, PropagatorKind, Protocol,
+    env, parse, yaml, Compression, Config, ExporterKind, LogFormat, PropagatorKind, Protocol,
     SamplerConfig,
 };
 use crate::Error;
 
-/// Sets options in code. Values set here win over the environment, which wins over the spec defaults.
+/// Sets options in code. Values set here win over a YAML file given with [`ConfigBuilder::with_yaml_file`], which
+/// wins over the environment, which wins over the spec defaults.
 ///
 /// ```
 /// use traced_runtime::config::{Config, ExporterKind, SamplerConfig};
@@ -32,6 +33,8 @@ pub struct ConfigBuilder {
     /// Errors found by setters that cannot report them yet; `build` returns them.
     errors: Vec<Error>,
     without_env: bool,
+    /// YAML text and its name, read at `build` so that `${VAR}` uses the same environment.
+    yaml: Option<(String, String)>,
 }
 
 impl Config {
@@ -45,6 +48,34 @@ impl ConfigBuilder {
     /// Ignores the environment: unset options take the spec defaults. For tests and hermetic programs.
     pub fn without_env(mut self) -> Self {
         self.without_env = true;
+        self
+    }
+
+    /// Reads a YAML file (see [`Config::from_yaml_file`]) as a layer between the environment and this builder:
+    /// code wins over the file, which wins over the environment.
+    ///
+    /// ```no_run
+    /// let config = traced_runtime::config::Config::builder()
+    ///     .with_yaml_file("traced.yaml")
+    ///     .with_service_version(env!("CARGO_PKG_VERSION"))
+    ///     .build()?;
+    /// # Ok::<(), traced_runtime::Error>(())
+    /// ```
+    pub fn with_yaml_file(mut self, path: impl AsRef<std::path::Path>) -> Self {
+        let path = path.as_ref().display().to_string();
+        match std::fs::read_to_string(&path) {
+            Ok(text) => self.yaml = Some((text, path)),
+            Err(e) => self.errors.push(Error::File {
+                file: path,
+                reason: e.to_string(),
+            }),
+        }
+        self
+    }
+
+    /// Like [`ConfigBuilder::with_yaml_file`], with the YAML text given; `origin` names it in errors.
+    pub fn with_yaml_str(mut self, text: impl Into<String>, origin: impl Into<String>) -> Self {
+        self.yaml = Some((text.into(), origin.into()));
         self
     }
 
@@ -285,8 +316,15 @@ impl ConfigBuilder {
                 Layer::default()
             })
         };
+        let yaml = match &self.yaml {
+            Some((text, origin)) => yaml::read(text, origin, lookup).unwrap_or_else(|error| {
+                errors.push(error);
+                Layer::default()
+            }),
+            None => Layer::default(),
+        };
         Error::collect(flatten(errors))?;
-        Ok(layer::resolve([env, self.layer]))
+        Ok(layer::resolve([env, yaml, self.layer]))
     }
 
     fn checked_url(&mut self, method: &str, url: String) -> String {

@@ -181,6 +181,24 @@ pub enum LogFormat {
     None,
 }
 
+impl Config {
+    /// The `service.name` to report: [`Config::service_name`], or the spec's `unknown_service:<executable name>`
+    /// (`unknown_service` alone when the executable name is unknown).
+    pub fn service_name_or_default(&self) -> String {
+        if let Some(name) = &self.service_name {
+            return name.clone();
+        }
+        let executable = std::env::current_exe().ok().and_then(|path| {
+            path.file_stem()
+                .map(|stem| stem.to_string_lossy().into_owned())
+        });
+        match executable {
+            Some(executable) => format!("unknown_service:{executable}"),
+            None => "unknown_service".to_owned(),
+        }
+    }
+}
+
 impl Default for Config {
     /// The specification's defaults, with nothing read from the environment.
     fn default() -> Self {

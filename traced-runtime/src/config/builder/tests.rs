@@ -286,3 +286,57 @@ fn setter_and_environment_errors_come_together() {
         ]
     );
 }
+
+#[test]
+fn code_wins_over_yaml_which_wins_over_env() {
+    let config = Config::builder()
+        .with_yaml_str(
+            "service: { name: yaml, version: '${V:-0.9}' }\nsampler: { kind: always_on }",
+            "inline",
+        )
+        .with_service_name("code")
+        .build_with(&env(ENV))
+        .unwrap();
+    assert_eq!(config.service_name.as_deref(), Some("code"));
+    assert_eq!(config.service_version.as_deref(), Some("0.9"));
+    assert_eq!(config.sampler, SamplerConfig::AlwaysOn);
+    assert_eq!(config.log_filter, "debug");
+    assert_eq!(config.otlp.protocol, Protocol::Grpc);
+}
+
+#[test]
+fn yaml_errors_join_the_builder_errors() {
+    let err = Config::builder()
+        .with_yaml_str("servce: {}", "inline")
+        .with_timeout(Duration::ZERO)
+        .without_env()
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "2 configuration errors: invalid value \"0ns\" for with_timeout: must be positive; \
+         unknown key \"servce\" in inline, did you mean \"service\"?"
+    );
+    let missing = Config::builder()
+        .with_yaml_file("/nonexistent/t.yaml")
+        .without_env()
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(missing, Error::File { ref file, .. } if file == "/nonexistent/t.yaml"),
+        "{missing}"
+    );
+}
+
+#[test]
+fn unknown_service_name_uses_the_executable() {
+    let config = Config::builder().without_env().build().unwrap();
+    let name = config.service_name_or_default();
+    assert!(name.starts_with("unknown_service:traced_runtime"), "{name}");
+    let named = Config::builder()
+        .without_env()
+        .with_service_name("svc")
+        .build()
+        .unwrap();
+    assert_eq!(named.service_name_or_default(), "svc");
+}
