@@ -55,8 +55,16 @@ pub enum Error {
 }
 
 impl Error {
-    /// Folds collected errors into one: `Ok` when there are none, the error itself when there is one.
-    pub(crate) fn collect(mut errors: Vec<Error>) -> Result<(), Error> {
+    /// Folds collected errors into one: `Ok` when there are none, the error itself when there is one, one flat
+    /// [`Error::Many`] otherwise.
+    pub(crate) fn collect(errors: Vec<Error>) -> Result<(), Error> {
+        let mut errors: Vec<Error> = errors
+            .into_iter()
+            .flat_map(|error| match error {
+                Error::Many(inner) => inner,
+                other => vec![other],
+            })
+            .collect();
         match errors.len() {
             0 => Ok(()),
             1 => Err(errors.remove(0)),

@@ -134,15 +134,17 @@ impl ConfigBuilder {
 
     /// The OTLP base URL, like `OTEL_EXPORTER_OTLP_ENDPOINT`: `/v1/traces` is appended for the HTTP protocols.
     pub fn with_otlp_endpoint(mut self, url: impl Into<String>) -> Self {
-        let url = self.checked_url("with_otlp_endpoint", url.into());
-        self.layer.endpoint = Some(Endpoint::Base(url));
+        if let Some(url) = self.checked_url("with_otlp_endpoint", url.into()) {
+            self.layer.endpoint = Some(Endpoint::Base(url));
+        }
         self
     }
 
     /// The full OTLP traces URL, like `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`: used as is.
     pub fn with_otlp_traces_endpoint(mut self, url: impl Into<String>) -> Self {
-        let url = self.checked_url("with_otlp_traces_endpoint", url.into());
-        self.layer.endpoint = Some(Endpoint::Traces(url));
+        if let Some(url) = self.checked_url("with_otlp_traces_endpoint", url.into()) {
+            self.layer.endpoint = Some(Endpoint::Traces(url));
+        }
         self
     }
 
@@ -160,14 +162,9 @@ impl ConfigBuilder {
 
     /// How long one OTLP request may take.
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        if timeout.is_zero() {
-            self.errors.push(invalid(
-                "with_timeout",
-                &format!("{timeout:?}"),
-                "must be positive",
-            ));
+        if let Some(timeout) = self.checked("with_timeout", timeout, positive) {
+            self.layer.timeout = Some(timeout);
         }
-        self.layer.timeout = Some(timeout);
         self
     }
 
@@ -179,11 +176,11 @@ impl ConfigBuilder {
 
     /// The sampler; a ratio must be in `0..=1`.
     pub fn with_sampler(mut self, sampler: SamplerConfig) -> Self {
-        if let Some(Err(reason)) = parse::ratio_of(sampler).map(parse::check_ratio) {
-            self.errors
-                .push(invalid("with_sampler", &format!("{sampler:?}"), &reason));
+        let check =
+            |sampler: &SamplerConfig| parse::ratio_of(*sampler).map_or(Ok(()), parse::check_ratio);
+        if let Some(sampler) = self.checked("with_sampler", sampler, check) {
+            self.layer.sampler = Some(sampler);
         }
-        self.layer.sampler = Some(sampler);
         self
     }
 
@@ -210,40 +207,25 @@ impl ConfigBuilder {
 
     /// How long one batch export may take.
     pub fn with_batch_export_timeout(mut self, timeout: Duration) -> Self {
-        if timeout.is_zero() {
-            self.errors.push(invalid(
-                "with_batch_export_timeout",
-                &format!("{timeout:?}"),
-                "must be positive",
-            ));
+        if let Some(timeout) = self.checked("with_batch_export_timeout", timeout, positive) {
+            self.layer.export_timeout = Some(timeout);
         }
-        self.layer.export_timeout = Some(timeout);
         self
     }
 
     /// Spans buffered before new ones are dropped.
     pub fn with_batch_max_queue_size(mut self, size: usize) -> Self {
-        if size == 0 {
-            self.errors.push(invalid(
-                "with_batch_max_queue_size",
-                "0",
-                "must be at least 1",
-            ));
+        if let Some(size) = self.checked("with_batch_max_queue_size", size, at_least_one) {
+            self.layer.max_queue_size = Some(size);
         }
-        self.layer.max_queue_size = Some(size);
         self
     }
 
     /// Spans per export call; clamped to the queue size.
     pub fn with_batch_max_export_batch_size(mut self, size: usize) -> Self {
-        if size == 0 {
-            self.errors.push(invalid(
-                "with_batch_max_export_batch_size",
-                "0",
-                "must be at least 1",
-            ));
+        if let Some(size) = self.checked("with_batch_max_export_batch_size", size, at_least_one) {
+            self.layer.max_export_batch_size = Some(size);
         }
-        self.layer.max_export_batch_size = Some(size);
         self
     }
 
@@ -274,11 +256,12 @@ impl ConfigBuilder {
     /// The log and span filter, `RUST_LOG` syntax (`info,my_crate=debug`).
     pub fn with_log_filter(mut self, filter: impl Into<String>) -> Self {
         let filter = filter.into();
-        if let Err(reason) = parse::log_filter(&filter) {
-            self.errors
-                .push(invalid("with_log_filter", &filter, &reason));
+        match parse::log_filter(&filter) {
+            Ok(()) => self.layer.log_filter = Some(filter),
+            Err(reason) => self
+                .errors
+                .push(invalid("with_log_filter", &filter, &reason)),
         }
-        self.layer.log_filter = Some(filter);
         self
     }
 
@@ -290,8 +273,9 @@ impl ConfigBuilder {
 
     /// The Zipkin v2 spans URL, used as is.
     pub fn with_zipkin_endpoint(mut self, url: impl Into<String>) -> Self {
-        let url = self.checked_url("with_zipkin_endpoint", url.into());
-        self.layer.zipkin_endpoint = Some(url);
+        if let Some(url) = self.checked_url("with_zipkin_endpoint", url.into()) {
+            self.layer.zipkin_endpoint = Some(url);
+        }
         self
     }
 
@@ -308,42 +292,64 @@ impl ConfigBuilder {
         lookup: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, Error> {
         let mut errors = self.errors;
-        let env = if self.without_env {
-            Layer::default()
-        } else {
-            env::read(lookup).unwrap_or_else(|error| {
-                errors.push(error);
-                Layer::default()
-            })
-        };
-        let yaml = match &self.yaml {
-            Some((text, origin)) => yaml::read(text, origin, lookup).unwrap_or_else(|error| {
-                errors.push(error);
-                Layer::default()
-            }),
-            None => Layer::default(),
-        };
-        Error::collect(flatten(errors))?;
-        Ok(layer::resolve([env, yaml, self.layer]))
+        let mut layers = Vec::with_capacity(3);
+        if !self.without_env {
+            let (env, env_errors) = env::read(lookup);
+            layers.push(env);
+            errors.extend(env_errors);
+        }
+        if let Some((text, origin)) = &self.yaml {
+            let (yaml, yaml_errors) = yaml::read(text, origin, lookup);
+            layers.push(yaml);
+            errors.extend(yaml_errors);
+        }
+        layers.push(self.layer);
+        layer::finish(layers, errors)
     }
 
-    fn checked_url(&mut self, method: &str, url: String) -> String {
-        if let Err(reason) = parse::url(&url) {
-            self.errors.push(invalid(method, &url, &reason));
+    /// A valid URL, or `None` with the error recorded: an invalid value never reaches the layer.
+    fn checked_url(&mut self, method: &str, url: String) -> Option<String> {
+        match parse::url(&url) {
+            Ok(()) => Some(url),
+            Err(reason) => {
+                self.errors.push(invalid(method, &url, &reason));
+                None
+            }
         }
-        url
+    }
+
+    /// `value` if `check` accepts it, else `None` with the error recorded.
+    fn checked<T: std::fmt::Debug>(
+        &mut self,
+        method: &str,
+        value: T,
+        check: impl FnOnce(&T) -> Result<(), String>,
+    ) -> Option<T> {
+        match check(&value) {
+            Ok(()) => Some(value),
+            Err(reason) => {
+                self.errors
+                    .push(invalid(method, &format!("{value:?}"), &reason));
+                None
+            }
+        }
     }
 }
 
-/// Keeps one flat list, so that [`Error::Many`] never nests.
-fn flatten(errors: Vec<Error>) -> Vec<Error> {
-    errors
-        .into_iter()
-        .flat_map(|error| match error {
-            Error::Many(inner) => inner,
-            other => vec![other],
-        })
-        .collect()
+fn positive(duration: &Duration) -> Result<(), String> {
+    if duration.is_zero() {
+        Err("must be positive".to_owned())
+    } else {
+        Ok(())
+    }
+}
+
+fn at_least_one(size: &usize) -> Result<(), String> {
+    if *size == 0 {
+        Err("must be at least 1".to_owned())
+    } else {
+        Ok(())
+    }
 }
 
 fn invalid(method: &str, value: &str, reason: &str) -> Error {

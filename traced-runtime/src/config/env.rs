@@ -4,7 +4,8 @@
 //! no subscriber exists yet to log through). An unknown name (exporter, protocol, sampler, propagator,
 //! compression, log format), a malformed URL, key-value list or log filter is an
 //! [`Error::InvalidValue`] naming the variable: those are typos that would otherwise
-//! silently send telemetry nowhere. An empty variable counts as unset.
+//! silently send telemetry nowhere. An empty variable counts as unset. When tracing ends up disabled, errors are
+//! only warned about: the kill switch must work even around a mistake.
 
 use std::collections::HashSet;
 use std::sync::{Mutex, OnceLock};
@@ -104,31 +105,31 @@ impl Config {
     /// # Ok::<(), traced_runtime::Error>(())
     /// ```
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, Error> {
-        Ok(super::layer::resolve([read(&lookup)?]))
+        let (layer, errors) = read(&lookup);
+        super::layer::finish([layer], errors)
     }
 }
 
-/// Reads every variable into a layer; prints the warnings.
-pub(crate) fn read(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Layer, Error> {
-    let (layer, warnings) = read_quietly(lookup)?;
+/// Reads every variable into a layer (without the invalid ones) and the errors; prints the warnings.
+pub(crate) fn read(lookup: &dyn Fn(&str) -> Option<String>) -> (Layer, Vec<Error>) {
+    let (layer, errors, warnings) = read_quietly(lookup);
     for warning in &warnings {
         warn_once(warning);
     }
-    Ok(layer)
+    (layer, errors)
 }
 
-/// Reads every variable into a layer, returning the warnings instead of printing them; every error at once.
+/// Reads every variable into a layer, returning the errors and the warnings instead of printing them.
 pub(crate) fn read_quietly(
     lookup: &dyn Fn(&str) -> Option<String>,
-) -> Result<(Layer, Vec<String>), Error> {
+) -> (Layer, Vec<Error>, Vec<String>) {
     let mut env = Reader {
         lookup,
         errors: Vec::new(),
         warnings: Vec::new(),
     };
     let layer = env.layer();
-    Error::collect(env.errors)?;
-    Ok((layer, env.warnings))
+    (layer, env.errors, env.warnings)
 }
 
 struct Reader<'a> {

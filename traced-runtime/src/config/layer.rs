@@ -12,6 +12,7 @@ use super::{
     BatchConfig, Compression, Config, ExporterKind, LimitsConfig, LogFormat, OtlpConfig,
     PropagatorKind, Protocol, SamplerConfig,
 };
+use crate::Error;
 
 /// Resource attribute keys that have a dedicated option; they are moved out of the attribute list.
 pub(crate) const SERVICE_NAME: &str = "service.name";
@@ -122,6 +123,25 @@ impl Layer {
             log_format: higher.log_format.or(self.log_format),
         }
     }
+}
+
+/// Merges layers (lowest precedence first) and reports the errors their sources found, all at once.
+///
+/// `OTEL_SDK_DISABLED` is a kill switch: when the merged result is disabled, errors elsewhere are only warned
+/// about, so that switching tracing off always works, even around a configuration mistake.
+pub(crate) fn finish(
+    layers: impl IntoIterator<Item = Layer>,
+    errors: Vec<Error>,
+) -> Result<Config, Error> {
+    let config = resolve(layers);
+    if config.disabled {
+        for error in &errors {
+            super::env::warn_once(&format!("{error} (ignored: tracing is disabled)"));
+        }
+        return Ok(config);
+    }
+    Error::collect(errors)?;
+    Ok(config)
 }
 
 /// Merges layers, lowest precedence first, over the spec defaults. Values are already validated by their source.
@@ -304,6 +324,19 @@ mod tests {
         assert_eq!(traces.otlp.endpoint, "http://c/x");
         let grpc = resolve([layer_with(|l| l.protocol = Some(Protocol::Grpc))]);
         assert_eq!(grpc.otlp.endpoint, "http://localhost:4317");
+    }
+
+    #[test]
+    fn errors_fail_unless_disabled() {
+        let error = || Error::InvalidValue {
+            option: "X".into(),
+            value: "y".into(),
+            reason: "z".into(),
+        };
+        assert!(finish([Layer::default()], vec![error()]).is_err());
+        assert!(finish([Layer::default()], vec![]).is_ok());
+        let disabled = layer_with(|l| l.disabled = Some(true));
+        assert!(finish([disabled], vec![error(), error()]).unwrap().disabled);
     }
 
     #[test]

@@ -74,43 +74,35 @@ pub(crate) fn from_yaml_with(
     origin: &str,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, Error> {
-    let yaml = read(text, origin, lookup);
-    let env = env::read(lookup);
-    match (env, yaml) {
-        (Ok(env), Ok(yaml)) => Ok(layer::resolve([env, yaml])),
-        (Ok(_), Err(error)) | (Err(error), Ok(_)) => Err(error),
-        (Err(env), Err(yaml)) => Err(Error::Many(flatten([env, yaml]))),
-    }
+    let (env, mut errors) = env::read(lookup);
+    let (yaml, yaml_errors) = read(text, origin, lookup);
+    errors.extend(yaml_errors);
+    layer::finish([env, yaml], errors)
 }
 
-fn flatten(errors: impl IntoIterator<Item = Error>) -> Vec<Error> {
-    errors
-        .into_iter()
-        .flat_map(|error| match error {
-            Error::Many(inner) => inner,
-            other => vec![other],
-        })
-        .collect()
-}
-
-/// Parses and walks the text into a layer.
+/// Parses and walks the text into a layer (without the invalid values) and the errors.
 pub(crate) fn read(
     text: &str,
     origin: &str,
     lookup: &dyn Fn(&str) -> Option<String>,
-) -> Result<Layer, Error> {
-    let root: Value = serde_yaml::from_str(text).map_err(|e| Error::File {
-        file: origin.to_owned(),
-        reason: e.to_string(),
-    })?;
+) -> (Layer, Vec<Error>) {
+    let root: Value = match serde_yaml::from_str(text) {
+        Ok(root) => root,
+        Err(e) => {
+            let error = Error::File {
+                file: origin.to_owned(),
+                reason: e.to_string(),
+            };
+            return (Layer::default(), vec![error]);
+        }
+    };
     let mut walker = Walker {
         file: origin,
         lookup,
         errors: Vec::new(),
     };
     let layer = walker.root(&root);
-    Error::collect(walker.errors)?;
-    Ok(layer)
+    (layer, walker.errors)
 }
 
 const ROOT: &[&str] = &[

@@ -340,3 +340,16 @@ fn unknown_service_name_uses_the_executable() {
         .unwrap();
     assert_eq!(named.service_name_or_default(), "svc");
 }
+
+#[test]
+fn disabled_in_code_ignores_errors_and_keeps_invalid_values_out() {
+    let config = Config::builder()
+        .disabled(true)
+        .with_otlp_endpoint("not a url")
+        .with_sampler(SamplerConfig::TraceIdRatio(7.0))
+        .build_with(&env(&[("OTEL_TRACES_EXPORTER", "kafka")]))
+        .unwrap();
+    assert!(config.disabled);
+    assert_eq!(config.otlp.endpoint, "http://localhost:4318/v1/traces");
+    assert_eq!(config.sampler, SamplerConfig::ParentBasedAlwaysOn);
+}

@@ -26,7 +26,7 @@ fn error(pairs: &[(&str, &str)]) -> String {
 }
 
 fn warnings(pairs: &[(&str, &str)]) -> Vec<String> {
-    read_quietly(&env(pairs)).unwrap().1
+    read_quietly(&env(pairs)).2
 }
 
 #[test]
@@ -587,4 +587,12 @@ fn every_error_is_reported_at_once() {
         err.to_string().starts_with("3 configuration errors: "),
         "{err}"
     );
+}
+
+#[test]
+fn disabled_sdk_ignores_errors_elsewhere() {
+    // A kill switch must work even around a configuration mistake.
+    let config = config(&[(OTEL_SDK_DISABLED, "true"), (OTEL_TRACES_EXPORTER, "kafka")]);
+    assert!(config.disabled);
+    assert_eq!(config.exporters, [ExporterKind::Otlp]);
 }

@@ -495,3 +495,10 @@ fn did_you_mean_distance() {
     assert_eq!(did_you_mean("protocl", OTLP), Some("protocol"));
     assert_eq!(did_you_mean("zzz", OTLP), None);
 }
+
+#[test]
+fn disabled_file_ignores_its_other_mistakes() {
+    let config = load_with("disabled: true\nsampler: { kind: nope }\ncolour: blue", &[]).unwrap();
+    assert!(config.disabled);
+    assert_eq!(config.sampler, SamplerConfig::ParentBasedAlwaysOn);
+}
