@@ -49,4 +49,34 @@ pub enum Error {
     /// Flushing or shutting down did not complete.
     #[error("shutdown: {0}")]
     Shutdown(String),
+    /// Several configuration mistakes, reported together so that one run shows all of them.
+    #[error("{} configuration errors: {}", .0.len(), join(.0))]
+    Many(Vec<Error>),
+}
+
+impl Error {
+    /// Folds collected errors into one: `Ok` when there are none, the error itself when there is one, one flat
+    /// [`Error::Many`] otherwise.
+    pub(crate) fn collect(errors: Vec<Error>) -> Result<(), Error> {
+        let mut errors: Vec<Error> = errors
+            .into_iter()
+            .flat_map(|error| match error {
+                Error::Many(inner) => inner,
+                other => vec![other],
+            })
+            .collect();
+        match errors.len() {
+            0 => Ok(()),
+            1 => Err(errors.remove(0)),
+            _ => Err(Error::Many(errors)),
+        }
+    }
+}
+
+fn join(errors: &[Error]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }

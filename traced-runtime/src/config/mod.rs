@@ -3,8 +3,26 @@
 //! Precedence (the OpenTelemetry SDK rule): a value set in code wins over the environment, which wins over the
 //! spec default. A YAML file is code-level configuration: its values win over the environment, and `${VAR}`
 //! expansion inside it lets a file defer to the environment explicitly.
+//!
+//! | source | entry point |
+//! |---|---|
+//! | environment | [`Config::from_env`], [`Config::from_lookup`] |
+//! | YAML file | [`Config::from_yaml_file`], [`Config::from_yaml_str`] (over the environment) |
+//! | code | [`Config::builder`] then [`ConfigBuilder::build`] (over the environment) |
+//!
+//! `docs/configuration.md` lists every option with its variable, YAML key, builder method and default; the
+//! variable names are constants in [`env`](mod@env).
 
 use std::time::Duration;
+
+mod builder;
+pub mod env;
+mod expand;
+mod layer;
+mod parse;
+mod yaml;
+
+pub use builder::ConfigBuilder;
 
 /// The complete, validated configuration of the tracing pipeline.
 ///
@@ -20,7 +38,8 @@ pub struct Config {
     pub service_version: Option<String>,
     /// `deployment.environment.name` resource attribute.
     pub deployment_environment: Option<String>,
-    /// `OTEL_RESOURCE_ATTRIBUTES`, decoded, in order.
+    /// `OTEL_RESOURCE_ATTRIBUTES`, decoded, in order. Never holds `service.name`, `service.version` or
+    /// `deployment.environment.name`: those are moved into their fields above.
     pub resource_attributes: Vec<(String, String)>,
     /// `OTEL_TRACES_EXPORTER`: where finished spans go. Empty means none.
     pub exporters: Vec<ExporterKind>,
@@ -160,6 +179,24 @@ pub enum LogFormat {
     Json,
     /// No log output.
     None,
+}
+
+impl Config {
+    /// The `service.name` to report: [`Config::service_name`], or the spec's `unknown_service:<executable name>`
+    /// (`unknown_service` alone when the executable name is unknown).
+    pub fn service_name_or_default(&self) -> String {
+        if let Some(name) = &self.service_name {
+            return name.clone();
+        }
+        let executable = std::env::current_exe().ok().and_then(|path| {
+            path.file_stem()
+                .map(|stem| stem.to_string_lossy().into_owned())
+        });
+        match executable {
+            Some(executable) => format!("unknown_service:{executable}"),
+            None => "unknown_service".to_owned(),
+        }
+    }
 }
 
 impl Default for Config {
