@@ -1,0 +1,243 @@
+//! Per-call cost of a trivial fn under `#[traced]`, `#[tracing::instrument]` (+ tracing-opentelemetry) and
+//! `#[fastrace::trace]` (+ its OpenTelemetry reporter), sync and async, in the four states of issue 5, all in one
+//! run so the ratios printed at the end compare like with like.
+//!
+//! - S1: no subscriber.
+//! - S2: a subscriber whose level filter drops the span.
+//! - S3: the OpenTelemetry layer with a sampler that drops every trace (fastrace: under an unsampled root).
+//! - S4: a sampled root span plus the fn per iteration, batch export to an exporter that drops the batch.
+//!
+//! Run: `cargo bench --bench overhead` (criterion; the ratio table is printed last).
+
+use std::future::Future;
+use std::hint::black_box;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion};
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, SpanData, SpanExporter};
+use tracing_subscriber::layer::SubscriberExt;
+
+/// Drops every batch: measures the pipeline, not a network.
+#[derive(Debug)]
+struct DropExporter;
+
+impl SpanExporter for DropExporter {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        black_box(batch);
+        Ok(())
+    }
+}
+
+#[inline(never)]
+fn plain(x: u64) -> u64 {
+    black_box(x) + 1
+}
+
+#[inline(never)]
+async fn plain_async(x: u64) -> u64 {
+    black_box(x) + 1
+}
+
+#[traced::traced]
+#[inline(never)]
+fn traced_sync(x: u64) -> u64 {
+    black_box(x) + 1
+}
+
+#[traced::traced]
+#[inline(never)]
+async fn traced_async(x: u64) -> u64 {
+    black_box(x) + 1
+}
+
+#[tracing::instrument(skip_all)]
+#[inline(never)]
+fn instrument_sync(x: u64) -> u64 {
+    black_box(x) + 1
+}
+
+#[tracing::instrument(skip_all)]
+#[inline(never)]
+async fn instrument_async(x: u64) -> u64 {
+    black_box(x) + 1
+}
+
+#[fastrace::trace]
+#[inline(never)]
+fn fastrace_sync(x: u64) -> u64 {
+    black_box(x) + 1
+}
+
+#[fastrace::trace]
+#[inline(never)]
+async fn fastrace_async(x: u64) -> u64 {
+    black_box(x) + 1
+}
+
+/// Polls a future that completes without waiting: the cost of the future itself, no executor.
+fn run<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+    }
+}
+
+type Bench = (&'static str, fn(u64) -> u64);
+
+const SYNC: [Bench; 4] = [
+    ("plain", plain),
+    ("traced", traced_sync),
+    ("instrument", instrument_sync),
+    ("fastrace", fastrace_sync),
+];
+
+const ASYNC: [Bench; 4] = [
+    ("plain", |x| run(plain_async(x))),
+    ("traced", |x| run(traced_async(x))),
+    ("instrument", |x| run(instrument_async(x))),
+    ("fastrace", |x| run(fastrace_async(x))),
+];
+
+fn otel_provider(sampler: Sampler) -> SdkTracerProvider {
+    SdkTracerProvider::builder()
+        .with_sampler(sampler)
+        .with_batch_exporter(DropExporter)
+        .build()
+}
+
+fn group(c: &mut Criterion, state: &str, run_in: &dyn Fn(&mut dyn FnMut())) {
+    let mut group = c.benchmark_group(state);
+    for (mode, benches) in [("sync", SYNC), ("async", ASYNC)] {
+        for (name, f) in benches {
+            run_in(&mut || {
+                group.bench_function(BenchmarkId::new(name, mode), |b| b.iter(|| f(black_box(7))));
+            });
+        }
+    }
+    group.finish();
+}
+
+fn s1(c: &mut Criterion) {
+    group(c, "S1", &|body| body());
+}
+
+fn s2(c: &mut Criterion) {
+    group(c, "S2", &|body| {
+        let subscriber = tracing_subscriber::registry().with(tracing_subscriber::filter::LevelFilter::WARN);
+        tracing::subscriber::with_default(subscriber, || body());
+    });
+}
+
+fn s3(c: &mut Criterion) {
+    let provider = otel_provider(Sampler::AlwaysOff);
+    group(c, "S3", &|body| {
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("bench")));
+        tracing::subscriber::with_default(subscriber, || {
+            // fastrace is measured under an unsampled root; the others ignore it.
+            let root = fastrace::Span::root("root", fastrace::collector::SpanContext::random().sampled(false));
+            let _parent = root.set_local_parent();
+            body();
+        });
+    });
+    let _ = provider.shutdown();
+}
+
+fn s4(c: &mut Criterion) {
+    let provider = otel_provider(Sampler::AlwaysOn);
+    fastrace::set_reporter(
+        fastrace_opentelemetry::OpenTelemetryReporter::new(
+            DropExporter,
+            std::borrow::Cow::Owned(opentelemetry_sdk::Resource::builder().build()),
+            opentelemetry::InstrumentationScope::builder("bench").build(),
+        ),
+        fastrace::collector::Config::default(),
+    );
+    let subscriber =
+        tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(provider.tracer("bench")));
+    tracing::subscriber::with_default(subscriber, || {
+        let mut group = c.benchmark_group("S4");
+        for (mode, benches) in [("sync", SYNC), ("async", ASYNC)] {
+            for (name, f) in benches {
+                if name == "plain" {
+                    continue;
+                }
+                group.bench_function(BenchmarkId::new(name, mode), |b| {
+                    b.iter(|| {
+                        if name == "fastrace" {
+                            let root = fastrace::Span::root("root", fastrace::collector::SpanContext::random());
+                            let _parent = root.set_local_parent();
+                            f(black_box(7))
+                        } else {
+                            let root = tracing::info_span!("root");
+                            let _entered = root.enter();
+                            f(black_box(7))
+                        }
+                    });
+                });
+            }
+        }
+        group.finish();
+    });
+    fastrace::flush();
+    let _ = provider.shutdown();
+}
+
+/// Reads criterion's estimates and prints `traced` against the others, per state and mode.
+fn print_ratios() {
+    let root = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .map_or_else(|| std::path::PathBuf::from("target"), std::path::Path::to_path_buf)
+        .join("criterion");
+    let mean = |state: &str, name: &str, mode: &str| -> Option<f64> {
+        let path = root.join(state).join(name).join(mode).join("new/estimates.json");
+        let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+        json["mean"]["point_estimate"].as_f64()
+    };
+    println!("\nstate mode   | plain ns | traced ns | instrument ns | fastrace ns | traced/instrument | traced/fastrace");
+    for state in ["S1", "S2", "S3", "S4"] {
+        for mode in ["sync", "async"] {
+            let cell = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.1}"));
+            let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
+                (Some(a), Some(b)) if b > 0.0 => format!("{:.2}x", a / b),
+                _ => "-".to_owned(),
+            };
+            let (p, t, i, f) = (
+                mean(state, "plain", mode),
+                mean(state, "traced", mode),
+                mean(state, "instrument", mode),
+                mean(state, "fastrace", mode),
+            );
+            println!(
+                "{state} {mode:<6} | {:>8} | {:>9} | {:>13} | {:>11} | {:>17} | {:>15}",
+                cell(p),
+                cell(t),
+                cell(i),
+                cell(f),
+                ratio(t, i),
+                ratio(t, f)
+            );
+        }
+    }
+}
+
+fn main() {
+    let mut criterion = Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(30)
+        .configure_from_args();
+    s1(&mut criterion);
+    s2(&mut criterion);
+    s3(&mut criterion);
+    s4(&mut criterion);
+    criterion.final_summary();
+    print_ratios();
+}
