@@ -2,6 +2,7 @@
 //! `#[traced]` expands to.
 pub mod config;
 mod error;
+pub mod propagation;
 
 pub use error::Error;
 pub use traced_macros::traced;
