@@ -14,8 +14,8 @@ use crate::Error;
 
 /// Several propagation formats combined, in order.
 ///
-/// Extract: the first format that yields a valid trace context wins; baggage from every format is merged (on a
-/// repeated key the earlier format wins) and replaces the context's baggage. Inject: every format writes its
+/// Extract: the first format that yields a valid trace context wins; baggage from every format is merged and
+/// replaces the context's baggage (on a repeated key the `baggage` header wins over `uberctx-*` headers). Inject: every format writes its
 /// headers. An empty `Propagator` (`OTEL_PROPAGATORS=none`) does nothing.
 ///
 /// ```
@@ -156,6 +156,9 @@ impl TextMapPropagator for Propagator {
     fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
         let mut found: Option<SpanContext> = None;
         let mut entries: Vec<Entry> = Vec::new();
+        // Kept apart so the W3C header, which carries properties, wins over `uberctx-*` whatever the order:
+        // otherwise a key sent both ways would lose its properties on the next hop.
+        let mut jaeger_entries: Vec<Entry> = Vec::new();
         for kind in &self.kinds {
             let span_context = match kind {
                 PropagatorKind::TraceContext => found
@@ -168,7 +171,7 @@ impl TextMapPropagator for Propagator {
                     .then(|| b3::extract_span_context(extractor))
                     .flatten(),
                 PropagatorKind::Jaeger => {
-                    entries.extend(jaeger::extract_baggage(extractor));
+                    jaeger_entries.extend(jaeger::extract_baggage(extractor));
                     found
                         .is_none()
                         .then(|| jaeger::extract_span_context(extractor))
@@ -187,6 +190,7 @@ impl TextMapPropagator for Propagator {
             Some(span_context) => cx.with_remote_span_context(span_context),
             None => cx.clone(),
         };
+        entries.extend(jaeger_entries);
         baggage::with_entries(&cx, entries)
     }
 
@@ -279,7 +283,7 @@ mod tests {
         assert_eq!(baggage.get("j").map(|v| v.as_str()), Some("2"));
         assert_eq!(baggage.get("shared").map(|v| v.as_str()), Some("from-w3c"));
 
-        // Order decides.
+        // Order decides the trace context; the baggage header still wins over uberctx-*.
         let p = Propagator::from_kinds(&[
             PropagatorKind::B3,
             PropagatorKind::Jaeger,
@@ -288,6 +292,12 @@ mod tests {
         ]);
         let cx = p.extract_with_context(&Context::new(), &map);
         assert_eq!(cx.span().span_context().trace_id().to_string(), B3_TRACE);
+        assert_eq!(
+            cx.baggage().get("shared").map(|v| v.as_str()),
+            Some("from-w3c")
+        );
+        let p = Propagator::from_kinds(&[PropagatorKind::Jaeger]);
+        let cx = p.extract_with_context(&Context::new(), &map);
         assert_eq!(
             cx.baggage().get("shared").map(|v| v.as_str()),
             Some("from-jaeger")

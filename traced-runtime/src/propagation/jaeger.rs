@@ -2,7 +2,8 @@
 //!
 //! Ids are hex of variable length (up to 32 and 16 digits), left-padded with zeros; either case is accepted, as
 //! Jaeger clients do. The URL-encoded form (`%3A` for `:`) is accepted too. Flag 0x01 is sampled; 0x02 (debug)
-//! also counts as sampled. Baggage values are percent-decoded on extract and percent-encoded on inject.
+//! also counts as sampled. Baggage values are percent-decoded on extract and percent-encoded on inject; a baggage
+//! key keeps the case of its `uberctx-{key}` header name (HTTP/2 delivers header names in lowercase).
 //!
 //! ```
 //! use std::collections::HashMap;
@@ -94,7 +95,10 @@ pub(crate) fn inject_span_context(span_context: &SpanContext, injector: &mut dyn
 
 /// Writes each baggage entry as `uberctx-{key}`, value percent-encoded.
 pub(crate) fn inject_baggage(cx: &Context, injector: &mut dyn Injector) {
-    for (key, (value, _metadata)) in cx.baggage() {
+    // Sorted: keys that differ only in case share one header name, and the same one must win every time.
+    let mut entries: Vec<_> = cx.baggage().iter().collect();
+    entries.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+    for (key, (value, _metadata)) in entries {
         if is_token(key.as_str()) {
             injector.set(
                 &format!("{JAEGER_BAGGAGE_PREFIX}{}", key.as_str()),
@@ -152,6 +156,8 @@ pub(crate) fn extract_baggage(extractor: &dyn Extractor) -> Vec<Entry> {
                 return None;
             }
             let value = extractor.get(name)?.trim_matches(OWS);
+            // The key keeps the case of the header name: lowercasing it would turn a W3C baggage key `Z`, also
+            // sent as `uberctx-Z`, into a second entry `z` on the next hop.
             Some((key.to_owned(), decode(value), String::new()))
         })
         .collect();
