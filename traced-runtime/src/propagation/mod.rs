@@ -14,8 +14,8 @@
 //!
 //! [`Propagator`] combines them in the order `OTEL_PROPAGATORS` names them. [`inject`] and [`extract`] use the
 //! globally installed propagator; [`MapExtractor`] / [`MapInjector`] adapt maps and lists of string pairs
-//! (message-queue headers, event metadata), and with feature `http` [`HeaderExtractor`] / [`HeaderInjector`]
-//! adapt [`http::HeaderMap`].
+//! (message-queue headers, event metadata), and with feature `http` `HeaderExtractor` / `HeaderInjector` adapt
+//! `http::HeaderMap`.
 //!
 //! ```
 //! use std::collections::HashMap;

@@ -88,7 +88,11 @@ impl TextMapPropagator for TraceContextPropagator {
 
 /// Reads `traceparent` and `tracestate`; `None` when `traceparent` is missing or invalid.
 pub(crate) fn extract_span_context(extractor: &dyn Extractor) -> Option<SpanContext> {
-    // Several traceparent headers cannot be combined; the first one decides.
+    // Two traceparent headers cannot be combined and neither can be trusted over the other: the W3C test suite
+    // expects a new trace then.
+    if get_all(extractor, TRACEPARENT_HEADER).len() > 1 {
+        return None;
+    }
     let (trace_id, span_id, flags) = parse_traceparent(extractor.get(TRACEPARENT_HEADER)?)?;
     let values = get_all(extractor, TRACESTATE_HEADER);
     // An invalid tracestate is dropped as a whole; the trace itself continues.
@@ -462,6 +466,22 @@ mod tests {
         );
         assert!(!valid_tracestate_value("bar "));
         assert!(valid_tracestate_value(" bar"));
+    }
+
+    #[test]
+    fn two_traceparent_headers_are_invalid() {
+        let traceparent = format!("00-{TRACE_ID}-{SPAN_ID}-01");
+        let one = vec![("traceparent".to_owned(), traceparent.clone())];
+        let sc = extract_span_context(&crate::propagation::MapExtractor(&one)).unwrap();
+        assert_eq!(sc.span_id(), SpanId::from_hex(SPAN_ID).unwrap());
+        let two = vec![
+            ("traceparent".to_owned(), traceparent.clone()),
+            ("Traceparent".to_owned(), traceparent),
+        ];
+        assert_eq!(
+            extract_span_context(&crate::propagation::MapExtractor(&two)),
+            None
+        );
     }
 
     #[test]
