@@ -86,34 +86,11 @@ impl B3Propagator {
     pub fn encoding(&self) -> B3Encoding {
         self.encoding
     }
-
-    pub(crate) fn inject_span_context(
-        &self,
-        span_context: &SpanContext,
-        injector: &mut dyn Injector,
-    ) {
-        if !span_context.is_valid() {
-            return;
-        }
-        let trace_id = format!("{:032x}", span_context.trace_id());
-        let span_id = format!("{:016x}", span_context.span_id());
-        let sampled = if span_context.is_sampled() { "1" } else { "0" };
-        match self.encoding {
-            B3Encoding::SingleHeader => {
-                injector.set(B3_SINGLE_HEADER, format!("{trace_id}-{span_id}-{sampled}"));
-            }
-            B3Encoding::MultipleHeaders => {
-                injector.set(B3_TRACE_ID_HEADER, trace_id);
-                injector.set(B3_SPAN_ID_HEADER, span_id);
-                injector.set(B3_SAMPLED_HEADER, sampled.to_owned());
-            }
-        }
-    }
 }
 
 impl TextMapPropagator for B3Propagator {
     fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
-        self.inject_span_context(cx.span().span_context(), injector);
+        inject_span_context(self.encoding, cx.span().span_context(), injector);
     }
 
     fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
@@ -125,6 +102,30 @@ impl TextMapPropagator for B3Propagator {
 
     fn fields(&self) -> FieldIter<'_> {
         FieldIter::new(&self.fields)
+    }
+}
+
+/// Writes `span_context` in `encoding`, if it is valid.
+pub(crate) fn inject_span_context(
+    encoding: B3Encoding,
+    span_context: &SpanContext,
+    injector: &mut dyn Injector,
+) {
+    if !span_context.is_valid() {
+        return;
+    }
+    let trace_id = format!("{:032x}", span_context.trace_id());
+    let span_id = format!("{:016x}", span_context.span_id());
+    let sampled = if span_context.is_sampled() { "1" } else { "0" };
+    match encoding {
+        B3Encoding::SingleHeader => {
+            injector.set(B3_SINGLE_HEADER, format!("{trace_id}-{span_id}-{sampled}"));
+        }
+        B3Encoding::MultipleHeaders => {
+            injector.set(B3_TRACE_ID_HEADER, trace_id);
+            injector.set(B3_SPAN_ID_HEADER, span_id);
+            injector.set(B3_SAMPLED_HEADER, sampled.to_owned());
+        }
     }
 }
 
@@ -400,11 +401,11 @@ mod tests {
             TraceState::NONE,
         );
         let mut single = HashMap::new();
-        B3Propagator::single_header().inject_span_context(&sc, &mut single);
+        inject_span_context(B3Encoding::SingleHeader, &sc, &mut single);
         assert_eq!(single, carrier(&[("b3", &format!("{TRACE}-{SPAN}-1"))]));
 
         let mut multi = HashMap::new();
-        B3Propagator::multiple_headers().inject_span_context(&sc, &mut multi);
+        inject_span_context(B3Encoding::MultipleHeaders, &sc, &mut multi);
         assert_eq!(
             multi,
             carrier(&[
@@ -426,11 +427,11 @@ mod tests {
             TraceState::NONE,
         );
         let mut single = HashMap::new();
-        B3Propagator::single_header().inject_span_context(&unsampled, &mut single);
+        inject_span_context(B3Encoding::SingleHeader, &unsampled, &mut single);
         assert_eq!(single["b3"], format!("{TRACE}-{SPAN}-0"));
 
         let mut none = HashMap::new();
-        B3Propagator::single_header().inject_span_context(&SpanContext::NONE, &mut none);
+        inject_span_context(B3Encoding::SingleHeader, &SpanContext::NONE, &mut none);
         assert!(none.is_empty());
     }
 

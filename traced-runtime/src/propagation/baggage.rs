@@ -66,10 +66,7 @@ impl Default for BaggagePropagator {
 
 impl TextMapPropagator for BaggagePropagator {
     fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
-        let header = format_baggage(cx.baggage());
-        if !header.is_empty() {
-            injector.set(BAGGAGE_HEADER, header);
-        }
+        inject(cx, injector);
     }
 
     fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
@@ -78,6 +75,14 @@ impl TextMapPropagator for BaggagePropagator {
 
     fn fields(&self) -> FieldIter<'_> {
         FieldIter::new(&self.fields)
+    }
+}
+
+/// Writes a non-empty `baggage` header for `cx`.
+pub(crate) fn inject(cx: &Context, injector: &mut dyn Injector) {
+    let header = format_baggage(cx.baggage());
+    if !header.is_empty() {
+        injector.set(BAGGAGE_HEADER, header);
     }
 }
 

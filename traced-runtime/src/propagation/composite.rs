@@ -6,7 +6,7 @@ use opentelemetry::propagation::{
 use opentelemetry::trace::{SpanContext, TraceContextExt};
 use opentelemetry::Context;
 
-use super::b3::{self, B3Propagator};
+use super::b3::{self, B3Encoding};
 use super::baggage::{self, Entry};
 use super::{jaeger, trace_context};
 use crate::config::PropagatorKind;
@@ -136,14 +136,12 @@ impl TextMapPropagator for Propagator {
                 PropagatorKind::TraceContext => {
                     trace_context::inject_span_context(span_context, injector)
                 }
-                PropagatorKind::Baggage => {
-                    baggage::BaggagePropagator::new().inject_context(cx, injector)
-                }
+                PropagatorKind::Baggage => baggage::inject(cx, injector),
                 PropagatorKind::B3 => {
-                    B3Propagator::single_header().inject_span_context(span_context, injector)
+                    b3::inject_span_context(B3Encoding::SingleHeader, span_context, injector)
                 }
                 PropagatorKind::B3Multi => {
-                    B3Propagator::multiple_headers().inject_span_context(span_context, injector)
+                    b3::inject_span_context(B3Encoding::MultipleHeaders, span_context, injector)
                 }
                 PropagatorKind::Jaeger => {
                     jaeger::inject_span_context(span_context, injector);
