@@ -4,6 +4,7 @@ mod block;
 pub mod config;
 mod error;
 pub mod exporter;
+pub mod propagation;
 
 #[doc(hidden)]
 #[path = "private.rs"]
