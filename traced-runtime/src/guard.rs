@@ -116,7 +116,7 @@ impl Drop for Guard {
         if let Some(inner) = self.inner.take() {
             if let Err(e) = inner.shutdown() {
                 // Drop cannot return the error: say it in the log.
-                tracing::warn!(target: crate::processor::LOG_TARGET, "tracing pipeline shutdown: {e}");
+                tracing::warn!(target: crate::processor::LOG_TARGET, "the last spans may be lost: {e}");
             }
         }
     }
