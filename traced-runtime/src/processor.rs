@@ -8,9 +8,12 @@
 //! never on a runtime.
 
 use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::{Duration, Instant, SystemTime};
 
 use opentelemetry::{Array, Context, StringValue, Value};
@@ -406,24 +409,35 @@ impl Worker {
             .batch
             .export_timeout
             .min(deadline.saturating_duration_since(Instant::now()));
-        let mut result = Ok(());
         let last = self.exporters.len() - 1;
         let mut batch = Some(batch);
-        for (i, exporter) in self.exporters.iter().enumerate() {
-            // Fan out: every exporter but the last gets a copy.
-            let spans = if i == last {
-                batch.take().unwrap_or_default()
-            } else {
-                batch.clone().unwrap_or_default()
-            };
-            let outcome = match tokio::time::timeout(timeout, exporter.export(spans)).await {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(e)) => Err(format!("{} exporter: {e}", exporter.name())),
-                Err(_) => Err(format!(
-                    "{} exporter: no answer within the export timeout of {timeout:?}",
-                    exporter.name()
-                )),
-            };
+        // Fan out concurrently, so a slow exporter does not delay the others; each is bounded by `timeout`.
+        let exports: Vec<_> = self
+            .exporters
+            .iter()
+            .enumerate()
+            .map(|(i, exporter)| {
+                // Every exporter but the last gets a copy.
+                let spans = if i == last {
+                    batch.take().unwrap_or_default()
+                } else {
+                    batch.clone().unwrap_or_default()
+                };
+                let name = exporter.name();
+                let export = tokio::time::timeout(timeout, exporter.export(spans));
+                Box::pin(async move {
+                    match export.await {
+                        Ok(Ok(())) => Ok(()),
+                        Ok(Err(e)) => Err(format!("{name} exporter: {e}")),
+                        Err(_) => Err(format!(
+                            "{name} exporter: no answer within the export timeout of {timeout:?}"
+                        )),
+                    }
+                })
+            })
+            .collect();
+        let mut result = Ok(());
+        for outcome in join_all(exports).await {
             if let Err(message) = outcome {
                 self.errors.report(&message);
                 result = Err(message);
@@ -432,6 +446,33 @@ impl Worker {
         self.stats.record(count, &result);
         result
     }
+}
+
+/// Polls every future until all are done; their outputs in order. (Small enough not to pull in `futures`.)
+async fn join_all<F: Future + Unpin>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut pending: Vec<Option<F>> = futures.into_iter().map(Some).collect();
+    let mut outputs: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut done = true;
+        for (slot, output) in pending.iter_mut().zip(outputs.iter_mut()) {
+            if let Some(future) = slot {
+                match Pin::new(future).poll(cx) {
+                    Poll::Ready(value) => {
+                        *output = Some(value);
+                        *slot = None;
+                    }
+                    Poll::Pending => done = false,
+                }
+            }
+        }
+        if done {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
 }
 
 fn drain(spans: &mut mpsc::Receiver<SpanData>, buffer: &mut Vec<SpanData>) {
