@@ -136,6 +136,26 @@ fn http_json_without_runtime() {
 }
 
 #[test]
+fn grpc_with_gzip() {
+    let (receiver, mut config) = grpc();
+    config.otlp.compression = Some(traced_runtime::config::Compression::Gzip);
+    config.otlp.headers = vec![("x-tenant".into(), "acme".into())];
+    let guard = emit(config, SPANS);
+    assert_all_arrived(&receiver, guard);
+    assert_eq!(receiver.received.last_tenant().as_deref(), Some("acme"));
+}
+
+#[test]
+fn http_sends_headers() {
+    let (receiver, mut config) = http_protobuf();
+    config.otlp.headers = vec![("x-tenant".into(), "acme".into())];
+    let guard = emit(config, 10);
+    guard.shutdown().unwrap();
+    assert_eq!(receiver.received.count(), 10);
+    assert_eq!(receiver.received.last_tenant().as_deref(), Some("acme"));
+}
+
+#[test]
 fn fan_out_to_two_exporters() {
     let (receiver, mut config) = grpc();
     config.exporters = vec![

@@ -35,11 +35,20 @@ impl ReceivedSpan {
     }
 }
 
-/// What a receiver got so far.
+/// What a receiver got so far: spans, and the `x-tenant` header of the last request.
 #[derive(Clone, Default)]
-pub struct Received(Arc<Mutex<Vec<ReceivedSpan>>>);
+pub struct Received(Arc<Mutex<Vec<ReceivedSpan>>>, Arc<Mutex<Option<String>>>);
 
 impl Received {
+    fn tenant(&self, value: Option<&str>) {
+        *self.1.lock().unwrap() = value.map(str::to_owned);
+    }
+
+    /// The `x-tenant` header (gRPC metadata) of the last request.
+    pub fn last_tenant(&self) -> Option<String> {
+        self.1.lock().unwrap().clone()
+    }
+
     fn push(&self, request: ExportTraceServiceRequest) {
         let mut spans = self.0.lock().unwrap();
         for resource_spans in request.resource_spans {
@@ -137,6 +146,12 @@ impl TraceService for GrpcCollector {
         &self,
         request: tonic::Request<ExportTraceServiceRequest>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        self.0.tenant(
+            request
+                .metadata()
+                .get("x-tenant")
+                .and_then(|v| v.to_str().ok()),
+        );
         self.0.push(request.into_inner());
         Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
     }
@@ -148,7 +163,11 @@ pub fn grpc_receiver() -> Receiver {
     let collector = GrpcCollector(received.clone());
     let addr = spawn(move |listener| async move {
         tonic::transport::Server::builder()
-            .add_service(TraceServiceServer::new(collector))
+            .add_service(
+                // Collectors (rotel) and our exporter with `gzip` compress.
+                TraceServiceServer::new(collector)
+                    .accept_compressed(tonic::codec::CompressionEncoding::Gzip),
+            )
             .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
             .await
             .unwrap();
@@ -167,6 +186,7 @@ pub fn http_receiver() -> Receiver {
                 move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
                     let sink = sink.clone();
                     async move {
+                        sink.tenant(headers.get("x-tenant").and_then(|v| v.to_str().ok()));
                         let json = headers
                             .get(axum::http::header::CONTENT_TYPE)
                             .and_then(|v| v.to_str().ok())
