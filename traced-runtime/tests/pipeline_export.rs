@@ -293,6 +293,17 @@ fn http_export_timeout_is_enforced() {
     assert_export_timeout_enforced(silent(Protocol::HttpProtobuf));
 }
 
+/// TLS is set up (roots, crypto provider) without panicking the export thread: the handshake with a silent
+/// server times out like any other export.
+#[test]
+fn https_endpoints_time_out_cleanly() {
+    for protocol in [Protocol::Grpc, Protocol::HttpProtobuf] {
+        let mut config = silent(protocol);
+        config.otlp.endpoint = config.otlp.endpoint.replace("http://", "https://");
+        assert_export_timeout_enforced(config);
+    }
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn drop_against_a_silent_receiver_is_bounded_on_current_thread_runtime() {
     let guard = emit(silent(Protocol::Grpc), 5);

@@ -38,11 +38,21 @@ pub(crate) trait DynExporter: Send + Sync + Debug {
 
 /// An SDK exporter with a name.
 #[derive(Debug)]
+// Without any transport feature only the console exporter (MERGE) uses these.
+#[cfg_attr(
+    not(any(feature = "otlp-grpc", feature = "otlp-http", feature = "zipkin")),
+    allow(dead_code, unused_variables)
+)]
 pub(crate) struct Named<E> {
     name: &'static str,
     inner: E,
 }
 
+// Without any transport feature only the console exporter (MERGE) uses these.
+#[cfg_attr(
+    not(any(feature = "otlp-grpc", feature = "otlp-http", feature = "zipkin")),
+    allow(dead_code, unused_variables)
+)]
 impl<E: SpanExporter + 'static> Named<E> {
     /// Boxes `inner` as a [`DynExporter`].
     pub(crate) fn boxed(name: &'static str, inner: E) -> Box<dyn DynExporter> {
@@ -77,6 +87,11 @@ pub(crate) fn build(config: &Config) -> Result<Vec<Box<dyn DynExporter>>, Error>
     Ok(exporters)
 }
 
+// Without any transport feature only the console exporter (MERGE) uses these.
+#[cfg_attr(
+    not(any(feature = "otlp-grpc", feature = "otlp-http", feature = "zipkin")),
+    allow(dead_code, unused_variables)
+)]
 fn build_one(kind: ExporterKind, config: &Config) -> Result<Box<dyn DynExporter>, Error> {
     match kind {
         #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
