@@ -353,3 +353,21 @@ fn no_exporter_starts_nothing() {
     guard.shutdown().unwrap();
     assert_eq!(receiver.received.count(), 0);
 }
+
+#[cfg(feature = "zipkin")]
+#[test]
+fn zipkin_exports_with_the_service_name() {
+    let receiver = pipeline_support::zipkin_receiver();
+    let mut config = config(String::new(), Protocol::HttpProtobuf);
+    config.exporters = vec![traced_runtime::config::ExporterKind::Zipkin];
+    config.zipkin_endpoint = format!("http://{}/api/v2/spans", receiver.addr);
+    let guard = emit(config, 10);
+    guard.shutdown().unwrap();
+    let spans = receiver.received.spans();
+    assert_eq!(spans.len(), 10);
+    assert_eq!(spans[0].name, "work");
+    assert_eq!(
+        spans[0].resource_attr("service.name"),
+        Some("pipeline-test")
+    );
+}

@@ -226,3 +226,40 @@ pub fn silent_receiver() -> SocketAddr {
         }
     })
 }
+
+/// A Zipkin v2 receiver on `/api/v2/spans`: each span of the JSON array becomes a [`ReceivedSpan`] (name, and
+/// the `localEndpoint.serviceName` as `service.name`).
+pub fn zipkin_receiver() -> Receiver {
+    let received = Received::default();
+    let sink = received.clone();
+    let addr = spawn(move |listener| async move {
+        let app = axum::Router::new().route(
+            "/api/v2/spans",
+            axum::routing::post(move |body: axum::body::Bytes| {
+                let sink = sink.clone();
+                async move {
+                    let spans: Vec<serde_json::Value> =
+                        serde_json::from_slice(&body).unwrap_or_default();
+                    let mut all = sink.0.lock().unwrap();
+                    for span in spans {
+                        let service = span["localEndpoint"]["serviceName"]
+                            .as_str()
+                            .unwrap_or_default();
+                        all.push(ReceivedSpan {
+                            name: span["name"].as_str().unwrap_or_default().to_owned(),
+                            trace_id: span["traceId"]
+                                .as_str()
+                                .unwrap_or_default()
+                                .as_bytes()
+                                .to_vec(),
+                            resource: vec![("service.name".into(), service.to_owned())],
+                        });
+                    }
+                    axum::http::StatusCode::ACCEPTED
+                }
+            }),
+        );
+        axum::serve(listener, app).await.unwrap();
+    });
+    Receiver { addr, received }
+}
