@@ -9,6 +9,7 @@
 
 use std::cell::Cell;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc as std_mpsc;
@@ -438,6 +439,7 @@ impl Worker {
             .collect();
         let mut result = Ok(());
         for outcome in join_all(exports).await {
+            let outcome = outcome.unwrap_or_else(|| Err("an exporter panicked".to_owned()));
             if let Err(message) = outcome {
                 self.errors.report(&message);
                 result = Err(message);
@@ -448,20 +450,25 @@ impl Worker {
     }
 }
 
-/// Polls every future until all are done; their outputs in order. (Small enough not to pull in `futures`.)
-async fn join_all<F: Future + Unpin>(futures: Vec<F>) -> Vec<F::Output> {
+/// Polls every future until all are done; their outputs in order, `None` for one that panicked: a broken
+/// exporter must not take the export thread, and with it every other exporter, down. (Small enough not to pull
+/// in `futures`.)
+async fn join_all<F: Future + Unpin>(futures: Vec<F>) -> Vec<Option<F::Output>> {
     let mut pending: Vec<Option<F>> = futures.into_iter().map(Some).collect();
     let mut outputs: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
     std::future::poll_fn(|cx| {
         let mut done = true;
         for (slot, output) in pending.iter_mut().zip(outputs.iter_mut()) {
             if let Some(future) = slot {
-                match Pin::new(future).poll(cx) {
-                    Poll::Ready(value) => {
+                let polled =
+                    std::panic::catch_unwind(AssertUnwindSafe(|| Pin::new(future).poll(cx)));
+                match polled {
+                    Ok(Poll::Ready(value)) => {
                         *output = Some(value);
                         *slot = None;
                     }
-                    Poll::Pending => done = false,
+                    Ok(Poll::Pending) => done = false,
+                    Err(_) => *slot = None,
                 }
             }
         }
@@ -472,7 +479,7 @@ async fn join_all<F: Future + Unpin>(futures: Vec<F>) -> Vec<F::Output> {
         }
     })
     .await;
-    outputs.into_iter().flatten().collect()
+    outputs
 }
 
 fn drain(spans: &mut mpsc::Receiver<SpanData>, buffer: &mut Vec<SpanData>) {
@@ -530,6 +537,25 @@ mod tests {
         let mut short = StringValue::from("ab");
         truncate_string(&mut short, 4);
         assert_eq!(short.as_str(), "ab");
+    }
+
+    #[test]
+    fn join_all_survives_a_panic() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let futures: Vec<Pin<Box<dyn Future<Output = u8> + Send>>> = vec![
+            Box::pin(async { 1 }),
+            Box::pin(async { panic!("broken exporter") }),
+            Box::pin(async {
+                tokio::task::yield_now().await;
+                3
+            }),
+        ];
+        assert_eq!(
+            runtime.block_on(join_all(futures)),
+            vec![Some(1), None, Some(3)]
+        );
     }
 
     #[test]
