@@ -131,7 +131,7 @@ fn s1(c: &mut Criterion) {
 fn s2(c: &mut Criterion) {
     group(c, "S2", &|body| {
         let subscriber = tracing_subscriber::registry().with(tracing_subscriber::filter::LevelFilter::WARN);
-        tracing::subscriber::with_default(subscriber, || body());
+        tracing::subscriber::with_default(subscriber, body);
     });
 }
 

@@ -57,9 +57,9 @@ fn pats((a, b): (u32, u32), mut x: u32, y: impl Into<u32>) -> u32 {
 }
 
 #[traced]
-fn generic<'a, T: AsRef<str> + ?Sized>(t: &'a T) -> &'a str
+fn generic<'a, T>(t: &'a T) -> &'a str
 where
-    T: std::fmt::Debug,
+    T: AsRef<str> + std::fmt::Debug + ?Sized,
 {
     t.as_ref()
 }
@@ -156,5 +156,7 @@ fn smoke() {
     s.get_mut().push(2);
     assert_eq!(s.get(), &[1, 2]);
     assert_eq!(Arc::new(S { v: vec![1] }).arc(), 1);
+    s.skipped();
+    assert_eq!(S::c(), 1);
     assert_eq!(s.take().len(), 2);
 }

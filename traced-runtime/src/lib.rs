@@ -4,11 +4,20 @@ mod block;
 pub mod config;
 mod error;
 pub mod exporter;
+mod guard;
+mod init;
+mod processor;
 pub mod propagation;
+mod resource;
+mod sampler;
+mod subscriber;
 
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
 
+pub use config::Config;
 pub use error::Error;
+pub use guard::{Guard, Stats};
+pub use init::{init, init_from_file, layer, try_init};
 pub use traced_macros::traced;

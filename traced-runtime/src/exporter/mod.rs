@@ -1,2 +1,98 @@
-//! Span exporters: where finished spans go.
+//! Span exporters: OTLP (gRPC, HTTP protobuf, HTTP JSON), Zipkin, console, fanned out by the batch processor.
+//!
+//! Exporters are built on the `traced-export` thread, inside its tokio runtime, because tonic needs a reactor
+//! when its channel is created.
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+use opentelemetry_sdk::Resource;
+
+use crate::config::{Config, ExporterKind};
+use crate::Error;
+
 pub mod console;
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+mod otlp;
+#[cfg(feature = "zipkin")]
+mod zipkin;
+
+/// A boxed export future.
+pub(crate) type ExportFuture<'a> = Pin<Box<dyn Future<Output = OTelSdkResult> + Send + 'a>>;
+
+/// An object-safe exporter: the SDK's `SpanExporter` returns `impl Future`, which cannot live in a `Vec<Box<dyn>>`.
+pub(crate) trait DynExporter: Send + Sync + Debug {
+    /// The exporter's name, for stats and log lines.
+    fn name(&self) -> &'static str;
+    /// Exports one batch.
+    fn export(&self, batch: Vec<SpanData>) -> ExportFuture<'_>;
+    /// Shuts the exporter down.
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult;
+    /// Tells the exporter which resource the spans come from.
+    fn set_resource(&mut self, resource: &Resource);
+}
+
+/// An SDK exporter with a name.
+#[derive(Debug)]
+pub(crate) struct Named<E> {
+    name: &'static str,
+    inner: E,
+}
+
+impl<E: SpanExporter + 'static> Named<E> {
+    /// Boxes `inner` as a [`DynExporter`].
+    pub(crate) fn boxed(name: &'static str, inner: E) -> Box<dyn DynExporter> {
+        Box::new(Named { name, inner })
+    }
+}
+
+impl<E: SpanExporter> DynExporter for Named<E> {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn export(&self, batch: Vec<SpanData>) -> ExportFuture<'_> {
+        Box::pin(self.inner.export(batch))
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource);
+    }
+}
+
+/// Builds every exporter the configuration names. Must run inside a tokio runtime.
+pub(crate) fn build(config: &Config) -> Result<Vec<Box<dyn DynExporter>>, Error> {
+    let mut exporters = Vec::with_capacity(config.exporters.len());
+    for kind in &config.exporters {
+        exporters.push(build_one(*kind, config)?);
+    }
+    Ok(exporters)
+}
+
+fn build_one(kind: ExporterKind, config: &Config) -> Result<Box<dyn DynExporter>, Error> {
+    match kind {
+        #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+        ExporterKind::Otlp => otlp::build(&config.otlp),
+        #[cfg(not(any(feature = "otlp-grpc", feature = "otlp-http")))]
+        ExporterKind::Otlp => Err(Error::Exporter {
+            exporter: "otlp",
+            reason: "this build has neither the `otlp-grpc` nor the `otlp-http` feature".into(),
+        }),
+        #[cfg(feature = "zipkin")]
+        ExporterKind::Zipkin => zipkin::build(&config.zipkin_endpoint),
+        #[cfg(not(feature = "zipkin"))]
+        ExporterKind::Zipkin => Err(Error::Exporter {
+            exporter: "zipkin",
+            reason: "this build does not have the `zipkin` feature".into(),
+        }),
+        ExporterKind::Console => Ok(Named::boxed("console", console::ConsoleExporter::new())),
+    }
+}

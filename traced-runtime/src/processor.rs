@@ -1,0 +1,569 @@
+//! Our batch span processor.
+//!
+//! The SDK's batch processor exports with `futures_executor::block_on` on a thread without a tokio reactor, which
+//! hangs tonic on a current-thread runtime, and never times an export out. This one owns a dedicated thread,
+//! `traced-export`, running a tokio current-thread runtime on which the exporters are built and run, so gRPC
+//! behaves the same whatever runtime (if any) the application uses. Every export is bounded by the export
+//! timeout; flush and shutdown are bounded too, and the caller only ever waits on a std channel with a timeout,
+//! never on a runtime.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc as std_mpsc;
+use std::sync::{Arc, Mutex};
+use std::task::Poll;
+use std::time::{Duration, Instant, SystemTime};
+
+use opentelemetry::{Array, Context, StringValue, Value};
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
+use opentelemetry_sdk::Resource;
+use tokio::sync::mpsc;
+
+use crate::config::{BatchConfig, Config};
+use crate::exporter::{self, DynExporter};
+use crate::guard::Stats;
+use crate::Error;
+
+/// The name of the export thread, also the target of its log lines.
+pub(crate) const THREAD_NAME: &str = "traced-export";
+/// The `tracing` target of the processor's own log lines; never exported.
+pub(crate) const LOG_TARGET: &str = "traced_export";
+/// At most one export error line per interval; the others are counted and reported with the next line.
+const ERROR_LOG_INTERVAL: Duration = Duration::from_secs(10);
+/// What a caller waits beyond a deadline for the export thread to answer.
+const REPLY_GRACE: Duration = Duration::from_millis(200);
+
+thread_local! {
+    static IN_EXPORT_THREAD: Cell<bool> = const { Cell::new(false) };
+}
+
+/// True on the `traced-export` thread: whatever the transports log or trace there must not become spans.
+pub(crate) fn in_export_thread() -> bool {
+    IN_EXPORT_THREAD.with(Cell::get)
+}
+
+/// Counters shared by the processor, its thread and the [`Guard`](crate::Guard).
+#[derive(Debug)]
+pub(crate) struct SharedStats {
+    exported: AtomicU64,
+    dropped: AtomicU64,
+    failed: AtomicU64,
+    last_ok: AtomicBool,
+    last_error: Mutex<Option<(String, SystemTime)>>,
+}
+
+impl Default for SharedStats {
+    fn default() -> Self {
+        SharedStats {
+            exported: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            last_ok: AtomicBool::new(true),
+            last_error: Mutex::new(None),
+        }
+    }
+}
+
+impl SharedStats {
+    /// A snapshot of the counters.
+    pub(crate) fn snapshot(&self) -> Stats {
+        let last = self
+            .last_error
+            .lock()
+            .map(|e| e.clone())
+            .unwrap_or_default();
+        let (last_error, last_error_at) = match last {
+            Some((message, at)) => (Some(message), Some(at)),
+            None => (None, None),
+        };
+        Stats {
+            exported: self.exported.load(Ordering::Relaxed),
+            dropped: self.dropped.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+            last_error,
+            last_error_at,
+        }
+    }
+
+    /// True when the last export succeeded or none was attempted.
+    pub(crate) fn healthy(&self) -> bool {
+        self.last_ok.load(Ordering::Relaxed)
+    }
+
+    fn record(&self, spans: u64, result: &Result<(), String>) {
+        match result {
+            Ok(()) => {
+                self.exported.fetch_add(spans, Ordering::Relaxed);
+                self.last_ok.store(true, Ordering::Relaxed);
+            }
+            Err(message) => {
+                self.failed.fetch_add(spans, Ordering::Relaxed);
+                self.last_ok.store(false, Ordering::Relaxed);
+                if let Ok(mut last) = self.last_error.lock() {
+                    *last = Some((message.clone(), SystemTime::now()));
+                }
+            }
+        }
+    }
+}
+
+enum Control {
+    Flush {
+        deadline: Instant,
+        reply: std_mpsc::SyncSender<OTelSdkResult>,
+    },
+    Shutdown {
+        deadline: Instant,
+        reply: std_mpsc::SyncSender<OTelSdkResult>,
+    },
+    SetResource(Resource),
+}
+
+/// The batch span processor; see the module documentation.
+#[derive(Debug)]
+pub(crate) struct BatchProcessor {
+    spans: mpsc::Sender<SpanData>,
+    control: mpsc::UnboundedSender<Control>,
+    stats: Arc<SharedStats>,
+    export_timeout: Duration,
+}
+
+impl BatchProcessor {
+    /// Starts the export thread and builds the configured exporters on it.
+    pub(crate) fn start(
+        config: &Config,
+        resource: &Resource,
+        stats: Arc<SharedStats>,
+    ) -> Result<Self, Error> {
+        let batch = normalized(config.batch);
+        let (span_tx, span_rx) = mpsc::channel(batch.max_queue_size);
+        let (control_tx, control_rx) = mpsc::unbounded_channel();
+        let (ready_tx, ready_rx) = std_mpsc::sync_channel(1);
+        let worker_config = config.clone();
+        let worker_resource = resource.clone();
+        let worker_stats = stats.clone();
+        std::thread::Builder::new()
+            .name(THREAD_NAME.into())
+            .spawn(move || {
+                IN_EXPORT_THREAD.with(|f| f.set(true));
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(Error::Exporter {
+                            exporter: "runtime",
+                            reason: format!("cannot start the export runtime: {e}"),
+                        }));
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    let mut exporters = match exporter::build(&worker_config) {
+                        Ok(exporters) => exporters,
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                            return;
+                        }
+                    };
+                    for exporter in &mut exporters {
+                        exporter.set_resource(&worker_resource);
+                    }
+                    let _ = ready_tx.send(Ok(()));
+                    Worker {
+                        exporters,
+                        batch,
+                        value_length_limit: worker_config.limits.attribute_value_length,
+                        stats: worker_stats,
+                        errors: ErrorLog::default(),
+                        buffer: Vec::with_capacity(batch.max_export_batch_size),
+                    }
+                    .run(span_rx, control_rx)
+                    .await;
+                });
+                // Blocking tasks of the transports (DNS lookups) must not hold the thread forever.
+                runtime.shutdown_timeout(Duration::from_millis(100));
+            })
+            .map_err(|e| Error::Exporter {
+                exporter: "runtime",
+                reason: format!("cannot spawn the {THREAD_NAME} thread: {e}"),
+            })?;
+        ready_rx.recv().unwrap_or_else(|_| {
+            Err(Error::Exporter {
+                exporter: "runtime",
+                reason: format!("the {THREAD_NAME} thread stopped while building the exporters"),
+            })
+        })?;
+        Ok(BatchProcessor {
+            spans: span_tx,
+            control: control_tx,
+            stats,
+            export_timeout: batch.export_timeout,
+        })
+    }
+
+    /// Sends a request carrying a deadline and waits for the answer, at most until the deadline (plus a grace).
+    fn request(
+        &self,
+        timeout: Duration,
+        make: impl FnOnce(Instant, std_mpsc::SyncSender<OTelSdkResult>) -> Control,
+    ) -> OTelSdkResult {
+        if in_export_thread() {
+            // The thread would wait for itself.
+            return Err(OTelSdkError::InternalFailure(format!(
+                "flush or shutdown called from the {THREAD_NAME} thread"
+            )));
+        }
+        let deadline = Instant::now() + timeout;
+        let (reply_tx, reply_rx) = std_mpsc::sync_channel(1);
+        self.control
+            .send(make(deadline, reply_tx))
+            .map_err(|_| OTelSdkError::AlreadyShutdown)?;
+        match reply_rx.recv_timeout(timeout + REPLY_GRACE) {
+            Ok(result) => result,
+            Err(std_mpsc::RecvTimeoutError::Timeout) => Err(OTelSdkError::Timeout(timeout)),
+            Err(std_mpsc::RecvTimeoutError::Disconnected) => Err(OTelSdkError::AlreadyShutdown),
+        }
+    }
+}
+
+impl SpanProcessor for BatchProcessor {
+    fn on_start(&self, _span: &mut Span, _cx: &Context) {}
+
+    fn on_end(&self, span: SpanData) {
+        if !span.span_context.is_sampled() {
+            return;
+        }
+        // Never block the caller: a full queue drops the span and counts it.
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.spans.try_send(span) {
+            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.request(self.export_timeout, |deadline, reply| Control::Flush {
+            deadline,
+            reply,
+        })
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.request(timeout, |deadline, reply| Control::Shutdown {
+            deadline,
+            reply,
+        })
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        let _ = self.control.send(Control::SetResource(resource.clone()));
+    }
+}
+
+/// The spec's constraints: a queue of at least one, a batch no larger than the queue.
+fn normalized(mut batch: BatchConfig) -> BatchConfig {
+    batch.max_queue_size = batch.max_queue_size.max(1);
+    batch.max_export_batch_size = batch.max_export_batch_size.clamp(1, batch.max_queue_size);
+    if batch.schedule_delay.is_zero() {
+        batch.schedule_delay = Duration::from_millis(1);
+    }
+    batch
+}
+
+/// Export errors, logged at most once per [`ERROR_LOG_INTERVAL`].
+#[derive(Default)]
+struct ErrorLog {
+    last: Option<Instant>,
+    suppressed: u64,
+}
+
+impl ErrorLog {
+    fn report(&mut self, message: &str) {
+        let now = Instant::now();
+        if self
+            .last
+            .is_some_and(|last| now.duration_since(last) < ERROR_LOG_INTERVAL)
+        {
+            self.suppressed += 1;
+            return;
+        }
+        if self.suppressed > 0 {
+            tracing::warn!(
+                target: LOG_TARGET,
+                suppressed = self.suppressed,
+                "span export failed: {message} ({} more failures since the last report)",
+                self.suppressed
+            );
+        } else {
+            tracing::warn!(target: LOG_TARGET, "span export failed: {message}");
+        }
+        self.last = Some(now);
+        self.suppressed = 0;
+    }
+}
+
+struct Worker {
+    exporters: Vec<Box<dyn DynExporter>>,
+    batch: BatchConfig,
+    value_length_limit: Option<usize>,
+    stats: Arc<SharedStats>,
+    errors: ErrorLog,
+    buffer: Vec<SpanData>,
+}
+
+impl Worker {
+    async fn run(
+        mut self,
+        mut spans: mpsc::Receiver<SpanData>,
+        mut control: mpsc::UnboundedReceiver<Control>,
+    ) {
+        let mut next_flush = tokio::time::Instant::now() + self.batch.schedule_delay;
+        loop {
+            tokio::select! {
+                // Control first: a flush must not wait behind an endless stream of spans.
+                biased;
+                request = control.recv() => match request {
+                    Some(Control::Flush { deadline, reply }) => {
+                        drain(&mut spans, &mut self.buffer);
+                        let result = self.export_buffer(deadline).await;
+                        let _ = reply.send(result);
+                    }
+                    Some(Control::Shutdown { deadline, reply }) => {
+                        let result = self.finish(&mut spans, deadline).await;
+                        let _ = reply.send(result);
+                        return;
+                    }
+                    Some(Control::SetResource(resource)) => {
+                        for exporter in &mut self.exporters {
+                            exporter.set_resource(&resource);
+                        }
+                    }
+                    None => {
+                        // The processor was dropped without a shutdown: still deliver what is queued.
+                        let deadline = Instant::now() + self.batch.export_timeout;
+                        let _ = self.finish(&mut spans, deadline).await;
+                        return;
+                    }
+                },
+                span = spans.recv(), if !spans.is_closed() || !spans.is_empty() => {
+                    if let Some(span) = span {
+                        self.buffer.push(span);
+                        if self.buffer.len() >= self.batch.max_export_batch_size {
+                            let deadline = Instant::now() + self.batch.export_timeout;
+                            let _ = self.export_buffer(deadline).await;
+                        }
+                    }
+                }
+                () = tokio::time::sleep_until(next_flush) => {
+                    let deadline = Instant::now() + self.batch.export_timeout;
+                    let _ = self.export_buffer(deadline).await;
+                    next_flush = tokio::time::Instant::now() + self.batch.schedule_delay;
+                }
+            }
+        }
+    }
+
+    /// Exports everything queued, then shuts the exporters down with what is left of the deadline.
+    async fn finish(
+        &mut self,
+        spans: &mut mpsc::Receiver<SpanData>,
+        deadline: Instant,
+    ) -> OTelSdkResult {
+        spans.close();
+        drain(spans, &mut self.buffer);
+        let exported = self.export_buffer(deadline).await;
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        for exporter in &self.exporters {
+            let _ = exporter.shutdown_with_timeout(remaining);
+        }
+        exported
+    }
+
+    /// Exports the buffer in batches, each bounded by the export timeout and all by `deadline`.
+    async fn export_buffer(&mut self, deadline: Instant) -> OTelSdkResult {
+        let mut result = Ok(());
+        while !self.buffer.is_empty() {
+            let take = self.buffer.len().min(self.batch.max_export_batch_size);
+            let batch: Vec<SpanData> = self.buffer.drain(..take).collect();
+            if let Err(message) = self.export(batch, deadline).await {
+                result = Err(OTelSdkError::InternalFailure(message));
+            }
+        }
+        result
+    }
+
+    async fn export(&mut self, mut batch: Vec<SpanData>, deadline: Instant) -> Result<(), String> {
+        if self.exporters.is_empty() {
+            return Ok(());
+        }
+        if let Some(limit) = self.value_length_limit {
+            batch
+                .iter_mut()
+                .for_each(|span| truncate_values(span, limit));
+        }
+        let count = batch.len() as u64;
+        let timeout = self
+            .batch
+            .export_timeout
+            .min(deadline.saturating_duration_since(Instant::now()));
+        let last = self.exporters.len() - 1;
+        let mut batch = Some(batch);
+        // Fan out concurrently, so a slow exporter does not delay the others; each is bounded by `timeout`.
+        let exports: Vec<_> = self
+            .exporters
+            .iter()
+            .enumerate()
+            .map(|(i, exporter)| {
+                // Every exporter but the last gets a copy.
+                let spans = if i == last {
+                    batch.take().unwrap_or_default()
+                } else {
+                    batch.clone().unwrap_or_default()
+                };
+                let name = exporter.name();
+                let export = tokio::time::timeout(timeout, exporter.export(spans));
+                Box::pin(async move {
+                    match export.await {
+                        Ok(Ok(())) => Ok(()),
+                        Ok(Err(e)) => Err(format!("{name} exporter: {e}")),
+                        Err(_) => Err(format!(
+                            "{name} exporter: no answer within the export timeout of {timeout:?}"
+                        )),
+                    }
+                })
+            })
+            .collect();
+        let mut result = Ok(());
+        for outcome in join_all(exports).await {
+            let outcome = outcome.unwrap_or_else(|| Err("an exporter panicked".to_owned()));
+            if let Err(message) = outcome {
+                self.errors.report(&message);
+                result = Err(message);
+            }
+        }
+        self.stats.record(count, &result);
+        result
+    }
+}
+
+/// Polls every future until all are done; their outputs in order, `None` for one that panicked: a broken
+/// exporter must not take the export thread, and with it every other exporter, down. (Small enough not to pull
+/// in `futures`.)
+async fn join_all<F: Future + Unpin>(futures: Vec<F>) -> Vec<Option<F::Output>> {
+    let mut pending: Vec<Option<F>> = futures.into_iter().map(Some).collect();
+    let mut outputs: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut done = true;
+        for (slot, output) in pending.iter_mut().zip(outputs.iter_mut()) {
+            if let Some(future) = slot {
+                let polled =
+                    std::panic::catch_unwind(AssertUnwindSafe(|| Pin::new(future).poll(cx)));
+                match polled {
+                    Ok(Poll::Ready(value)) => {
+                        *output = Some(value);
+                        *slot = None;
+                    }
+                    Ok(Poll::Pending) => done = false,
+                    Err(_) => *slot = None,
+                }
+            }
+        }
+        if done {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await;
+    outputs
+}
+
+fn drain(spans: &mut mpsc::Receiver<SpanData>, buffer: &mut Vec<SpanData>) {
+    while let Ok(span) = spans.try_recv() {
+        buffer.push(span);
+    }
+}
+
+/// `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`, which the Rust SDK does not apply: strings (alone or in arrays) are cut
+/// to `limit` characters.
+fn truncate_values(span: &mut SpanData, limit: usize) {
+    let cut = |value: &mut Value| match value {
+        Value::String(s) => truncate_string(s, limit),
+        Value::Array(Array::String(items)) => {
+            items.iter_mut().for_each(|s| truncate_string(s, limit))
+        }
+        _ => {}
+    };
+    span.attributes.iter_mut().for_each(|kv| cut(&mut kv.value));
+    for event in span.events.events.iter_mut() {
+        event
+            .attributes
+            .iter_mut()
+            .for_each(|kv| cut(&mut kv.value));
+    }
+}
+
+fn truncate_string(s: &mut StringValue, limit: usize) {
+    if let Some((index, _)) = s.as_str().char_indices().nth(limit) {
+        *s = StringValue::from(s.as_str()[..index].to_owned());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_settings_are_normalized() {
+        let batch = normalized(BatchConfig {
+            schedule_delay: Duration::ZERO,
+            export_timeout: Duration::from_secs(1),
+            max_queue_size: 0,
+            max_export_batch_size: 512,
+        });
+        assert_eq!((batch.max_queue_size, batch.max_export_batch_size), (1, 1));
+        assert!(!batch.schedule_delay.is_zero());
+    }
+
+    #[test]
+    fn strings_are_truncated_on_char_boundaries() {
+        let mut s = StringValue::from("héllo wörld".to_owned());
+        truncate_string(&mut s, 4);
+        assert_eq!(s.as_str(), "héll");
+        let mut short = StringValue::from("ab");
+        truncate_string(&mut short, 4);
+        assert_eq!(short.as_str(), "ab");
+    }
+
+    #[test]
+    fn join_all_survives_a_panic() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let futures: Vec<Pin<Box<dyn Future<Output = u8> + Send>>> = vec![
+            Box::pin(async { 1 }),
+            Box::pin(async { panic!("broken exporter") }),
+            Box::pin(async {
+                tokio::task::yield_now().await;
+                3
+            }),
+        ];
+        assert_eq!(
+            runtime.block_on(join_all(futures)),
+            vec![Some(1), None, Some(3)]
+        );
+    }
+
+    #[test]
+    fn error_log_is_rate_limited() {
+        let mut log = ErrorLog::default();
+        log.report("a");
+        log.report("b");
+        log.report("c");
+        assert_eq!(log.suppressed, 2);
+    }
+}
