@@ -261,7 +261,7 @@ fn span(
     if let Some(args) = &options.args {
         for arg in &args.value {
             let key = arg.to_string();
-            fields.push(quote_spanned!(arg.span()=> #key = (&&&#p::Value(&#arg)).__traced_value()));
+            fields.push(quote_spanned!(arg.span()=> #key = #p::field(&(&&&#p::Value(&#arg)).__traced_value())));
         }
     }
     if let Some(list) = &options.fields {
@@ -270,7 +270,7 @@ fn span(
             let key_span = crate::attr::span_of(&field.key_tokens);
             fields.push(match &field.value {
                 FieldValue::Auto(expr) => {
-                    quote_spanned!(key_span=> #key = (&&&#p::Value(&(#expr))).__traced_value())
+                    quote_spanned!(key_span=> #key = #p::field(&(&&&#p::Value(&(#expr))).__traced_value()))
                 }
                 FieldValue::Display(expr) => {
                     quote_spanned!(key_span=> #key = #p::tracing::field::display(&(#expr)))
