@@ -115,9 +115,10 @@ pub(crate) fn body(
                         #p::resume_panic(&__traced_span, __traced_timer, __traced_panic)
                     }
                 };
+                // Wrapped before the `async` block: a future dropped unpolled still closes its span as cancelled.
+                let __traced_future = #p::Instrumented::new(__traced_span, __traced_timer, __traced_future);
                 async move {
-                    let (__traced_ret, __traced_done) #annotation =
-                        #p::Instrumented::new(__traced_span, __traced_timer, __traced_future).await;
+                    let (__traced_ret, __traced_done) #annotation = __traced_future.await;
                     #record_done
                     __traced_done.finish();
                     __traced_ret
@@ -135,9 +136,9 @@ pub(crate) fn body(
                 #span
                 let __traced_timer = #p::Timer::start(&__traced_span);
                 #(#prefix)*
+                let __traced_future = #p::Instrumented::new(__traced_span, __traced_timer, #future);
                 #pin(async move {
-                    let (__traced_ret, __traced_done) #annotation =
-                        #p::Instrumented::new(__traced_span, __traced_timer, #future).await;
+                    let (__traced_ret, __traced_done) #annotation = __traced_future.await;
                     #record_done
                     __traced_done.finish();
                     __traced_ret
