@@ -115,11 +115,12 @@ fn expand_impl(block_options: &Options, mut block: syn::ItemImpl, mut cx: Ctxt) 
         if own.is_none() && function.sig.constness.is_some() {
             continue;
         }
-        let explicit = own.is_some();
-        let options = own.map_or_else(|| block_options.clone(), |own| own.over(block_options));
-        if explicit {
-            valid::check_fn(&options, &function.sig, &mut cx);
+        // The fn's own options are checked before the block's are merged in: `#[traced(skip)]` inside a block
+        // with options must not read as `skip` combined with the inherited ones.
+        if let Some(own) = &own {
+            valid::check_fn(own, &function.sig, &mut cx);
         }
+        let options = own.map_or_else(|| block_options.clone(), |own| own.over(block_options));
         if options.skip.is_none() {
             instrumented.push((function.sig.ident.clone(), options));
         }
