@@ -316,8 +316,8 @@ fn panic_in_a_sync_fn_fails_the_span_and_propagates_unchanged() {
 fn panic_while_polling_an_async_fn_fails_the_span_and_propagates_unchanged() {
     let ((), spans) = capture(|| {
         let rt = common::runtime();
-        let payload = catch_unwind(AssertUnwindSafe(|| rt.block_on(panics_while_polled())))
-            .unwrap_err();
+        let payload =
+            catch_unwind(AssertUnwindSafe(|| rt.block_on(panics_while_polled()))).unwrap_err();
         assert_eq!(message(&*payload), "async boom");
         let payload = catch_unwind(AssertUnwindSafe(|| {
             rt.block_on(panics_in_returned_future())
@@ -356,7 +356,12 @@ async fn completes() -> u32 {
 }
 
 fn assert_cancelled(span: &SpanData) {
-    assert_eq!(get(span, "cancelled"), &Value::Bool(true), "{:?}", span.name);
+    assert_eq!(
+        get(span, "cancelled"),
+        &Value::Bool(true),
+        "{:?}",
+        span.name
+    );
     assert_not_failed(span);
     assert!(
         matches!(get(span, "duration_ms"), Value::F64(_)),

@@ -230,7 +230,9 @@ struct Opaque {
 }
 
 #[allow(clippy::too_many_arguments, clippy::needless_pass_by_value)]
-#[traced(args(count, delta, big, huge, size, ratio, flag, label, owned, money, opaque))]
+#[traced(args(
+    count, delta, big, huge, size, ratio, flag, label, owned, money, opaque
+))]
 fn many(
     count: u32,
     delta: i64,

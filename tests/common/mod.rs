@@ -30,13 +30,11 @@ where
         .with_sampler(Sampler::AlwaysOn)
         .with_simple_exporter(exporter.clone())
         .build();
-    let subscriber = tracing_subscriber::registry()
-        .with(filter)
-        .with(
-            tracing_opentelemetry::layer()
-                .with_location(false)
-                .with_tracer(provider.tracer("test")),
-        );
+    let subscriber = tracing_subscriber::registry().with(filter).with(
+        tracing_opentelemetry::layer()
+            .with_location(false)
+            .with_tracer(provider.tracer("test")),
+    );
     let result = tracing::subscriber::with_default(subscriber, body);
     provider.force_flush().expect("force flush");
     let spans = exporter.get_finished_spans().expect("finished spans");
@@ -112,7 +110,10 @@ pub fn get<'a>(span: &'a SpanData, key: &str) -> &'a Value {
 pub fn string(span: &SpanData, key: &str) -> String {
     match get(span, key) {
         Value::String(s) => s.as_str().to_owned(),
-        other => panic!("attribute {key:?} of {:?} is not a string: {other:?}", span.name),
+        other => panic!(
+            "attribute {key:?} of {:?} is not a string: {other:?}",
+            span.name
+        ),
     }
 }
 
