@@ -228,8 +228,10 @@ fn span(
     let location = sig.ident.span();
     // `line!()` is a `u32`, which `tracing` records as a `u64` and tracing-opentelemetry then exports as a
     // string: widen to `i64` so the attributes are OTLP integers, as the semantic conventions say.
-    let line = quote_spanned!(location=> <i64 as ::core::convert::From<u32>>::from(::core::line!()));
-    let column = quote_spanned!(location=> <i64 as ::core::convert::From<u32>>::from(::core::column!()));
+    let line =
+        quote_spanned!(location=> <i64 as ::core::convert::From<u32>>::from(::core::line!()));
+    let column =
+        quote_spanned!(location=> <i64 as ::core::convert::From<u32>>::from(::core::column!()));
 
     let mut fields = vec![
         quote!("code.function.name" = ::core::concat!(::core::module_path!(), #code_name)),
