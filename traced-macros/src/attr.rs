@@ -218,9 +218,18 @@ pub(crate) fn parse(tokens: TokenStream, cx: &mut Ctxt) -> Options {
             return options;
         }
     };
+    let mut seen = Vec::new();
     for option in raw {
         let tokens = option.tokens();
         let key = option.key.to_string();
+        // A repeated option is reported even when its first occurrence was malformed (`link` may repeat).
+        if key != "link" && KNOWN.contains(&key.as_str()) {
+            if seen.contains(&key) {
+                cx.error(&option.key, format!("duplicate option `{key}`"));
+                continue;
+            }
+            seen.push(key.clone());
+        }
         match key.as_str() {
             "name" => {
                 if let Some(lit) = expect_str(&option, cx) {
@@ -494,12 +503,13 @@ fn parse_level(
     Some(level)
 }
 
-/// A known option one edit away from `key`, for the "did you mean" hint.
+const KNOWN: [&str; 13] = [
+    "name", "kind", "level", "target", "args", "fields", "err", "ret", "parent", "root", "link",
+    "crate", "skip",
+];
+
+/// A known option one or two edits away from `key`, for the "did you mean" hint.
 fn closest(key: &str) -> Option<&'static str> {
-    const KNOWN: [&str; 13] = [
-        "name", "kind", "level", "target", "args", "fields", "err", "ret", "parent", "root",
-        "link", "crate", "skip",
-    ];
     KNOWN
         .into_iter()
         .find(|known| edit_distance(key, known) <= 2 && key.len() > 2)
