@@ -547,8 +547,9 @@ impl Parse for Field {
         };
         let key_tokens = tokens_between(start, input.cursor());
         if !input.peek(Token![=]) {
-            return Err(syn::Error::new(
-                input.span(),
+            // Blame the key: at the end of the list `input.span()` is the whole attribute.
+            return Err(syn::Error::new_spanned(
+                &key_tokens,
                 format!("field `{key}` needs a value: `{key} = expr`, `{key} = %expr` (Display) or `{key} = ?expr` (Debug)"),
             ));
         }
