@@ -352,10 +352,12 @@ fn record(
             quote!((&&&&&#p::Returned(&#value)).__traced_record(#span, #p::ErrFormat::Debug);)
         }
     };
-    let ret = options
-        .ret
-        .as_ref()
-        .map(|_| quote!(#p::record_return(#span, (&&&#p::Value(&#value)).__traced_value());));
+    // Spanned on `ret` itself: a return type with neither Display nor Debug is reported there, not on the whole
+    // attribute (in an impl block, every fn inherits the block's `ret`).
+    let ret = options.ret.as_ref().map(|ret| {
+        let at = crate::attr::span_of(&ret.tokens);
+        quote_spanned!(at=> #p::record_return(#span, (&&&#p::Value(&#value)).__traced_value());)
+    });
     quote!(#err #ret)
 }
 
