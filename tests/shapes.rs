@@ -57,9 +57,9 @@ fn pats((a, b): (u32, u32), mut x: u32, y: impl Into<u32>) -> u32 {
 }
 
 #[traced]
-fn generic<'a, T: AsRef<str> + ?Sized>(t: &'a T) -> &'a str
+fn generic<'a, T>(t: &'a T) -> &'a str
 where
-    T: std::fmt::Debug,
+    T: AsRef<str> + std::fmt::Debug + ?Sized,
 {
     t.as_ref()
 }
