@@ -282,6 +282,11 @@ fn panics_in_returned_future() -> impl Future<Output = u32> {
     }
 }
 
+#[traced]
+fn diverges(code: u32) -> ! {
+    panic!("gave up with {code}")
+}
+
 /// The message of a panic payload.
 fn message(payload: &(dyn Any + Send)) -> &str {
     payload
@@ -310,6 +315,17 @@ fn panic_in_a_sync_fn_fails_the_span_and_propagates_unchanged() {
         matches!(get(span, "duration_ms"), Value::F64(_)),
         "duration closed on panic"
     );
+}
+
+#[test]
+fn panic_in_a_diverging_fn_fails_the_span_and_propagates_unchanged() {
+    let ((), spans) = capture(|| {
+        let payload = catch_unwind(|| diverges(9)).unwrap_err();
+        assert_eq!(message(&*payload), "gave up with 9");
+    });
+    let span = spans.one("diverges");
+    assert_panicked(span, "gave up with 9");
+    assert!(matches!(get(span, "duration_ms"), Value::F64(_)));
 }
 
 #[test]

@@ -58,10 +58,21 @@ pub(crate) fn body(
     );
 
     let tokens = match shape {
+        // `!` cannot be a generic argument on stable: the body, of type `!`, is caught as an `Infallible`, so a
+        // panic (the usual way out of a `-> !` fn besides `exit`) is recorded like in any other fn.
         Shape::Diverging => quote! {
             #span
-            let __traced_entered = __traced_span.enter();
-            #block
+            let __traced_timer = #p::Timer::start(&__traced_span);
+            let __traced_result = {
+                let __traced_entered = __traced_span.enter();
+                #p::catch(move || -> ::core::convert::Infallible { #block })
+            };
+            match __traced_result {
+                ::core::result::Result::Ok(__traced_never) => match __traced_never {},
+                ::core::result::Result::Err(__traced_panic) => {
+                    #p::resume_panic(&__traced_span, __traced_timer, __traced_panic)
+                }
+            }
         },
         Shape::Sync => {
             let turbofish = return_turbofish(&sig.output);
