@@ -243,6 +243,37 @@ fn recursive_boxed_async_fn_nests_each_call() {
     }
 }
 
+#[traced]
+async fn hops(n: u32) -> u32 {
+    let mut sum = 0;
+    for _ in 0..n {
+        tokio::task::yield_now().await;
+        sum += inner_async().await;
+    }
+    sum
+}
+
+#[test]
+fn async_spans_nest_while_tasks_move_between_worker_threads() {
+    let (sums, spans) = common::capture_multi_thread(async {
+        let tasks: Vec<_> = (0..4).map(|_| tokio::spawn(hops(3))).collect();
+        let mut sums = Vec::new();
+        for task in tasks {
+            sums.push(task.await.unwrap());
+        }
+        sums
+    });
+    assert_eq!(sums, [6, 6, 6, 6]);
+    let parents = spans.all("hops");
+    assert_eq!(parents.len(), 4);
+    let children = spans.all("inner_async");
+    assert_eq!(children.len(), 12);
+    for parent in &parents {
+        let own = children.iter().filter(|c| is_child_of(c, parent)).count();
+        assert_eq!(own, 3, "each task's calls nest under its own span");
+    }
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // #[async_trait], in both attribute orders and on the fn
 

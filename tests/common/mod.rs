@@ -25,21 +25,72 @@ pub fn capture_with<F, R>(filter: F, body: impl FnOnce() -> R) -> (R, Spans)
 where
     F: Layer<Registry> + Send + Sync + 'static,
 {
-    let exporter = InMemorySpanExporter::default();
-    let provider = SdkTracerProvider::builder()
-        .with_sampler(Sampler::AlwaysOn)
-        .with_simple_exporter(exporter.clone())
-        .build();
-    let subscriber = tracing_subscriber::registry().with(filter).with(
-        tracing_opentelemetry::layer()
-            .with_location(false)
-            .with_tracer(provider.tracer("test")),
-    );
-    let result = tracing::subscriber::with_default(subscriber, body);
-    provider.force_flush().expect("force flush");
-    let spans = exporter.get_finished_spans().expect("finished spans");
-    provider.shutdown().expect("shutdown");
-    (result, Spans(spans))
+    let pipeline = Pipeline::new(filter);
+    let result = tracing::dispatcher::with_default(&pipeline.dispatch, body);
+    (result, pipeline.finish())
+}
+
+/// Runs a future on a multi-thread tokio runtime (two workers, each with the capturing subscriber as its default),
+/// spawned so it runs on the workers, and returns its output and the exported spans.
+pub fn capture_multi_thread<F>(future: F) -> (F::Output, Spans)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let pipeline = Pipeline::new(LevelFilter::TRACE);
+    let dispatch = pipeline.dispatch.clone();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .on_thread_start(move || {
+            // Lives as long as the worker thread, which ends with the runtime below.
+            std::mem::forget(tracing::dispatcher::set_default(&dispatch));
+        })
+        .build()
+        .expect("tokio runtime");
+    let result = tracing::dispatcher::with_default(&pipeline.dispatch, || {
+        rt.block_on(async { tokio::spawn(future).await.expect("task") })
+    });
+    rt.shutdown_timeout(Duration::from_secs(5));
+    (result, pipeline.finish())
+}
+
+/// SDK provider with an in-memory exporter behind a tracing-opentelemetry layer.
+struct Pipeline {
+    dispatch: tracing::Dispatch,
+    provider: SdkTracerProvider,
+    exporter: InMemorySpanExporter,
+}
+
+impl Pipeline {
+    fn new<F>(filter: F) -> Self
+    where
+        F: Layer<Registry> + Send + Sync + 'static,
+    {
+        let exporter = InMemorySpanExporter::default();
+        let provider = SdkTracerProvider::builder()
+            .with_sampler(Sampler::AlwaysOn)
+            .with_simple_exporter(exporter.clone())
+            .build();
+        let subscriber = tracing_subscriber::registry().with(filter).with(
+            tracing_opentelemetry::layer()
+                .with_location(false)
+                .with_tracer(provider.tracer("test")),
+        );
+        Pipeline {
+            dispatch: tracing::Dispatch::new(subscriber),
+            provider,
+            exporter,
+        }
+    }
+
+    fn finish(self) -> Spans {
+        drop(self.dispatch);
+        self.provider.force_flush().expect("force flush");
+        let spans = self.exporter.get_finished_spans().expect("finished spans");
+        self.provider.shutdown().expect("shutdown");
+        Spans(spans)
+    }
 }
 
 /// Runs a future to completion on a current-thread tokio runtime (time enabled) under [`capture`].
