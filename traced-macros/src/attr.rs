@@ -253,7 +253,11 @@ pub(crate) fn parse(tokens: TokenStream, cx: &mut Ctxt) -> Options {
             }
             "args" => match &option.value {
                 RawValue::List(_, inner) => {
-                    match Punctuated::<Ident, Token![,]>::parse_terminated.parse2(inner.clone()) {
+                    // `parse_any`: `self` is a keyword, and a parameter `args` may name.
+                    let names = |input: ParseStream<'_>| {
+                        Punctuated::<Ident, Token![,]>::parse_terminated_with(input, Ident::parse_any)
+                    };
+                    match names.parse2(inner.clone()) {
                         Ok(idents) => {
                             let idents = idents.into_iter().collect();
                             set(&mut options.args, idents, tokens, &option.key, cx);
