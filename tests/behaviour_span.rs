@@ -36,6 +36,32 @@ mod orders {
         pub fn clear(&self) {}
     }
 
+    #[derive(Debug)]
+    pub struct Located;
+
+    #[traced]
+    impl Located {
+        pub fn method(&self) -> u32 {
+            line!() - 1
+        }
+
+        #[traced(args(self))]
+        pub fn describe(&self) {}
+    }
+
+    #[async_trait::async_trait]
+    pub trait Load {
+        async fn load(&self) -> u32;
+    }
+
+    #[async_trait::async_trait]
+    #[traced]
+    impl Load for Located {
+        async fn load(&self) -> u32 {
+            line!() - 1
+        }
+    }
+
     pub struct Wrapper<T>(pub T);
 
     #[traced]
@@ -115,6 +141,34 @@ fn code_location_points_at_the_fn() {
         .filter(|kv| kv.key.as_str() == "code.line.number")
         .count();
     assert_eq!(count, 1, "one code.line.number: {:?}", span.attributes);
+}
+
+#[test]
+fn code_location_of_methods_points_at_the_method() {
+    use orders::Load as _;
+    let ((method, load), spans) = capture(|| {
+        let method = orders::Located.method();
+        let load = common::runtime().block_on(orders::Located.load());
+        (method, load)
+    });
+    let span = spans.one("Located::method");
+    assert_eq!(
+        get(span, "code.line.number"),
+        &Value::I64(i64::from(method))
+    );
+    assert_eq!(
+        string(span, "code.function.name"),
+        "behaviour_span::orders::Located::method"
+    );
+    // Under `#[async_trait]`, which rewrote the fn before `#[traced]` saw it.
+    let span = spans.one("Located::load");
+    assert_eq!(get(span, "code.line.number"), &Value::I64(i64::from(load)));
+}
+
+#[test]
+fn args_can_record_self() {
+    let ((), spans) = capture(|| orders::Located.describe());
+    assert_eq!(string(spans.one("Located::describe"), "self"), "Located");
 }
 
 // ---------------------------------------------------------------------------------------------------------------
