@@ -287,6 +287,12 @@ fn diverges(code: u32) -> ! {
     panic!("gave up with {code}")
 }
 
+#[traced]
+fn panics_before_returning_a_future(fail: bool) -> impl Future<Output = u32> {
+    assert!(!fail, "refused at the call");
+    async { 1 }
+}
+
 /// The message of a panic payload.
 fn message(payload: &(dyn Any + Send)) -> &str {
     payload
@@ -326,6 +332,20 @@ fn panic_in_a_diverging_fn_fails_the_span_and_propagates_unchanged() {
     let span = spans.one("diverges");
     assert_panicked(span, "gave up with 9");
     assert!(matches!(get(span, "duration_ms"), Value::F64(_)));
+}
+
+#[test]
+fn panic_at_the_call_of_an_impl_future_fn_fails_the_span_and_propagates_unchanged() {
+    let ((), spans) = capture(|| {
+        let payload = catch_unwind(|| panics_before_returning_a_future(true))
+            .err()
+            .expect("the call panicked");
+        assert_eq!(message(&*payload), "refused at the call");
+    });
+    assert_panicked(
+        spans.one("panics_before_returning_a_future"),
+        "refused at the call",
+    );
 }
 
 #[test]
