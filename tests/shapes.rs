@@ -155,6 +155,8 @@ fn smoke() {
     let mut s = S { v: vec![1] };
     s.get_mut().push(2);
     assert_eq!(s.get(), &[1, 2]);
+    s.skipped();
+    assert_eq!(S::c(), 1);
     assert_eq!(Arc::new(S { v: vec![1] }).arc(), 1);
     s.skipped();
     assert_eq!(S::c(), 1);

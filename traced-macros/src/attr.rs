@@ -218,9 +218,18 @@ pub(crate) fn parse(tokens: TokenStream, cx: &mut Ctxt) -> Options {
             return options;
         }
     };
+    let mut seen = Vec::new();
     for option in raw {
         let tokens = option.tokens();
         let key = option.key.to_string();
+        // A repeated option is reported even when its first occurrence was malformed (`link` may repeat).
+        if key != "link" && KNOWN.contains(&key.as_str()) {
+            if seen.contains(&key) {
+                cx.error(&option.key, format!("duplicate option `{key}`"));
+                continue;
+            }
+            seen.push(key.clone());
+        }
         match key.as_str() {
             "name" => {
                 if let Some(lit) = expect_str(&option, cx) {
@@ -244,7 +253,11 @@ pub(crate) fn parse(tokens: TokenStream, cx: &mut Ctxt) -> Options {
             }
             "args" => match &option.value {
                 RawValue::List(_, inner) => {
-                    match Punctuated::<Ident, Token![,]>::parse_terminated.parse2(inner.clone()) {
+                    // `parse_any`: `self` is a keyword, and a parameter `args` may name.
+                    let names = |input: ParseStream<'_>| {
+                        Punctuated::<Ident, Token![,]>::parse_terminated_with(input, Ident::parse_any)
+                    };
+                    match names.parse2(inner.clone()) {
                         Ok(idents) => {
                             let idents = idents.into_iter().collect();
                             set(&mut options.args, idents, tokens, &option.key, cx);
@@ -494,12 +507,13 @@ fn parse_level(
     Some(level)
 }
 
-/// A known option one edit away from `key`, for the "did you mean" hint.
+const KNOWN: [&str; 13] = [
+    "name", "kind", "level", "target", "args", "fields", "err", "ret", "parent", "root", "link",
+    "crate", "skip",
+];
+
+/// A known option one or two edits away from `key`, for the "did you mean" hint.
 fn closest(key: &str) -> Option<&'static str> {
-    const KNOWN: [&str; 13] = [
-        "name", "kind", "level", "target", "args", "fields", "err", "ret", "parent", "root",
-        "link", "crate", "skip",
-    ];
     KNOWN
         .into_iter()
         .find(|known| edit_distance(key, known) <= 2 && key.len() > 2)
@@ -537,8 +551,9 @@ impl Parse for Field {
         };
         let key_tokens = tokens_between(start, input.cursor());
         if !input.peek(Token![=]) {
-            return Err(syn::Error::new(
-                input.span(),
+            // Blame the key: at the end of the list `input.span()` is the whole attribute.
+            return Err(syn::Error::new_spanned(
+                &key_tokens,
                 format!("field `{key}` needs a value: `{key} = expr`, `{key} = %expr` (Display) or `{key} = ?expr` (Debug)"),
             ));
         }

@@ -58,10 +58,21 @@ pub(crate) fn body(
     );
 
     let tokens = match shape {
+        // `!` cannot be a generic argument on stable: the body, of type `!`, is caught as an `Infallible`, so a
+        // panic (the usual way out of a `-> !` fn besides `exit`) is recorded like in any other fn.
         Shape::Diverging => quote! {
             #span
-            let __traced_entered = __traced_span.enter();
-            #block
+            let __traced_timer = #p::Timer::start(&__traced_span);
+            let __traced_result = {
+                let __traced_entered = __traced_span.enter();
+                #p::catch(move || -> ::core::convert::Infallible { #block })
+            };
+            match __traced_result {
+                ::core::result::Result::Ok(__traced_never) => match __traced_never {},
+                ::core::result::Result::Err(__traced_panic) => {
+                    #p::resume_panic(&__traced_span, __traced_timer, __traced_panic)
+                }
+            }
         },
         Shape::Sync => {
             let turbofish = return_turbofish(&sig.output);
@@ -115,9 +126,10 @@ pub(crate) fn body(
                         #p::resume_panic(&__traced_span, __traced_timer, __traced_panic)
                     }
                 };
+                // Wrapped before the `async` block: a future dropped unpolled still closes its span as cancelled.
+                let __traced_future = #p::Instrumented::new(__traced_span, __traced_timer, __traced_future);
                 async move {
-                    let (__traced_ret, __traced_done) #annotation =
-                        #p::Instrumented::new(__traced_span, __traced_timer, __traced_future).await;
+                    let (__traced_ret, __traced_done) #annotation = __traced_future.await;
                     #record_done
                     __traced_done.finish();
                     __traced_ret
@@ -135,9 +147,9 @@ pub(crate) fn body(
                 #span
                 let __traced_timer = #p::Timer::start(&__traced_span);
                 #(#prefix)*
+                let __traced_future = #p::Instrumented::new(__traced_span, __traced_timer, #future);
                 #pin(async move {
-                    let (__traced_ret, __traced_done) #annotation =
-                        #p::Instrumented::new(__traced_span, __traced_timer, #future).await;
+                    let (__traced_ret, __traced_done) #annotation = __traced_future.await;
                     #record_done
                     __traced_done.finish();
                     __traced_ret
@@ -225,8 +237,12 @@ fn span(
         TokenStream::new()
     };
     let location = sig.ident.span();
-    let line = quote_spanned!(location=> ::core::line!());
-    let column = quote_spanned!(location=> ::core::column!());
+    // `line!()` is a `u32`, which `tracing` records as a `u64` and tracing-opentelemetry then exports as a
+    // string: widen to `i64` so the attributes are OTLP integers, as the semantic conventions say.
+    let line =
+        quote_spanned!(location=> <i64 as ::core::convert::From<u32>>::from(::core::line!()));
+    let column =
+        quote_spanned!(location=> <i64 as ::core::convert::From<u32>>::from(::core::column!()));
 
     let mut fields = vec![
         quote!("code.function.name" = ::core::concat!(::core::module_path!(), #code_name)),
@@ -259,7 +275,7 @@ fn span(
     if let Some(args) = &options.args {
         for arg in &args.value {
             let key = arg.to_string();
-            fields.push(quote_spanned!(arg.span()=> #key = (&&&#p::Value(&#arg)).__traced_value()));
+            fields.push(quote_spanned!(arg.span()=> #key = #p::field(&(&&&#p::Value(&#arg)).__traced_value())));
         }
     }
     if let Some(list) = &options.fields {
@@ -268,7 +284,7 @@ fn span(
             let key_span = crate::attr::span_of(&field.key_tokens);
             fields.push(match &field.value {
                 FieldValue::Auto(expr) => {
-                    quote_spanned!(key_span=> #key = (&&&#p::Value(&(#expr))).__traced_value())
+                    quote_spanned!(key_span=> #key = #p::field(&(&&&#p::Value(&(#expr))).__traced_value()))
                 }
                 FieldValue::Display(expr) => {
                     quote_spanned!(key_span=> #key = #p::tracing::field::display(&(#expr)))
@@ -347,10 +363,12 @@ fn record(
             quote!((&&&&&#p::Returned(&#value)).__traced_record(#span, #p::ErrFormat::Debug);)
         }
     };
-    let ret = options
-        .ret
-        .as_ref()
-        .map(|_| quote!(#p::record_return(#span, (&&&#p::Value(&#value)).__traced_value());));
+    // Spanned on `ret` itself: a return type with neither Display nor Debug is reported there, not on the whole
+    // attribute (in an impl block, every fn inherits the block's `ret`).
+    let ret = options.ret.as_ref().map(|ret| {
+        let at = crate::attr::span_of(&ret.tokens);
+        quote_spanned!(at=> #p::record_return(#span, (&&&#p::Value(&#value)).__traced_value());)
+    });
     quote!(#err #ret)
 }
 

@@ -67,10 +67,20 @@ fn expand_item(args: TokenStream2, item: TokenStream2) -> TokenStream2 {
             function.into_token_stream()
         }
         Ok(Item::Impl(block)) => expand_impl(&options, block, cx),
+        Ok(Item::Verbatim(tokens)) if is_fn_without_body(&tokens) => {
+            cx.error(
+                first_token(&tokens),
+                "`#[traced]` needs a fn with a body: in a trait, put it on the fn of the impl block",
+            );
+            with_error(item, &cx.check().unwrap_err())
+        }
         Ok(other) => {
             cx.error(
                 item_keyword(&other),
-                "`#[traced]` applies to fns and impl blocks (for a block of code, use `traced::span!`)",
+                format!(
+                    "`#[traced]` applies to fns and impl blocks, not to {}",
+                    item_description(&other)
+                ),
             );
             with_error(item, &cx.check().unwrap_err())
         }
@@ -115,11 +125,12 @@ fn expand_impl(block_options: &Options, mut block: syn::ItemImpl, mut cx: Ctxt) 
         if own.is_none() && function.sig.constness.is_some() {
             continue;
         }
-        let explicit = own.is_some();
-        let options = own.map_or_else(|| block_options.clone(), |own| own.over(block_options));
-        if explicit {
-            valid::check_fn(&options, &function.sig, &mut cx);
+        // The fn's own options are checked before the block's are merged in: `#[traced(skip)]` inside a block
+        // with options must not read as `skip` combined with the inherited ones.
+        if let Some(own) = &own {
+            valid::check_fn(own, &function.sig, &mut cx);
         }
+        let options = own.map_or_else(|| block_options.clone(), |own| own.over(block_options));
         if options.skip.is_none() {
             instrumented.push((function.sig.ident.clone(), options));
         }
@@ -182,6 +193,33 @@ fn item_keyword(item: &Item) -> TokenStream2 {
         Item::Union(u) => u.union_token.into_token_stream(),
         Item::Use(u) => u.use_token.into_token_stream(),
         other => first_token(&other.to_token_stream()),
+    }
+}
+
+/// `fn f();`, which syn leaves as tokens: the signature of a trait method or a foreign fn.
+fn is_fn_without_body(tokens: &TokenStream2) -> bool {
+    let mut tokens = tokens.clone().into_iter();
+    tokens.any(|tt| matches!(&tt, proc_macro2::TokenTree::Ident(ident) if ident == "fn"))
+        && tokens.last().is_some_and(
+            |tt| matches!(&tt, proc_macro2::TokenTree::Punct(punct) if punct.as_char() == ';'),
+        )
+}
+
+/// What the item is, for the error message.
+fn item_description(item: &Item) -> &'static str {
+    match item {
+        Item::Struct(_) => "a struct",
+        Item::Enum(_) => "an enum",
+        Item::Trait(_) => "a trait (put it on the impl block or on its fns)",
+        Item::Mod(_) => "a module",
+        Item::Const(_) => "a const",
+        Item::Static(_) => "a static",
+        Item::Type(_) => "a type alias",
+        Item::Union(_) => "a union",
+        Item::Use(_) => "a use declaration",
+        Item::ForeignMod(_) => "an extern block",
+        Item::Macro(_) => "a macro invocation",
+        _ => "this item",
     }
 }
 

@@ -372,7 +372,7 @@ pub struct Value<'a, T: ?Sized>(pub &'a T);
 /// Types recorded with their own OTLP type.
 pub trait Native {
     /// The `tracing` value it records as.
-    type Out<'a>: tracing::Value
+    type Out<'a>: AsField
     where
         Self: 'a;
     /// Converts without allocating.
@@ -393,7 +393,7 @@ macro_rules! native_copy {
 
 native_copy!(
     i8 => i64, i16 => i64, i32 => i64, i64 => i64,
-    u8 => i64, u16 => i64, u32 => i64, u64 => u64,
+    u8 => i64, u16 => i64, u32 => i64,
     f32 => f64, f64 => f64, bool => bool,
 );
 
@@ -401,16 +401,74 @@ impl Native for isize {
     type Out<'a> = i64;
     #[inline(always)]
     fn native(&self) -> i64 {
+        // `isize` is at most 64 bits on every target Rust supports.
         i64::try_from(*self).unwrap_or(i64::MAX)
     }
 }
 
-impl Native for usize {
-    type Out<'a> = u64;
+impl Native for u64 {
+    type Out<'a> = Unsigned;
     #[inline(always)]
-    fn native(&self) -> u64 {
-        u64::try_from(*self).unwrap_or(u64::MAX)
+    fn native(&self) -> Unsigned {
+        Unsigned::new(*self)
     }
+}
+
+impl Native for usize {
+    type Out<'a> = Unsigned;
+    #[inline(always)]
+    fn native(&self) -> Unsigned {
+        Unsigned::new(u64::try_from(*self).unwrap_or(u64::MAX))
+    }
+}
+
+/// A `u64` as OTLP can hold it: an `i64` when it fits, its decimal text otherwise. OTLP has no unsigned type, and
+/// tracing-opentelemetry exports every `u64` it is given as text, so the value is narrowed here.
+#[derive(Debug)]
+pub enum Unsigned {
+    /// At most `i64::MAX`.
+    Fits(i64),
+    /// Above `i64::MAX`: recorded as text rather than wrapped or clamped.
+    Wide(tracing::field::DisplayValue<u64>),
+}
+
+impl Unsigned {
+    #[inline(always)]
+    fn new(value: u64) -> Self {
+        match i64::try_from(value) {
+            Ok(fits) => Unsigned::Fits(fits),
+            Err(_) => Unsigned::Wide(tracing::field::display(value)),
+        }
+    }
+}
+
+/// A value the expansion can hand to `tracing` as a field: any `tracing::Value`, or an [`Unsigned`].
+pub trait AsField {
+    /// The value as `tracing` records it.
+    fn as_field(&self) -> &dyn tracing::Value;
+}
+
+impl<T: tracing::Value> AsField for T {
+    #[inline(always)]
+    fn as_field(&self) -> &dyn tracing::Value {
+        self
+    }
+}
+
+impl AsField for Unsigned {
+    #[inline(always)]
+    fn as_field(&self) -> &dyn tracing::Value {
+        match self {
+            Unsigned::Fits(fits) => fits,
+            Unsigned::Wide(wide) => wide,
+        }
+    }
+}
+
+/// The field value of a probed argument, field or return value.
+#[inline(always)]
+pub fn field<V: AsField>(value: &V) -> &dyn tracing::Value {
+    value.as_field()
 }
 
 impl Native for str {
@@ -487,7 +545,7 @@ impl<T: Native + ?Sized> Native for std::sync::Arc<T> {
 /// First choice: a native OTLP type.
 pub trait AsNative<'a> {
     /// The recorded value.
-    type Out: tracing::Value;
+    type Out: AsField;
     /// Converts.
     fn __traced_value(&self) -> Self::Out;
 }
@@ -534,8 +592,8 @@ impl<'a, T: Debug + ?Sized> AsDebug<'a> for Value<'a, T> {
 
 /// Records the returned value as `return.value` (option `ret`), with the same type rule as arguments.
 #[inline]
-pub fn record_return<V: tracing::Value>(span: &Span, value: V) {
-    span.record("return.value", value);
+pub fn record_return<V: AsField>(span: &Span, value: V) {
+    span.record("return.value", value.as_field());
 }
 
 // ---------------------------------------------------------------------------------------------------------------

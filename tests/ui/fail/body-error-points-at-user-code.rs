@@ -1,0 +1,17 @@
+use traced::traced;
+
+#[traced]
+fn parse(input: &str) -> u32 {
+    input.len() + "1"
+}
+
+#[traced]
+async fn load() -> u32 {
+    let value: String = 5;
+    value.len() as u32
+}
+
+fn main() {
+    parse("x");
+    let _ = load();
+}

@@ -1,0 +1,8 @@
+use traced::traced;
+
+#[traced(crate = "traced")]
+fn handle() {}
+
+fn main() {
+    handle();
+}

@@ -1,0 +1,8 @@
+use traced::traced;
+
+#[traced(kind = server, kind = client)]
+fn handle() {}
+
+fn main() {
+    handle();
+}

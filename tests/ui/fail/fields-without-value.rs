@@ -1,0 +1,8 @@
+use traced::traced;
+
+#[traced(fields(db.system))]
+fn query() {}
+
+fn main() {
+    query();
+}

@@ -1,0 +1,8 @@
+use traced::traced;
+
+#[traced(level = loud)]
+fn handle() {}
+
+fn main() {
+    handle();
+}

@@ -1,0 +1,8 @@
+use traced::traced;
+
+#[traced(name = 3)]
+fn checkout() {}
+
+fn main() {
+    checkout();
+}

@@ -1,0 +1,8 @@
+use traced::traced;
+
+#[traced]
+trait Store {
+    fn load(&self) -> u32;
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use traced::traced;
+
+#[traced(parent)]
+fn child() {}
+
+fn main() {
+    child();
+}

@@ -1,0 +1,8 @@
+use traced::traced;
+
+#[traced(sampling = 0.5)]
+fn checkout() {}
+
+fn main() {
+    checkout();
+}
