@@ -36,6 +36,8 @@ async fn load_cart(order_id: u64) -> Vec<u64> {
 
 #[traced(kind = client, fields(db.system = "postgresql", db.query.text = sql))]
 fn query(sql: &str, order_id: u64) -> Vec<u64> {
+    // Log lines inside a traced fn carry its trace and span ids.
+    tracing::debug!(sql, "querying");
     std::thread::sleep(Duration::from_millis(8));
     vec![order_id * 100, 250, 990]
 }
