@@ -162,7 +162,12 @@ where
     let scope = InstrumentationScope::builder("traced")
         .with_version(env!("CARGO_PKG_VERSION"))
         .build();
-    tracing_opentelemetry::layer().with_tracer(provider.tracer_with_scope(scope))
+    tracing_opentelemetry::layer()
+        .with_tracer(provider.tracer_with_scope(scope))
+        // `#[traced]` records `code.*` itself, pointing at the fn rather than at the attribute.
+        .with_location(false)
+        // busy/idle times cost a clock read on every enter and exit; `duration_ms` is what we report.
+        .with_tracked_inactivity(false)
 }
 
 fn install_globals(config: &Config, provider: SdkTracerProvider) {
