@@ -214,3 +214,21 @@ async fn a_service_error_is_an_error() {
     );
     assert_ne!(span.span_context.trace_id(), TraceId::INVALID);
 }
+
+#[tokio::test]
+async fn a_panicking_service_is_an_error_not_a_cancellation() {
+    exporter();
+    let mut service = TraceLayer::new().layer(tower::service_fn(|_: http::Request<()>| async {
+        panic!("handler bug");
+        #[allow(unreachable_code)]
+        Ok::<http::Response<()>, std::io::Error>(http::Response::new(()))
+    }));
+    let request = http::Request::get("/panics").body(()).unwrap();
+    let future = service.ready().await.unwrap().call(request);
+    let joined = tokio::spawn(future).await;
+    assert!(joined.unwrap_err().is_panic());
+    let span = server_span_with_path("/panics");
+    assert_eq!(span.status, Status::error("handler bug"));
+    assert_eq!(attr(&span, "error.type").as_deref(), Some("panic"));
+    assert_eq!(attr(&span, "cancelled"), None);
+}

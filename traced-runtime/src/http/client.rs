@@ -125,7 +125,7 @@ where
             let _entered = span.enter();
             self.inner.call(request)
         };
-        ResponseFuture::new(future, span, Side::Client)
+        ResponseFuture::new(future, span, None, Side::Client)
     }
 }
 

@@ -3,8 +3,9 @@
 
 use std::fmt::Display;
 use std::future::Future;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::pin::Pin;
-use std::task::{ready, Context as TaskContext, Poll};
+use std::task::{Context as TaskContext, Poll};
 use std::time::Instant;
 
 use http::Response;
@@ -27,12 +28,15 @@ pin_project_lite::pin_project! {
     /// The response future of [`TraceService`](super::TraceService) and
     /// [`ClientTraceService`](super::ClientTraceService): the inner future, polled inside the request's span.
     ///
-    /// When it completes, the span gets the status code (or the error) and its duration; dropped before, it is
-    /// marked `cancelled = true` (the client went away, or a timeout fired).
+    /// When it completes, the span gets the status code (or the error, or the panic) and its duration; dropped
+    /// before, it is marked `cancelled = true` (the client went away, or a timeout fired).
     pub struct ResponseFuture<F> {
         #[pin]
         inner: F,
         span: Option<Span>,
+        // The caller's context when the span itself is disabled (filtered out), made current on every poll so
+        // the spans of the handler still continue the caller's trace.
+        parent: Option<Context>,
         start: Option<Instant>,
         side: Side,
     }
@@ -49,12 +53,13 @@ pin_project_lite::pin_project! {
 }
 
 impl<F> ResponseFuture<F> {
-    pub(super) fn new(inner: F, span: Span, side: Side) -> Self {
-        // Reading the clock costs nothing worth saving, but a disabled span records nothing anyway.
+    pub(super) fn new(inner: F, span: Span, parent: Option<Context>, side: Side) -> Self {
+        // A disabled span records nothing: no clock to read.
         let start = (!span.is_disabled()).then(Instant::now);
         ResponseFuture {
             inner,
             span: Some(span),
+            parent,
             start,
             side,
         }
@@ -74,9 +79,22 @@ where
             // Polled after completion: the inner future decides what that means.
             return this.inner.poll(cx);
         };
-        let mut output = {
+        let polled = {
             let _entered = span.enter();
-            ready!(this.inner.poll(cx))
+            let _attached = this.parent.as_ref().map(|parent| parent.clone().attach());
+            let inner = this.inner;
+            catch_unwind(AssertUnwindSafe(|| inner.poll(cx)))
+        };
+        let mut output = match polled {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(output)) => output,
+            Err(panic) => {
+                // A panicking handler is a failed request, not a cancelled one.
+                let span = this.span.take().unwrap_or_else(Span::none);
+                record_panic(&span, &*panic);
+                record_duration(&span, *this.start);
+                resume_unwind(panic)
+            }
         };
         let span = this.span.take().unwrap_or_else(Span::none);
         if !span.is_disabled() {
@@ -104,6 +122,17 @@ fn inject_response<B>(span: &Span, response: &mut Response<B>) {
         let cx = Context::new().with_remote_span_context(span_context);
         crate::propagation::inject(&cx, &mut HeaderInjector(response.headers_mut()));
     }
+}
+
+fn record_panic(span: &Span, panic: &(dyn std::any::Any + Send)) {
+    let message = if let Some(s) = panic.downcast_ref::<&'static str>() {
+        s
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.as_str()
+    } else {
+        "Box<dyn Any>"
+    };
+    record_error(span, &message, "panic");
 }
 
 fn record_duration(span: &Span, start: Option<Instant>) {

@@ -133,12 +133,16 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let span = server_span(&request);
+        // The span is filtered out (`RUST_LOG=traced::http=off`): the caller's trace must still reach the
+        // handler's own spans, through the current context.
+        let parent = span.is_disabled().then(|| extract_parent(&request));
         // The handler may do work before its first poll (axum builds extractors here): inside the span too.
         let future = {
             let _entered = span.enter();
+            let _attached = parent.as_ref().map(|parent| parent.clone().attach());
             self.inner.call(request)
         };
-        ResponseFuture::new(future, span, Side::Server)
+        ResponseFuture::new(future, span, parent, Side::Server)
     }
 }
 
@@ -173,13 +177,8 @@ fn server_span<B>(request: &Request<B>) -> Span {
         return span;
     }
 
-    // A server continues the trace on the wire, never whatever context happens to be current on this task: a
-    // request without (valid) trace headers starts a new trace.
-    let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
-        propagator.extract_with_context(&Context::new(), &HeaderExtractor(request.headers()))
-    });
     // Fails only when the OpenTelemetry layer is missing; then there is no trace to continue anyway.
-    let _ = span.set_parent(parent);
+    let _ = span.set_parent(extract_parent(request));
 
     let method = method_attribute(request.method());
     let route = route(request.extensions());
@@ -239,6 +238,14 @@ fn server_span<B>(request: &Request<B>) -> Span {
         protocol_version(request.version()),
     );
     span
+}
+
+/// The caller's context. A server continues the trace on the wire, never whatever context happens to be current
+/// on this task: a request without (valid) trace headers starts a new trace.
+fn extract_parent<B>(request: &Request<B>) -> Context {
+    opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.extract_with_context(&Context::new(), &HeaderExtractor(request.headers()))
+    })
 }
 
 /// The route template of the request, when the router told.

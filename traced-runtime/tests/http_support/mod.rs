@@ -27,10 +27,18 @@ use tower_layer::Layer;
 use traced_runtime::http::{ClientTraceLayer, ClientTraceService, TraceLayer};
 use traced_runtime::propagation::Propagator;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::filter::filter_fn;
 use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::Layer as _;
 
 /// The exporter every span of this test binary ends in; installs the subscriber and propagator once.
 pub fn exporter() -> InMemorySpanExporter {
+    install(false)
+}
+
+/// Installs the subscriber once per test binary (the first call decides), exporting to memory; with
+/// `hide_http_spans` the spans of `traced::http` are filtered out, as `RUST_LOG=traced::http=off` would.
+pub fn install(hide_http_spans: bool) -> InMemorySpanExporter {
     static EXPORTER: OnceLock<InMemorySpanExporter> = OnceLock::new();
     EXPORTER
         .get_or_init(|| {
@@ -38,9 +46,12 @@ pub fn exporter() -> InMemorySpanExporter {
             let provider = SdkTracerProvider::builder()
                 .with_simple_exporter(exporter.clone())
                 .build();
-            let subscriber = tracing_subscriber::registry()
-                .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("http-tests")));
-            tracing::subscriber::set_global_default(subscriber)
+            let layer = tracing_opentelemetry::layer()
+                .with_tracer(provider.tracer("http-tests"))
+                .with_filter(filter_fn(move |meta| {
+                    !(hide_http_spans && meta.target() == traced_runtime::http::TARGET)
+                }));
+            tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer))
                 .expect("one subscriber per test binary");
             opentelemetry::global::set_text_map_propagator(Propagator::default());
             exporter
