@@ -5,6 +5,8 @@ pub mod config;
 mod error;
 pub mod exporter;
 mod guard;
+#[cfg(feature = "http")]
+pub mod http;
 mod init;
 mod processor;
 pub mod propagation;

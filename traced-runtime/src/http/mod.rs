@@ -1,0 +1,194 @@
+//! HTTP servers and clients: tower layers that trace every request with the OpenTelemetry HTTP semantic
+//! conventions and carry the trace context over the wire (feature `http`).
+//!
+//! - [`TraceLayer`] wraps a server (axum, hyper, any tower service of `http::Request` → `http::Response`): one
+//!   `server` span per request, continuing the trace of the caller's headers, with the server span's context
+//!   written back into the response headers.
+//! - [`ClientTraceLayer`] wraps a client (hyper-util's legacy client, reqwest through `tower::service_fn`): one
+//!   `client` span per request, whose context goes into the outgoing headers.
+//! - [`inject_headers`] writes the current context into an [`http::HeaderMap`], for a client without tower.
+//!
+//! Headers are read and written with the global propagator
+//! ([`opentelemetry::global::set_text_map_propagator`], which [`init`](crate::init) installs from
+//! `OTEL_PROPAGATORS`).
+//!
+//! With feature `axum`, the server span reads the route template (`/orders/{id}`) from axum's `MatchedPath` and the
+//! peer address from axum's `ConnectInfo<SocketAddr>`. axum inserts `MatchedPath` only once the router matched
+//! the request, so add the layer with `Router::layer`, not around the router. Without axum, a server can insert
+//! [`Route`] and the peer's [`std::net::SocketAddr`] as request extensions before the layer runs.
+//!
+//! ```
+//! # #[cfg(feature = "axum")]
+//! # fn main() {
+//! use axum::{routing::get, Router};
+//! use traced_runtime::http::TraceLayer;
+//!
+//! let app: Router = Router::new()
+//!     .route("/orders/{id}", get(|| async { "ok" }))
+//!     .layer(TraceLayer::new());
+//! # let _ = app;
+//! # }
+//! # #[cfg(not(feature = "axum"))]
+//! # fn main() {}
+//! ```
+
+mod client;
+mod future;
+mod server;
+
+use std::fmt::Display;
+
+use http::{HeaderMap, Method, Version};
+use opentelemetry::trace::TraceContextExt;
+use opentelemetry::Context;
+use tracing::Span;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+pub use client::{ClientTraceLayer, ClientTraceService};
+pub use future::ResponseFuture;
+pub use server::{Route, TraceLayer, TraceService};
+
+use crate::propagation::HeaderInjector;
+
+/// Target of the spans the layers create, so filters can name them (`RUST_LOG=traced::http=off`).
+pub const TARGET: &str = "traced::http";
+
+/// Writes the context of the current span (trace context and baggage, per the global propagator) into `headers`,
+/// for a client that does not go through [`ClientTraceLayer`], such as a plain `reqwest` call.
+///
+/// The current span should be the client span of the call, so the server's span becomes its child.
+///
+/// ```
+/// use traced_runtime::http::inject_headers;
+/// use traced_runtime::propagation::Propagator;
+///
+/// opentelemetry::global::set_text_map_propagator(Propagator::default());
+/// let mut headers = http::HeaderMap::new();
+/// // Outside any span there is nothing to propagate; inside a `#[traced(kind = client)]` fn,
+/// // `traceparent` names that fn's span.
+/// inject_headers(&mut headers);
+/// assert!(headers.get("traceparent").is_none());
+/// ```
+pub fn inject_headers(headers: &mut HeaderMap) {
+    let cx = context_of(&Span::current());
+    crate::propagation::inject(&cx, &mut HeaderInjector(headers));
+}
+
+/// The OpenTelemetry context of `span`, or the current context when `span` is not seen by the OpenTelemetry
+/// layer (disabled, filtered out), so propagation still works through spans that are not exported.
+fn context_of(span: &Span) -> Context {
+    let cx = span.context();
+    if cx.has_active_span() {
+        cx
+    } else {
+        Context::current()
+    }
+}
+
+/// `http.request.method`: the well-known methods as they are, anything else `_OTHER` (with the original in
+/// `http.request.method_original`), so a client sending random methods cannot explode the cardinality.
+fn method_attribute(method: &Method) -> Option<&'static str> {
+    Some(match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => return None,
+    })
+}
+
+/// `network.protocol.version` as the semantic conventions spell it.
+fn protocol_version(version: Version) -> Option<&'static str> {
+    Some(match version {
+        Version::HTTP_09 => "0.9",
+        Version::HTTP_10 => "1.0",
+        Version::HTTP_11 => "1.1",
+        Version::HTTP_2 => "2",
+        Version::HTTP_3 => "3",
+        _ => return None,
+    })
+}
+
+/// Splits `host[:port]` (IPv6 in brackets) into host and port; an unparsable port is left out.
+fn split_host_port(authority: &str) -> (&str, Option<u16>) {
+    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
+        match rest.split_once(']') {
+            Some((host, after)) => (host, after.strip_prefix(':')),
+            None => (authority, None),
+        }
+    } else {
+        match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        }
+    };
+    (host, port.and_then(|p| p.parse().ok()))
+}
+
+/// Records the end of a request on its span: status code, error status and duration.
+///
+/// `error_from` is the lowest status code that is an error for this side: 500 for servers (a 4xx is the
+/// client's fault), 400 for clients, as the HTTP semantic conventions say.
+fn record_status(span: &Span, status: u16, error_from: u16) {
+    span.record("http.response.status_code", i64::from(status));
+    if status >= error_from {
+        // No description: the status code says it all (semantic conventions).
+        span.record("error.type", status.to_string());
+        span.record("otel.status_code", "ERROR");
+    }
+}
+
+/// Records a failed request (the service returned an error rather than a response).
+fn record_error(span: &Span, error: &dyn Display, error_type: &str) {
+    span.record("error.type", error_type);
+    span.record("otel.status_code", "ERROR");
+    span.record("otel.status_description", error.to_string());
+}
+
+/// `error.type` must have low cardinality: the error's type path without generic arguments.
+fn short_type_name<E: ?Sized>() -> &'static str {
+    let full = std::any::type_name::<E>();
+    match full.find('<') {
+        Some(at) => &full[..at],
+        None => full,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_and_port() {
+        assert_eq!(split_host_port("example.com"), ("example.com", None));
+        assert_eq!(
+            split_host_port("example.com:8080"),
+            ("example.com", Some(8080))
+        );
+        assert_eq!(split_host_port("[::1]:443"), ("::1", Some(443)));
+        assert_eq!(split_host_port("[::1]"), ("::1", None));
+        assert_eq!(split_host_port("host:notaport"), ("host", None));
+    }
+
+    #[test]
+    fn methods_outside_the_standard_set_are_other() {
+        assert_eq!(method_attribute(&Method::GET), Some("GET"));
+        assert_eq!(
+            method_attribute(&Method::from_bytes(b"PURGE").unwrap()),
+            None
+        );
+    }
+
+    #[test]
+    fn error_type_drops_generics() {
+        assert_eq!(
+            short_type_name::<Result<u8, String>>(),
+            "core::result::Result"
+        );
+    }
+}
