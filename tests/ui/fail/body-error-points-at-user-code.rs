@@ -2,7 +2,8 @@ use traced::traced;
 
 #[traced]
 fn parse(input: &str) -> u32 {
-    input.len() + "1"
+    let count: u32 = input;
+    count
 }
 
 #[traced]
