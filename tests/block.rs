@@ -18,7 +18,9 @@ struct NoStock(u32);
 #[test]
 fn sync_block_returns_its_value_and_records_fields() {
     let n = 3_u32;
-    let (value, spans) = capture(|| traced::span!("reserve", item.id = n, note = "x"; { Ok::<u32, NoStock>(n + 1) }));
+    let (value, spans) = capture(
+        || traced::span!("reserve", item.id = n, note = "x"; { Ok::<u32, NoStock>(n + 1) }),
+    );
     assert_eq!(value.unwrap(), 4);
     let span = spans.one("reserve");
     assert_eq!(get(span, "item.id"), &Value::I64(3));
@@ -39,11 +41,13 @@ fn sync_block_error_sets_status_and_exception() {
 
 #[test]
 fn sync_block_panic_is_recorded_and_continues() {
-    let (caught, spans) = capture(|| {
-        std::panic::catch_unwind(|| traced::span!("explode"; { panic!("boom {}", 1) }))
-    });
+    let (caught, spans) =
+        capture(|| std::panic::catch_unwind(|| traced::span!("explode"; { panic!("boom {}", 1) })));
     let payload = caught.expect_err("the panic must continue");
-    assert_eq!(payload.downcast_ref::<String>().map(String::as_str), Some("boom 1"));
+    assert_eq!(
+        payload.downcast_ref::<String>().map(String::as_str),
+        Some("boom 1")
+    );
     let span = spans.one("explode");
     assert_eq!(string(span, "error.type"), "panic");
     assert_eq!(span.status, Status::error("boom 1"));
