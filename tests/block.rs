@@ -39,10 +39,15 @@ fn sync_block_error_sets_status_and_exception() {
     assert_eq!(exceptions(span).len(), 1);
 }
 
+fn explode(n: u32) -> u32 {
+    assert!(n == 0, "boom {n}");
+    n
+}
+
 #[test]
 fn sync_block_panic_is_recorded_and_continues() {
     let (caught, spans) =
-        capture(|| std::panic::catch_unwind(|| traced::span!("explode"; { panic!("boom {}", 1) })));
+        capture(|| std::panic::catch_unwind(|| traced::span!("explode"; { explode(1) })));
     let payload = caught.expect_err("the panic must continue");
     assert_eq!(
         payload.downcast_ref::<String>().map(String::as_str),

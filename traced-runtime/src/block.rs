@@ -2,18 +2,19 @@
 //! a fn of its own.
 
 /// Runs a block, or builds a future from an async block, inside a span with the records of `#[traced]`.
+/// (Reached as `traced::span!` through the facade.)
 ///
 /// ```
 /// # fn charge(_: u32) -> Result<(), std::io::Error> { Ok(()) }
 /// let order_id = 42_u32;
 /// // A sync block runs at once; its value is returned. An `Err` value is recorded on the span.
-/// let charged: Result<(), std::io::Error> = traced::span!("charge", order.id = order_id; {
+/// let charged: Result<(), std::io::Error> = traced_runtime::span!("charge", order.id = order_id; {
 ///     charge(order_id)
 /// });
 /// assert!(charged.is_ok());
 ///
 /// // An async block gives a future; the span covers its run, and a drop before completion is `cancelled`.
-/// let fetch = traced::span!("fetch", attempt = 1; async move { Ok::<u32, std::io::Error>(7) });
+/// let fetch = traced_runtime::span!("fetch", attempt = 1; async move { Ok::<u32, std::io::Error>(7) });
 /// # let _ = fetch;
 /// ```
 ///
