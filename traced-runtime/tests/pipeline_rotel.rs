@@ -1,6 +1,6 @@
 //! End to end through a real collector: our pipeline → rotel (OTLP gRPC and HTTP in) → an in-process gRPC
-//! receiver. Skipped, with a note, when `rotel-agent` cannot be found (`pip install rotel`, or set
-//! `ROTEL_AGENT` to the binary).
+//! receiver. Fails, saying how to install it, when `rotel-agent` cannot be found (`pip install rotel`, or set
+//! `ROTEL_AGENT` to the binary): a missing collector must not turn into a silent pass.
 
 mod pipeline_support;
 
@@ -90,10 +90,8 @@ impl Drop for Rotel {
 }
 
 fn through_rotel(protocol: Protocol) {
-    let Some(agent) = rotel_agent() else {
-        eprintln!("rotel-agent not found: skipped (pip install rotel)");
-        return;
-    };
+    let agent = rotel_agent()
+        .expect("rotel-agent not found: `pip install rotel` (or set ROTEL_AGENT), as .ci/test does");
     let receiver = grpc_receiver();
     let rotel = Rotel::start(&agent, &receiver);
     let mut config = Config {
