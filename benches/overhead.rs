@@ -130,7 +130,8 @@ fn s1(c: &mut Criterion) {
 
 fn s2(c: &mut Criterion) {
     group(c, "S2", &|body| {
-        let subscriber = tracing_subscriber::registry().with(tracing_subscriber::filter::LevelFilter::WARN);
+        let subscriber =
+            tracing_subscriber::registry().with(tracing_subscriber::filter::LevelFilter::WARN);
         tracing::subscriber::with_default(subscriber, body);
     });
 }
@@ -142,7 +143,10 @@ fn s3(c: &mut Criterion) {
             .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("bench")));
         tracing::subscriber::with_default(subscriber, || {
             // fastrace is measured under an unsampled root; the others ignore it.
-            let root = fastrace::Span::root("root", fastrace::collector::SpanContext::random().sampled(false));
+            let root = fastrace::Span::root(
+                "root",
+                fastrace::collector::SpanContext::random().sampled(false),
+            );
             let _parent = root.set_local_parent();
             body();
         });
@@ -160,8 +164,8 @@ fn s4(c: &mut Criterion) {
         ),
         fastrace::collector::Config::default(),
     );
-    let subscriber =
-        tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(provider.tracer("bench")));
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("bench")));
     tracing::subscriber::with_default(subscriber, || {
         let mut group = c.benchmark_group("S4");
         for (mode, benches) in [("sync", SYNC), ("async", ASYNC)] {
@@ -172,7 +176,10 @@ fn s4(c: &mut Criterion) {
                 group.bench_function(BenchmarkId::new(name, mode), |b| {
                     b.iter(|| {
                         if name == "fastrace" {
-                            let root = fastrace::Span::root("root", fastrace::collector::SpanContext::random());
+                            let root = fastrace::Span::root(
+                                "root",
+                                fastrace::collector::SpanContext::random(),
+                            );
                             let _parent = root.set_local_parent();
                             f(black_box(7))
                         } else {
@@ -194,11 +201,19 @@ fn s4(c: &mut Criterion) {
 fn print_ratios() {
     let root = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
         .parent()
-        .map_or_else(|| std::path::PathBuf::from("target"), std::path::Path::to_path_buf)
+        .map_or_else(
+            || std::path::PathBuf::from("target"),
+            std::path::Path::to_path_buf,
+        )
         .join("criterion");
     let mean = |state: &str, name: &str, mode: &str| -> Option<f64> {
-        let path = root.join(state).join(name).join(mode).join("new/estimates.json");
-        let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+        let path = root
+            .join(state)
+            .join(name)
+            .join(mode)
+            .join("new/estimates.json");
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
         json["mean"]["point_estimate"].as_f64()
     };
     println!("\nstate mode   | plain ns | traced ns | instrument ns | fastrace ns | traced/instrument | traced/fastrace");

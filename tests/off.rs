@@ -13,7 +13,12 @@ use traced::traced;
 struct CountSpans(Arc<AtomicUsize>);
 
 impl<S: tracing::Subscriber> Layer<S> for CountSpans {
-    fn on_new_span(&self, _: &tracing::span::Attributes<'_>, _: &tracing::span::Id, _: Context<'_, S>) {
+    fn on_new_span(
+        &self,
+        _: &tracing::span::Attributes<'_>,
+        _: &tracing::span::Id,
+        _: Context<'_, S>,
+    ) {
         self.0.fetch_add(1, Ordering::SeqCst);
     }
 }
@@ -37,8 +42,14 @@ fn no_span_is_created() {
         drop(tracing::info_span!("control"));
         assert_eq!(spans.load(Ordering::SeqCst), 1);
         assert_eq!(add_one(1), 2);
-        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         assert_eq!(runtime.block_on(double(4)), 8);
     });
-    assert_eq!(spans.load(Ordering::SeqCst), 1, "a #[traced] fn created a span with feature `off`");
+    assert_eq!(
+        spans.load(Ordering::SeqCst),
+        1,
+        "a #[traced] fn created a span with feature `off`"
+    );
 }

@@ -18,8 +18,11 @@ pub struct Stats {
     pub exported: u64,
     /// Spans dropped because the queue was full (`OTEL_BSP_MAX_QUEUE_SIZE`).
     pub dropped: u64,
-    /// Spans whose export failed or timed out.
+    /// Spans whose export failed or timed out (after the retries that fitted in the export timeout).
     pub failed: u64,
+    /// Export attempts repeated after a transient failure (connection refused, HTTP 429/502/503/504, gRPC
+    /// UNAVAILABLE, ...).
+    pub retries: u64,
     /// The message of the last export error.
     pub last_error: Option<String>,
     /// When the last export error happened.

@@ -52,6 +52,8 @@ pub(crate) struct SharedStats {
     exported: AtomicU64,
     dropped: AtomicU64,
     failed: AtomicU64,
+    /// Export attempts repeated after a transient failure; the exporters add to it.
+    pub(crate) retries: AtomicU64,
     last_ok: AtomicBool,
     last_error: Mutex<Option<(String, SystemTime)>>,
 }
@@ -62,6 +64,7 @@ impl Default for SharedStats {
             exported: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             failed: AtomicU64::new(0),
+            retries: AtomicU64::new(0),
             last_ok: AtomicBool::new(true),
             last_error: Mutex::new(None),
         }
@@ -84,6 +87,7 @@ impl SharedStats {
             exported: self.exported.load(Ordering::Relaxed),
             dropped: self.dropped.load(Ordering::Relaxed),
             failed: self.failed.load(Ordering::Relaxed),
+            retries: self.retries.load(Ordering::Relaxed),
             last_error,
             last_error_at,
         }
@@ -164,7 +168,7 @@ impl BatchProcessor {
                     }
                 };
                 runtime.block_on(async move {
-                    let mut exporters = match exporter::build(&worker_config) {
+                    let mut exporters = match exporter::build(&worker_config, &worker_stats) {
                         Ok(exporters) => exporters,
                         Err(e) => {
                             let _ = ready_tx.send(Err(e));
@@ -239,8 +243,9 @@ impl SpanProcessor for BatchProcessor {
         if !span.span_context.is_sampled() {
             return;
         }
-        // Never block the caller: a full queue drops the span and counts it.
-        if let Err(mpsc::error::TrySendError::Full(_)) = self.spans.try_send(span) {
+        // Never block the caller: a full queue (or one closed by shutdown) drops the span and counts it, so
+        // that every span ended is exported, dropped or failed.
+        if self.spans.try_send(span).is_err() {
             self.stats.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -425,7 +430,9 @@ impl Worker {
                     batch.clone().unwrap_or_default()
                 };
                 let name = exporter.name();
-                let export = tokio::time::timeout(timeout, exporter.export(spans));
+                // The exporter's retries stop at the deadline; the timeout also bounds an attempt in flight.
+                let export =
+                    tokio::time::timeout(timeout, exporter.export(spans, Instant::now() + timeout));
                 Box::pin(async move {
                     match export.await {
                         Ok(Ok(())) => Ok(()),
