@@ -18,6 +18,6 @@ pub mod __private;
 
 pub use config::Config;
 pub use error::Error;
-pub use guard::{Guard, Stats};
+pub use guard::{healthy, stats, Guard, Stats};
 pub use init::{init, init_from_file, layer, try_init};
 pub use traced_macros::traced;

@@ -13,7 +13,7 @@ use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc as std_mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::task::Poll;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -44,6 +44,14 @@ thread_local! {
 /// True on the `traced-export` thread: whatever the transports log or trace there must not become spans.
 pub(crate) fn in_export_thread() -> bool {
     IN_EXPORT_THREAD.with(Cell::get)
+}
+
+/// The counters of the last pipeline started, for [`crate::stats`]; weak, so a finished pipeline frees them.
+static CURRENT: RwLock<Option<Weak<SharedStats>>> = RwLock::new(None);
+
+/// The counters of the running pipeline, if any.
+pub(crate) fn current() -> Option<Arc<SharedStats>> {
+    CURRENT.read().ok()?.as_ref()?.upgrade()
 }
 
 /// Counters shared by the processor, its thread and the [`Guard`](crate::Guard).
@@ -203,6 +211,9 @@ impl BatchProcessor {
                 reason: format!("the {THREAD_NAME} thread stopped while building the exporters"),
             })
         })?;
+        if let Ok(mut current) = CURRENT.write() {
+            *current = Some(Arc::downgrade(&stats));
+        }
         Ok(BatchProcessor {
             spans: span_tx,
             control: control_tx,

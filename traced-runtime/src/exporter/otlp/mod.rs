@@ -53,12 +53,14 @@ pub(super) fn build(
             Transport::Http(http::Http::new(config, gzip)?)
         }
         #[allow(unreachable_patterns)]
-        other => return Err(Error::Exporter {
-            exporter: "otlp",
-            reason: format!(
+        other => {
+            return Err(Error::Exporter {
+                exporter: "otlp",
+                reason: format!(
                 "protocol {other:?} is not enabled in this build (features otlp-grpc, otlp-http)"
             ),
-        }),
+            })
+        }
     };
     Ok(Box::new(OtlpExporter {
         transport,
