@@ -403,6 +403,18 @@ impl Worker {
     async fn export_buffer(&mut self, deadline: Instant) -> OTelSdkResult {
         let mut result = Ok(());
         while !self.buffer.is_empty() {
+            if Instant::now() >= deadline {
+                // Past the deadline every attempt would time out at once: count the rest as failed in one go,
+                // so a shutdown answers (with exact counts) instead of grinding through doomed batches.
+                let count = self.buffer.len();
+                self.buffer.clear();
+                let message =
+                    format!("{count} spans not sent: the flush or shutdown deadline passed");
+                let failure = Err(message.clone());
+                self.errors.report(&message);
+                self.stats.record(count as u64, &failure);
+                return Err(OTelSdkError::InternalFailure(message));
+            }
             let take = self.buffer.len().min(self.batch.max_export_batch_size);
             let batch: Vec<SpanData> = self.buffer.drain(..take).collect();
             if let Err(message) = self.export(batch, deadline).await {
