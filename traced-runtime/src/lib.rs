@@ -8,6 +8,8 @@ mod guard;
 mod init;
 mod processor;
 pub mod propagation;
+#[path = "redaction.rs"]
+pub mod redact;
 mod resource;
 mod sampler;
 mod subscriber;

@@ -26,6 +26,7 @@ use tokio::sync::mpsc;
 use crate::config::{BatchConfig, Config};
 use crate::exporter::{self, DynExporter};
 use crate::guard::Stats;
+use crate::redact::Redactor;
 use crate::Error;
 
 /// The name of the export thread, also the target of its log lines.
@@ -191,6 +192,10 @@ impl BatchProcessor {
                         exporters,
                         batch,
                         value_length_limit: worker_config.limits.attribute_value_length,
+                        redactor: worker_config
+                            .redaction
+                            .enabled
+                            .then(|| Redactor::new(&worker_config.redaction.keys)),
                         stats: worker_stats,
                         errors: ErrorLog::default(),
                         buffer: Vec::with_capacity(batch.max_export_batch_size),
@@ -326,6 +331,8 @@ struct Worker {
     exporters: Vec<Box<dyn DynExporter>>,
     batch: BatchConfig,
     value_length_limit: Option<usize>,
+    /// `None` when redaction is off.
+    redactor: Option<Redactor>,
     stats: Arc<SharedStats>,
     errors: ErrorLog,
     buffer: Vec<SpanData>,
@@ -427,6 +434,17 @@ impl Worker {
     async fn export(&mut self, mut batch: Vec<SpanData>, deadline: Instant) -> Result<(), String> {
         if self.exporters.is_empty() {
             return Ok(());
+        }
+        if let Some(redactor) = &self.redactor {
+            for span in &mut batch {
+                redactor.redact(&mut span.attributes);
+                for event in span.events.events.iter_mut() {
+                    redactor.redact(&mut event.attributes);
+                }
+                for link in span.links.links.iter_mut() {
+                    redactor.redact(&mut link.attributes);
+                }
+            }
         }
         if let Some(limit) = self.value_length_limit {
             batch
