@@ -435,6 +435,7 @@ impl Worker {
         if self.exporters.is_empty() {
             return Ok(());
         }
+        batch.iter_mut().for_each(drop_empty_keys);
         if let Some(redactor) = &self.redactor {
             for span in &mut batch {
                 redactor.redact(&mut span.attributes);
@@ -533,6 +534,24 @@ async fn join_all<F: Future + Unpin>(futures: Vec<F>) -> Vec<Option<F::Output>> 
 fn drain(spans: &mut mpsc::Receiver<SpanData>, buffer: &mut Vec<SpanData>) {
     while let Ok(span) = spans.try_recv() {
         buffer.push(span);
+    }
+}
+
+/// Attributes with an empty key are invalid (OTel common spec) and some backends reject the whole batch for
+/// one: they are dropped and counted in the dropped-attributes counts. (The SDK already enforces the count
+/// limits; it checks no key.)
+fn drop_empty_keys(span: &mut SpanData) {
+    fn retain(attributes: &mut Vec<opentelemetry::KeyValue>) -> u32 {
+        let before = attributes.len();
+        attributes.retain(|kv| !kv.key.as_str().is_empty());
+        (before - attributes.len()) as u32
+    }
+    span.dropped_attributes_count += retain(&mut span.attributes);
+    for event in span.events.events.iter_mut() {
+        event.dropped_attributes_count += retain(&mut event.attributes);
+    }
+    for link in span.links.links.iter_mut() {
+        link.dropped_attributes_count += retain(&mut link.attributes);
     }
 }
 
