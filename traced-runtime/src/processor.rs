@@ -295,11 +295,22 @@ fn normalized(mut batch: BatchConfig) -> BatchConfig {
     batch
 }
 
-/// Export errors, logged at most once per [`ERROR_LOG_INTERVAL`].
-#[derive(Default)]
+/// Export errors, logged at most once per interval ([`ERROR_LOG_INTERVAL`]): a dead collector must not
+/// flood the log with one line per batch. The next line says how many were suppressed.
 struct ErrorLog {
+    interval: Duration,
     last: Option<Instant>,
     suppressed: u64,
+}
+
+impl Default for ErrorLog {
+    fn default() -> Self {
+        ErrorLog {
+            interval: ERROR_LOG_INTERVAL,
+            last: None,
+            suppressed: 0,
+        }
+    }
 }
 
 impl ErrorLog {
@@ -307,7 +318,7 @@ impl ErrorLog {
         let now = Instant::now();
         if self
             .last
-            .is_some_and(|last| now.duration_since(last) < ERROR_LOG_INTERVAL)
+            .is_some_and(|last| now.duration_since(last) < self.interval)
         {
             self.suppressed += 1;
             return;
@@ -625,12 +636,49 @@ mod tests {
         );
     }
 
+    /// A writer collecting what a thread-local fmt subscriber prints.
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
     #[test]
-    fn error_log_is_rate_limited() {
-        let mut log = ErrorLog::default();
-        log.report("a");
-        log.report("b");
-        log.report("c");
-        assert_eq!(log.suppressed, 2);
+    fn error_log_is_rate_limited_and_reports_the_suppressed_count() {
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            let mut log = ErrorLog {
+                interval: Duration::from_millis(100),
+                ..ErrorLog::default()
+            };
+            log.report("a");
+            log.report("b");
+            log.report("c");
+            std::thread::sleep(Duration::from_millis(120));
+            log.report("d");
+            log.report("e");
+            assert_eq!(log.suppressed, 1);
+        });
+        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        let printed: Vec<&str> = text.lines().collect();
+        assert_eq!(printed.len(), 2, "{text}");
+        assert!(printed[0].contains("span export failed: a"), "{text}");
+        assert!(
+            printed[1].contains("span export failed: d (2 more failures since the last report)"),
+            "{text}"
+        );
     }
 }
