@@ -190,7 +190,11 @@ impl Collector {
                 match protocol {
                     Protocol::Grpc => {
                         tonic::transport::Server::builder()
-                            .add_service(TraceServiceServer::new(GrpcCollector(handler_state)))
+                            .add_service(
+                                // Collectors (rotel) compress.
+                                TraceServiceServer::new(GrpcCollector(handler_state))
+                                    .accept_compressed(tonic::codec::CompressionEncoding::Gzip),
+                            )
                             .serve_with_incoming_shutdown(
                                 tonic::transport::server::TcpIncoming::from(listener),
                                 stop,
