@@ -54,8 +54,8 @@ where
         let wait = match failure.retry {
             Retry::Never => return Err(failure.message),
             Retry::Backoff => full_jitter(ceiling),
-            // The hint is a floor: never earlier than the server asked.
-            Retry::After(hint) => hint,
+            // The hint is a floor: never earlier than the server asked, and never a hot loop on a hint of 0.
+            Retry::After(hint) => hint.max(full_jitter(ceiling)),
         };
         ceiling = (ceiling * 2).min(CAP);
         let left = deadline.saturating_duration_since(Instant::now());
