@@ -87,7 +87,7 @@ pub(crate) fn build(
 
 fn build_one(
     kind: ExporterKind,
-    config: &Config,
+    #[allow(unused_variables)] config: &Config,
     #[allow(unused_variables)] stats: &Arc<SharedStats>,
 ) -> Result<Box<dyn DynExporter>, Error> {
     match kind {
