@@ -206,6 +206,41 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "otlp-grpc")]
+    #[test]
+    fn grpc_codes_are_classified_by_the_otlp_rule() {
+        use tonic::{Code, Status};
+        use tonic_types::{ErrorDetails, StatusExt};
+
+        let hinted = |code| {
+            Status::with_error_details(
+                code,
+                "x",
+                ErrorDetails::with_retry_info(Some(Duration::from_millis(250))),
+            )
+        };
+        assert_eq!(grpc_status(&Status::unavailable("x")), Retry::Backoff);
+        assert_eq!(
+            grpc_status(&hinted(Code::Unavailable)),
+            Retry::After(Duration::from_millis(250))
+        );
+        // RESOURCE_EXHAUSTED is retried only when the server says when.
+        assert_eq!(grpc_status(&Status::resource_exhausted("x")), Retry::Never);
+        assert_eq!(
+            grpc_status(&hinted(Code::ResourceExhausted)),
+            Retry::After(Duration::from_millis(250))
+        );
+        for code in [
+            Code::InvalidArgument,
+            Code::Unauthenticated,
+            Code::PermissionDenied,
+            Code::NotFound,
+            Code::Unimplemented,
+        ] {
+            assert_eq!(grpc_status(&hinted(code)), Retry::Never, "{code:?}");
+        }
+    }
+
     #[test]
     fn http_dates_are_parsed() {
         let at = httpdate("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
