@@ -18,8 +18,11 @@ pub struct Stats {
     pub exported: u64,
     /// Spans dropped because the queue was full (`OTEL_BSP_MAX_QUEUE_SIZE`).
     pub dropped: u64,
-    /// Spans whose export failed or timed out.
+    /// Spans whose export failed or timed out (after the retries that fitted in the export timeout).
     pub failed: u64,
+    /// Export attempts repeated after a transient failure (connection refused, HTTP 429/502/503/504, gRPC
+    /// UNAVAILABLE, ...).
+    pub retries: u64,
     /// The message of the last export error.
     pub last_error: Option<String>,
     /// When the last export error happened.
@@ -86,6 +89,19 @@ impl Guard {
         }
     }
 
+    /// Like [`Guard::shutdown`], and the final counters: with the pipeline stopped, every span ended is in
+    /// `exported + dropped + failed`. Handy to log at exit how many spans were lost, and why.
+    pub fn shutdown_with_stats(mut self) -> (Result<(), Error>, Stats) {
+        match self.inner.take() {
+            Some(inner) => {
+                let stats = inner.stats.clone();
+                let result = inner.shutdown();
+                (result, stats.snapshot())
+            }
+            None => (Ok(()), Stats::default()),
+        }
+    }
+
     /// The export counters so far.
     pub fn stats(&self) -> Stats {
         self.inner
@@ -100,6 +116,20 @@ impl Guard {
             .as_ref()
             .is_none_or(|inner| inner.stats.healthy())
     }
+}
+
+/// The counters of the running pipeline, without its [`Guard`] (a health endpoint, a metrics exporter): all
+/// zero when no pipeline runs. Cheap: a read lock and a few atomic loads.
+pub fn stats() -> Stats {
+    crate::processor::current()
+        .map(|stats| stats.snapshot())
+        .unwrap_or_default()
+}
+
+/// [`Guard::healthy`] without the guard: true when the last export succeeded, none was attempted yet, or no
+/// pipeline runs.
+pub fn healthy() -> bool {
+    crate::processor::current().is_none_or(|stats| stats.healthy())
 }
 
 impl Inner {

@@ -10,6 +10,8 @@ pub mod http;
 mod init;
 mod processor;
 pub mod propagation;
+#[path = "redaction.rs"]
+pub mod redact;
 mod resource;
 mod sampler;
 mod subscriber;
@@ -20,6 +22,6 @@ pub mod __private;
 
 pub use config::Config;
 pub use error::Error;
-pub use guard::{Guard, Stats};
+pub use guard::{healthy, stats, Guard, Stats};
 pub use init::{init, init_from_file, layer, try_init};
 pub use traced_macros::traced;

@@ -13,7 +13,7 @@ use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc as std_mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::task::Poll;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -26,6 +26,7 @@ use tokio::sync::mpsc;
 use crate::config::{BatchConfig, Config};
 use crate::exporter::{self, DynExporter};
 use crate::guard::Stats;
+use crate::redact::Redactor;
 use crate::Error;
 
 /// The name of the export thread, also the target of its log lines.
@@ -46,12 +47,22 @@ pub(crate) fn in_export_thread() -> bool {
     IN_EXPORT_THREAD.with(Cell::get)
 }
 
+/// The counters of the last pipeline started, for [`crate::stats`]; weak, so a finished pipeline frees them.
+static CURRENT: RwLock<Option<Weak<SharedStats>>> = RwLock::new(None);
+
+/// The counters of the running pipeline, if any.
+pub(crate) fn current() -> Option<Arc<SharedStats>> {
+    CURRENT.read().ok()?.as_ref()?.upgrade()
+}
+
 /// Counters shared by the processor, its thread and the [`Guard`](crate::Guard).
 #[derive(Debug)]
 pub(crate) struct SharedStats {
     exported: AtomicU64,
     dropped: AtomicU64,
     failed: AtomicU64,
+    /// Export attempts repeated after a transient failure; the exporters add to it.
+    pub(crate) retries: AtomicU64,
     last_ok: AtomicBool,
     last_error: Mutex<Option<(String, SystemTime)>>,
 }
@@ -62,6 +73,7 @@ impl Default for SharedStats {
             exported: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             failed: AtomicU64::new(0),
+            retries: AtomicU64::new(0),
             last_ok: AtomicBool::new(true),
             last_error: Mutex::new(None),
         }
@@ -84,6 +96,7 @@ impl SharedStats {
             exported: self.exported.load(Ordering::Relaxed),
             dropped: self.dropped.load(Ordering::Relaxed),
             failed: self.failed.load(Ordering::Relaxed),
+            retries: self.retries.load(Ordering::Relaxed),
             last_error,
             last_error_at,
         }
@@ -164,7 +177,7 @@ impl BatchProcessor {
                     }
                 };
                 runtime.block_on(async move {
-                    let mut exporters = match exporter::build(&worker_config) {
+                    let mut exporters = match exporter::build(&worker_config, &worker_stats) {
                         Ok(exporters) => exporters,
                         Err(e) => {
                             let _ = ready_tx.send(Err(e));
@@ -179,6 +192,10 @@ impl BatchProcessor {
                         exporters,
                         batch,
                         value_length_limit: worker_config.limits.attribute_value_length,
+                        redactor: worker_config
+                            .redaction
+                            .enabled
+                            .then(|| Redactor::new(&worker_config.redaction.keys)),
                         stats: worker_stats,
                         errors: ErrorLog::default(),
                         buffer: Vec::with_capacity(batch.max_export_batch_size),
@@ -199,6 +216,9 @@ impl BatchProcessor {
                 reason: format!("the {THREAD_NAME} thread stopped while building the exporters"),
             })
         })?;
+        if let Ok(mut current) = CURRENT.write() {
+            *current = Some(Arc::downgrade(&stats));
+        }
         Ok(BatchProcessor {
             spans: span_tx,
             control: control_tx,
@@ -239,8 +259,9 @@ impl SpanProcessor for BatchProcessor {
         if !span.span_context.is_sampled() {
             return;
         }
-        // Never block the caller: a full queue drops the span and counts it.
-        if let Err(mpsc::error::TrySendError::Full(_)) = self.spans.try_send(span) {
+        // Never block the caller: a full queue (or one closed by shutdown) drops the span and counts it, so
+        // that every span ended is exported, dropped or failed.
+        if self.spans.try_send(span).is_err() {
             self.stats.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -274,11 +295,22 @@ fn normalized(mut batch: BatchConfig) -> BatchConfig {
     batch
 }
 
-/// Export errors, logged at most once per [`ERROR_LOG_INTERVAL`].
-#[derive(Default)]
+/// Export errors, logged at most once per interval ([`ERROR_LOG_INTERVAL`]): a dead collector must not
+/// flood the log with one line per batch. The next line says how many were suppressed.
 struct ErrorLog {
+    interval: Duration,
     last: Option<Instant>,
     suppressed: u64,
+}
+
+impl Default for ErrorLog {
+    fn default() -> Self {
+        ErrorLog {
+            interval: ERROR_LOG_INTERVAL,
+            last: None,
+            suppressed: 0,
+        }
+    }
 }
 
 impl ErrorLog {
@@ -286,7 +318,7 @@ impl ErrorLog {
         let now = Instant::now();
         if self
             .last
-            .is_some_and(|last| now.duration_since(last) < ERROR_LOG_INTERVAL)
+            .is_some_and(|last| now.duration_since(last) < self.interval)
         {
             self.suppressed += 1;
             return;
@@ -310,6 +342,8 @@ struct Worker {
     exporters: Vec<Box<dyn DynExporter>>,
     batch: BatchConfig,
     value_length_limit: Option<usize>,
+    /// `None` when redaction is off.
+    redactor: Option<Redactor>,
     stats: Arc<SharedStats>,
     errors: ErrorLog,
     buffer: Vec<SpanData>,
@@ -387,6 +421,18 @@ impl Worker {
     async fn export_buffer(&mut self, deadline: Instant) -> OTelSdkResult {
         let mut result = Ok(());
         while !self.buffer.is_empty() {
+            if Instant::now() >= deadline {
+                // Past the deadline every attempt would time out at once: count the rest as failed in one go,
+                // so a shutdown answers (with exact counts) instead of grinding through doomed batches.
+                let count = self.buffer.len();
+                self.buffer.clear();
+                let message =
+                    format!("{count} spans not sent: the flush or shutdown deadline passed");
+                let failure = Err(message.clone());
+                self.errors.report(&message);
+                self.stats.record(count as u64, &failure);
+                return Err(OTelSdkError::InternalFailure(message));
+            }
             let take = self.buffer.len().min(self.batch.max_export_batch_size);
             let batch: Vec<SpanData> = self.buffer.drain(..take).collect();
             if let Err(message) = self.export(batch, deadline).await {
@@ -399,6 +445,18 @@ impl Worker {
     async fn export(&mut self, mut batch: Vec<SpanData>, deadline: Instant) -> Result<(), String> {
         if self.exporters.is_empty() {
             return Ok(());
+        }
+        batch.iter_mut().for_each(drop_empty_keys);
+        if let Some(redactor) = &self.redactor {
+            for span in &mut batch {
+                redactor.redact(&mut span.attributes);
+                for event in span.events.events.iter_mut() {
+                    redactor.redact(&mut event.attributes);
+                }
+                for link in span.links.links.iter_mut() {
+                    redactor.redact(&mut link.attributes);
+                }
+            }
         }
         if let Some(limit) = self.value_length_limit {
             batch
@@ -425,7 +483,9 @@ impl Worker {
                     batch.clone().unwrap_or_default()
                 };
                 let name = exporter.name();
-                let export = tokio::time::timeout(timeout, exporter.export(spans));
+                // The exporter's retries stop at the deadline; the timeout also bounds an attempt in flight.
+                let export =
+                    tokio::time::timeout(timeout, exporter.export(spans, Instant::now() + timeout));
                 Box::pin(async move {
                     match export.await {
                         Ok(Ok(())) => Ok(()),
@@ -485,6 +545,24 @@ async fn join_all<F: Future + Unpin>(futures: Vec<F>) -> Vec<Option<F::Output>> 
 fn drain(spans: &mut mpsc::Receiver<SpanData>, buffer: &mut Vec<SpanData>) {
     while let Ok(span) = spans.try_recv() {
         buffer.push(span);
+    }
+}
+
+/// Attributes with an empty key are invalid (OTel common spec) and some backends reject the whole batch for
+/// one: they are dropped and counted in the dropped-attributes counts. (The SDK already enforces the count
+/// limits; it checks no key.)
+fn drop_empty_keys(span: &mut SpanData) {
+    fn retain(attributes: &mut Vec<opentelemetry::KeyValue>) -> u32 {
+        let before = attributes.len();
+        attributes.retain(|kv| !kv.key.as_str().is_empty());
+        (before - attributes.len()) as u32
+    }
+    span.dropped_attributes_count += retain(&mut span.attributes);
+    for event in span.events.events.iter_mut() {
+        event.dropped_attributes_count += retain(&mut event.attributes);
+    }
+    for link in span.links.links.iter_mut() {
+        link.dropped_attributes_count += retain(&mut link.attributes);
     }
 }
 
@@ -558,12 +636,49 @@ mod tests {
         );
     }
 
+    /// A writer collecting what a thread-local fmt subscriber prints.
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
     #[test]
-    fn error_log_is_rate_limited() {
-        let mut log = ErrorLog::default();
-        log.report("a");
-        log.report("b");
-        log.report("c");
-        assert_eq!(log.suppressed, 2);
+    fn error_log_is_rate_limited_and_reports_the_suppressed_count() {
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            let mut log = ErrorLog {
+                interval: Duration::from_millis(100),
+                ..ErrorLog::default()
+            };
+            log.report("a");
+            log.report("b");
+            log.report("c");
+            std::thread::sleep(Duration::from_millis(120));
+            log.report("d");
+            log.report("e");
+            assert_eq!(log.suppressed, 1);
+        });
+        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        let printed: Vec<&str> = text.lines().collect();
+        assert_eq!(printed.len(), 2, "{text}");
+        assert!(printed[0].contains("span export failed: a"), "{text}");
+        assert!(
+            printed[1].contains("span export failed: d (2 more failures since the last report)"),
+            "{text}"
+        );
     }
 }

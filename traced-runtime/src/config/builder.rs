@@ -253,6 +253,25 @@ impl ConfigBuilder {
         self
     }
 
+    /// Redacts the attributes whose keys contain one of `words`, in addition to the defaults and to
+    /// `TRACED_REDACT_KEYS` (see [`redact`](crate::redact)).
+    pub fn with_redacted_keys<I, S>(mut self, words: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.layer
+            .redact_keys
+            .extend(words.into_iter().map(Into::into));
+        self
+    }
+
+    /// Exports attribute values as they are, secrets included (`TRACED_REDACTION=off`).
+    pub fn without_redaction(mut self) -> Self {
+        self.layer.redaction = Some(false);
+        self
+    }
+
     /// The log and span filter, `RUST_LOG` syntax (`info,my_crate=debug`).
     pub fn with_log_filter(mut self, filter: impl Into<String>) -> Self {
         let filter = filter.into();

@@ -75,6 +75,10 @@ pub const OTEL_EXPORTER_ZIPKIN_ENDPOINT: &str = "OTEL_EXPORTER_ZIPKIN_ENDPOINT";
 pub const RUST_LOG: &str = "RUST_LOG";
 /// `pretty`, `compact`, `json` or `none`.
 pub const TRACED_LOG_FORMAT: &str = "TRACED_LOG_FORMAT";
+/// `off` disables the redaction of secrets before export (`on`, the default, keeps it).
+pub const TRACED_REDACTION: &str = "TRACED_REDACTION";
+/// Comma-separated words whose attributes are redacted, in addition to the defaults.
+pub const TRACED_REDACT_KEYS: &str = "TRACED_REDACT_KEYS";
 
 impl Config {
     /// Reads the configuration from the process environment, over the spec defaults.
@@ -201,6 +205,11 @@ impl Reader<'_> {
                 parse::log_filter(v).map(|()| v.trim().to_owned())
             }),
             log_format: self.strict(TRACED_LOG_FORMAT, parse::log_format),
+            redaction: self.strict(TRACED_REDACTION, parse::switch),
+            redact_keys: self
+                .get(TRACED_REDACT_KEYS)
+                .map(|v| parse::words(&v))
+                .unwrap_or_default(),
         }
     }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::parse;
 use super::{
     BatchConfig, Compression, Config, ExporterKind, LimitsConfig, LogFormat, OtlpConfig,
-    PropagatorKind, Protocol, SamplerConfig,
+    PropagatorKind, Protocol, RedactionConfig, SamplerConfig,
 };
 use crate::Error;
 
@@ -55,6 +55,9 @@ pub(crate) struct Layer {
     pub span_attribute_count: Option<usize>,
     pub span_event_count: Option<usize>,
     pub span_link_count: Option<usize>,
+    pub redaction: Option<bool>,
+    /// Added to those of lower layers.
+    pub redact_keys: Vec<String>,
     pub log_filter: Option<String>,
     pub log_format: Option<LogFormat>,
 }
@@ -119,6 +122,12 @@ impl Layer {
             span_attribute_count: higher.span_attribute_count.or(self.span_attribute_count),
             span_event_count: higher.span_event_count.or(self.span_event_count),
             span_link_count: higher.span_link_count.or(self.span_link_count),
+            redaction: higher.redaction.or(self.redaction),
+            redact_keys: {
+                let mut keys = self.redact_keys;
+                keys.extend(higher.redact_keys);
+                keys
+            },
             log_filter: higher.log_filter.or(self.log_filter),
             log_format: higher.log_format.or(self.log_format),
         }
@@ -202,6 +211,10 @@ pub(crate) fn resolve(layers: impl IntoIterator<Item = Layer>) -> Config {
             span_link_count: merged
                 .span_link_count
                 .unwrap_or(default.limits.span_link_count),
+        },
+        redaction: RedactionConfig {
+            enabled: merged.redaction.unwrap_or(default.redaction.enabled),
+            keys: merged.redact_keys,
         },
         log_filter: merged.log_filter.unwrap_or(default.log_filter),
         log_format: merged.log_format.unwrap_or(default.log_format),

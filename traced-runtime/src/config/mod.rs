@@ -55,6 +55,8 @@ pub struct Config {
     pub batch: BatchConfig,
     /// `OTEL_*_LIMIT`.
     pub limits: LimitsConfig,
+    /// `TRACED_REDACTION`, `TRACED_REDACT_KEYS`: secrets replaced before export.
+    pub redaction: RedactionConfig,
     /// `RUST_LOG`: the filter for log lines and spans (default `info`).
     pub log_filter: String,
     /// `TRACED_LOG_FORMAT`: how log lines are printed on stderr.
@@ -167,6 +169,24 @@ pub struct LimitsConfig {
     pub span_link_count: usize,
 }
 
+/// Redaction of attribute values before export; see [`redact`](crate::redact).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RedactionConfig {
+    /// `TRACED_REDACTION` (`on`/`off`), default on.
+    pub enabled: bool,
+    /// `TRACED_REDACT_KEYS`: words redacted in addition to [`redact::DEFAULT_KEYS`](crate::redact::DEFAULT_KEYS).
+    pub keys: Vec<String>,
+}
+
+impl Default for RedactionConfig {
+    fn default() -> Self {
+        RedactionConfig {
+            enabled: true,
+            keys: Vec::new(),
+        }
+    }
+}
+
 /// How log lines are printed (`TRACED_LOG_FORMAT`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum LogFormat {
@@ -215,6 +235,7 @@ impl Default for Config {
             sampler: SamplerConfig::ParentBasedAlwaysOn,
             batch: BatchConfig::default(),
             limits: LimitsConfig::default(),
+            redaction: RedactionConfig::default(),
             log_filter: "info".to_owned(),
             log_format: LogFormat::default(),
         }

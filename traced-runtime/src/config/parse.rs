@@ -160,6 +160,25 @@ pub(crate) fn integer(value: &str, min: u64) -> Result<u64, String> {
 }
 
 /// `true` or `false`, case-insensitive (YAML and builder only; `OTEL_SDK_DISABLED` has its own spec rule).
+/// `on`/`off` (also `true`/`false`), case-insensitive.
+pub(crate) fn switch(value: &str) -> Result<bool, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "on" | "true" => Ok(true),
+        "off" | "false" => Ok(false),
+        _ => Err("expected on or off".to_owned()),
+    }
+}
+
+/// A comma list of words, trimmed, empty ones skipped.
+pub(crate) fn words(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 pub(crate) fn boolean(value: &str) -> Result<bool, String> {
     match value.trim().to_ascii_lowercase().as_str() {
         "true" => Ok(true),

@@ -20,6 +20,7 @@
 //! propagators: [tracecontext, baggage]
 //! batch: { schedule_delay_ms: 5000, export_timeout_ms: 30000, max_queue_size: 2048, max_export_batch_size: 512 }
 //! limits: { attribute_value_length: 4096, span_attribute_count: 128, span_event_count: 128, span_link_count: 128 }
+//! redaction: { enabled: true, keys: [ssn, iban] }
 //! log: { filter: info, format: compact }
 //! ```
 //!
@@ -114,6 +115,7 @@ const ROOT: &[&str] = &[
     "propagators",
     "batch",
     "limits",
+    "redaction",
     "log",
 ];
 const SERVICE: &[&str] = &["name", "version", "environment"];
@@ -141,6 +143,7 @@ const LIMITS: &[&str] = &[
     "span_link_count",
 ];
 const LOG: &[&str] = &["filter", "format"];
+const REDACTION: &[&str] = &["enabled", "keys"];
 
 struct Walker<'a> {
     file: &'a str,
@@ -161,6 +164,7 @@ impl Walker<'_> {
                 "propagators" => layer.propagators = self.names(&key, value, parse::propagators),
                 "batch" => self.batch(value, &mut layer),
                 "limits" => self.limits(value, &mut layer),
+                "redaction" => self.redaction(value, &mut layer),
                 "log" => self.log(value, &mut layer),
                 _ => unreachable!("mapping() only returns allowed keys"),
             }
@@ -277,6 +281,18 @@ impl Walker<'_> {
                 "limits.span_attribute_count" => layer.span_attribute_count = limit,
                 "limits.span_event_count" => layer.span_event_count = limit,
                 _ => layer.span_link_count = limit,
+            }
+        }
+    }
+
+    fn redaction(&mut self, value: &Value, layer: &mut Layer) {
+        for (key, value) in self.mapping("redaction", value, Some(REDACTION)) {
+            if key == "redaction.enabled" {
+                layer.redaction = self.parsed(&key, value, parse::boolean);
+            } else {
+                layer.redact_keys = self
+                    .names(&key, value, |v| Ok::<_, String>(parse::words(v)))
+                    .unwrap_or_default();
             }
         }
     }

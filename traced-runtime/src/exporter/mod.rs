@@ -6,18 +6,22 @@
 use std::fmt::Debug;
 use std::future::Future;
 use std::pin::Pin;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use opentelemetry_sdk::Resource;
 
 use crate::config::{Config, ExporterKind};
+use crate::processor::SharedStats;
 use crate::Error;
 
 pub mod console;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 mod otlp;
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+mod retry;
 #[cfg(feature = "zipkin")]
 mod zipkin;
 
@@ -28,8 +32,8 @@ pub(crate) type ExportFuture<'a> = Pin<Box<dyn Future<Output = OTelSdkResult> + 
 pub(crate) trait DynExporter: Send + Sync + Debug {
     /// The exporter's name, for stats and log lines.
     fn name(&self) -> &'static str;
-    /// Exports one batch.
-    fn export(&self, batch: Vec<SpanData>) -> ExportFuture<'_>;
+    /// Exports one batch; retries (where the exporter does) must not start after `deadline`.
+    fn export(&self, batch: Vec<SpanData>, deadline: Instant) -> ExportFuture<'_>;
     /// Shuts the exporter down.
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult;
     /// Tells the exporter which resource the spans come from.
@@ -55,7 +59,7 @@ impl<E: SpanExporter> DynExporter for Named<E> {
         self.name
     }
 
-    fn export(&self, batch: Vec<SpanData>) -> ExportFuture<'_> {
+    fn export(&self, batch: Vec<SpanData>, _deadline: Instant) -> ExportFuture<'_> {
         Box::pin(self.inner.export(batch))
     }
 
@@ -69,18 +73,26 @@ impl<E: SpanExporter> DynExporter for Named<E> {
 }
 
 /// Builds every exporter the configuration names. Must run inside a tokio runtime.
-pub(crate) fn build(config: &Config) -> Result<Vec<Box<dyn DynExporter>>, Error> {
+/// `stats` receives the retry counts.
+pub(crate) fn build(
+    config: &Config,
+    stats: &Arc<SharedStats>,
+) -> Result<Vec<Box<dyn DynExporter>>, Error> {
     let mut exporters = Vec::with_capacity(config.exporters.len());
     for kind in &config.exporters {
-        exporters.push(build_one(*kind, config)?);
+        exporters.push(build_one(*kind, config, stats)?);
     }
     Ok(exporters)
 }
 
-fn build_one(kind: ExporterKind, config: &Config) -> Result<Box<dyn DynExporter>, Error> {
+fn build_one(
+    kind: ExporterKind,
+    #[allow(unused_variables)] config: &Config,
+    #[allow(unused_variables)] stats: &Arc<SharedStats>,
+) -> Result<Box<dyn DynExporter>, Error> {
     match kind {
         #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-        ExporterKind::Otlp => otlp::build(&config.otlp),
+        ExporterKind::Otlp => otlp::build(&config.otlp, stats),
         #[cfg(not(any(feature = "otlp-grpc", feature = "otlp-http")))]
         ExporterKind::Otlp => Err(Error::Exporter {
             exporter: "otlp",

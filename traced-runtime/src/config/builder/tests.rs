@@ -1,5 +1,5 @@
 use super::*;
-use crate::config::{BatchConfig, LimitsConfig};
+use crate::config::{BatchConfig, LimitsConfig, RedactionConfig};
 
 /// A fake environment.
 fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
@@ -352,4 +352,24 @@ fn disabled_in_code_ignores_errors_and_keeps_invalid_values_out() {
     assert!(config.disabled);
     assert_eq!(config.otlp.endpoint, "http://localhost:4318/v1/traces");
     assert_eq!(config.sampler, SamplerConfig::ParentBasedAlwaysOn);
+}
+
+#[test]
+fn redaction_keys_add_up_and_code_can_turn_it_off() {
+    let config = Config::builder()
+        .with_redacted_keys(["ssn"])
+        .build_with(&env(&[("TRACED_REDACT_KEYS", "iban")]))
+        .unwrap();
+    assert_eq!(
+        config.redaction,
+        RedactionConfig {
+            enabled: true,
+            keys: vec!["iban".into(), "ssn".into()],
+        }
+    );
+    let config = Config::builder()
+        .without_redaction()
+        .build_with(&env(&[("TRACED_REDACTION", "on")]))
+        .unwrap();
+    assert!(!config.redaction.enabled);
 }

@@ -3,7 +3,7 @@ use std::time::Duration;
 use super::*;
 use crate::config::{
     BatchConfig, Compression, ExporterKind, LimitsConfig, LogFormat, OtlpConfig, PropagatorKind,
-    Protocol,
+    Protocol, RedactionConfig,
 };
 
 /// A fake environment.
@@ -595,4 +595,16 @@ fn disabled_sdk_ignores_errors_elsewhere() {
     let config = config(&[(OTEL_SDK_DISABLED, "true"), (OTEL_TRACES_EXPORTER, "kafka")]);
     assert!(config.disabled);
     assert_eq!(config.exporters, [ExporterKind::Otlp]);
+}
+
+#[test]
+fn redaction_is_on_by_default_and_configurable() {
+    assert_eq!(config(&[]).redaction, RedactionConfig::default());
+    let config = config(&[
+        ("TRACED_REDACTION", "OFF"),
+        ("TRACED_REDACT_KEYS", " ssn, iban ,,"),
+    ]);
+    assert!(!config.redaction.enabled);
+    assert_eq!(config.redaction.keys, ["ssn", "iban"]);
+    assert!(error(&[("TRACED_REDACTION", "maybe")]).contains("TRACED_REDACTION"));
 }

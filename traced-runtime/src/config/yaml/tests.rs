@@ -502,3 +502,15 @@ fn disabled_file_ignores_its_other_mistakes() {
     assert!(config.disabled);
     assert_eq!(config.sampler, SamplerConfig::ParentBasedAlwaysOn);
 }
+
+#[test]
+fn redaction_section_reaches_the_config() {
+    let config = load("redaction:\n  enabled: false\n  keys: [ssn, iban]\n");
+    assert!(!config.redaction.enabled);
+    assert_eq!(config.redaction.keys, ["ssn", "iban"]);
+    let config = load_with("redaction: {keys: ssn}\n", &[("TRACED_REDACT_KEYS", "pin")]).unwrap();
+    assert!(config.redaction.enabled);
+    assert_eq!(config.redaction.keys, ["pin", "ssn"]);
+    assert!(error("redaction: {enabled: maybe}\n").contains("redaction.enabled"));
+    assert!(error("redaction: {key: [ssn]}\n").contains("redaction.key"));
+}

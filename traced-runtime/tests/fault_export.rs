@@ -1,0 +1,308 @@
+//! Export under failure, over gRPC and HTTP, against a collector that is absent, killed and restarted,
+//! throttling (with and without a hint), refusing for good, slow, or black-holing.
+//!
+//! Every test checks the accounting invariant: each span ended is exported, dropped (queue full) or failed
+//! (export gave up), once the guard is shut down.
+
+mod fault_support;
+
+use std::time::{Duration, Instant};
+
+use fault_support::{config_for, free_addr, Collector, Fault};
+use traced_runtime::config::{Config, Protocol};
+use traced_runtime::{Guard, Stats};
+use tracing_subscriber::layer::SubscriberExt;
+
+/// A pipeline under a thread-local subscriber.
+struct App {
+    dispatch: tracing::Dispatch,
+    guard: Guard,
+    ended: u64,
+}
+
+impl App {
+    fn start(config: Config) -> App {
+        let (layer, guard) = config.layer().expect("pipeline");
+        App {
+            dispatch: tracing::Dispatch::new(tracing_subscriber::registry().with(layer)),
+            guard,
+            ended: 0,
+        }
+    }
+
+    /// Ends `n` spans named `name`; returns the mean time per span.
+    fn emit(&mut self, name: &'static str, n: u64) -> Duration {
+        let start = Instant::now();
+        tracing::dispatcher::with_default(&self.dispatch, || {
+            for i in 0..n {
+                let _span = match name {
+                    "before" => tracing::info_span!("before", i),
+                    "during" => tracing::info_span!("during", i),
+                    "after" => tracing::info_span!("after", i),
+                    _ => tracing::info_span!("work", i),
+                }
+                .entered();
+            }
+        });
+        self.ended += n;
+        start.elapsed() / n as u32
+    }
+
+    fn wait_stats(&self, what: &str, done: impl Fn(&Stats) -> bool) -> Stats {
+        let start = Instant::now();
+        loop {
+            let stats = self.guard.stats();
+            if done(&stats) {
+                return stats;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(15),
+                "{what}: {stats:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Shuts down; returns the final stats and how long the shutdown took, after checking the invariant.
+    fn finish(self) -> (Stats, Duration) {
+        let App {
+            dispatch,
+            guard,
+            ended,
+        } = self;
+        drop(dispatch);
+        let start = Instant::now();
+        let (_, stats) = guard.shutdown_with_stats();
+        let took = start.elapsed();
+        assert_eq!(
+            accounted(&stats),
+            ended,
+            "every span ended is exported, dropped or failed: {stats:?}"
+        );
+        (stats, took)
+    }
+}
+
+/// `config` sending exactly one batch once `n` spans are queued (no timer in between to split it).
+fn one_batch_of(n: usize, mut config: Config) -> Config {
+    config.batch.max_export_batch_size = n;
+    config.batch.schedule_delay = Duration::from_secs(60);
+    config
+}
+
+fn accounted(stats: &Stats) -> u64 {
+    stats.exported + stats.dropped + stats.failed
+}
+
+/// The collector is not there at start: exports fail and are retried, the app does not notice, and spans ended
+/// after it comes up arrive.
+fn absent_at_start_then_recovers(protocol: Protocol) {
+    let addr = free_addr();
+    let mut app = App::start(config_for(protocol, addr, Duration::from_millis(500)));
+    app.emit("before", 300);
+    let stats = app.wait_stats("failures counted", |s| s.failed > 0);
+    assert!(stats.retries > 0, "{stats:?}");
+    assert!(!app.guard.healthy());
+    assert!(stats.last_error.is_some(), "{stats:?}");
+    assert!(stats.last_error_at.is_some());
+    let collector = Collector::start_on(protocol, addr, Default::default());
+    // Whatever was in flight finishes failing, then new spans go through.
+    app.wait_stats("retries done", |s| s.exported + s.failed + s.dropped == 300);
+    app.emit("after", 300);
+    let arrived = || {
+        collector
+            .spans()
+            .iter()
+            .filter(|s| s.name == "after")
+            .count()
+    };
+    let start = Instant::now();
+    while arrived() < 300 && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(arrived(), 300);
+    assert!(app.guard.healthy());
+    let (stats, _) = app.finish();
+    assert_eq!(stats.exported as usize, collector.span_count(), "{stats:?}");
+}
+
+/// Killed mid-run, restarted on the same port: spans ended while it was down are retried or counted, the
+/// spans ended after it is back arrive.
+fn killed_mid_run_then_back(protocol: Protocol) {
+    let collector = Collector::start(protocol);
+    let mut app = App::start(collector.config(Duration::from_millis(500)));
+    app.emit("before", 100);
+    assert_eq!(collector.wait_for(100, Duration::from_secs(10)), 100);
+    let (protocol, addr, state) = collector.stop();
+    app.emit("during", 100);
+    app.wait_stats("failures counted", |s| s.failed > 0);
+    let collector = Collector::start_on(protocol, addr, state);
+    app.wait_stats("in-flight done", |s| accounted(s) == 200);
+    app.emit("after", 100);
+    let arrived = || {
+        collector
+            .spans()
+            .iter()
+            .filter(|s| s.name == "after")
+            .count()
+    };
+    let start = Instant::now();
+    while arrived() < 100 && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(arrived(), 100);
+    let (stats, _) = app.finish();
+    assert_eq!(stats.exported as usize, collector.span_count(), "{stats:?}");
+}
+
+/// Throttled twice with a hint of one second (HTTP 429 + `Retry-After: 1`, gRPC RESOURCE_EXHAUSTED +
+/// `RetryInfo`): retried no sooner than asked, nothing lost.
+fn throttled_with_hint(protocol: Protocol) {
+    let collector = Collector::start(protocol);
+    collector.fail(Fault::Status(429, Some(Duration::from_secs(1))), 2);
+    let mut app = App::start(one_batch_of(50, collector.config(Duration::from_secs(5))));
+    app.emit("work", 50);
+    assert_eq!(collector.wait_for(50, Duration::from_secs(10)), 50);
+    let arrivals = collector.state.arrivals.lock().unwrap().clone();
+    assert_eq!(
+        arrivals.len(),
+        3,
+        "two throttled attempts, then one accepted"
+    );
+    for pair in arrivals.windows(2) {
+        assert!(
+            pair[1] - pair[0] >= Duration::from_millis(950),
+            "retried after {:?}, before the hint",
+            pair[1] - pair[0]
+        );
+    }
+    let (stats, _) = app.finish();
+    assert_eq!((stats.exported, stats.failed, stats.retries), (50, 0, 2));
+}
+
+/// HTTP 503 / gRPC UNAVAILABLE without a hint: retried with backoff, nothing lost.
+fn unavailable_then_back(protocol: Protocol) {
+    let collector = Collector::start(protocol);
+    collector.fail(Fault::Status(503, None), 3);
+    let mut app = App::start(collector.config(Duration::from_secs(10)));
+    app.emit("work", 50);
+    assert_eq!(collector.wait_for(50, Duration::from_secs(15)), 50);
+    let (stats, _) = app.finish();
+    assert_eq!((stats.exported, stats.failed, stats.retries), (50, 0, 3));
+    assert!(
+        stats.last_error.is_none(),
+        "retried failures are not export errors"
+    );
+}
+
+/// 400/401/403 (INVALID_ARGUMENT, UNAUTHENTICATED, PERMISSION_DENIED): never retried, counted as failed.
+fn permanent_errors_are_not_retried(protocol: Protocol) {
+    for status in [400, 401, 403] {
+        let collector = Collector::start(protocol);
+        collector.fail(
+            Fault::Status(status, Some(Duration::from_millis(10))),
+            usize::MAX,
+        );
+        let mut app = App::start(one_batch_of(10, collector.config(Duration::from_secs(10))));
+        app.emit("work", 10);
+        let stats = app.wait_stats("failure counted", |s| s.failed == 10);
+        assert_eq!(stats.retries, 0, "{status}: {stats:?}");
+        assert!(!app.guard.healthy());
+        let (stats, took) = app.finish();
+        assert_eq!(stats.failed, 10);
+        assert!(took < Duration::from_secs(1), "{took:?}");
+        assert_eq!(collector.requests(), 1, "{status}: one request, no retry");
+    }
+}
+
+/// Slower than usual but within the timeout: everything arrives, nothing is retried.
+fn slow_collector(protocol: Protocol) {
+    let collector = Collector::start(protocol);
+    collector.fail(Fault::Slow(Duration::from_millis(300)), usize::MAX);
+    let mut app = App::start(collector.config(Duration::from_secs(5)));
+    app.emit("work", 500);
+    let (stats, _) = app.finish();
+    assert_eq!((stats.exported, stats.failed, stats.retries), (500, 0, 0));
+    assert_eq!(collector.span_count(), 500);
+}
+
+/// The best of three rounds of `n` spans: the mean time per span.
+fn per_span(app: &mut App, n: u64) -> Duration {
+    (0..3).map(|_| app.emit("work", n)).min().unwrap()
+}
+
+/// Accepting connections and never answering: the application's per-span cost does not change, the queue
+/// stays bounded (overflow counted as dropped), and shutdown takes at most the export timeout (+ 1 s).
+fn black_hole(protocol: Protocol) {
+    let healthy = Collector::start(protocol);
+    let mut app = App::start(healthy.config(Duration::from_secs(5)));
+    let baseline = per_span(&mut app, 2_000);
+    app.finish();
+
+    let timeout = Duration::from_secs(1);
+    let hole = Collector::start(protocol);
+    hole.fail(Fault::Hang, usize::MAX);
+    let mut config = hole.config(timeout);
+    config.batch.max_queue_size = 512;
+    let mut app = App::start(config);
+    let down = per_span(&mut app, 2_000);
+    let stats = app.guard.stats();
+    assert!(stats.dropped > 0, "the queue is bounded: {stats:?}");
+    let (stats, took) = app.finish();
+    eprintln!("{protocol:?} per span: healthy {baseline:?}, black hole {down:?}; shutdown {took:?}; {stats:?}");
+    assert!(
+        down < baseline * 3 + Duration::from_micros(5),
+        "per-span cost while black-holed {down:?} vs healthy {baseline:?}"
+    );
+    assert!(
+        took < timeout + Duration::from_secs(1),
+        "shutdown took {took:?}"
+    );
+    assert_eq!(stats.exported, 0);
+}
+
+macro_rules! over {
+    ($protocol:ident, $module:ident) => {
+        mod $module {
+            use super::*;
+
+            #[test]
+            fn absent_at_start_then_recovers() {
+                super::absent_at_start_then_recovers(Protocol::$protocol);
+            }
+
+            #[test]
+            fn killed_mid_run_then_back() {
+                super::killed_mid_run_then_back(Protocol::$protocol);
+            }
+
+            #[test]
+            fn throttled_with_hint() {
+                super::throttled_with_hint(Protocol::$protocol);
+            }
+
+            #[test]
+            fn unavailable_then_back() {
+                super::unavailable_then_back(Protocol::$protocol);
+            }
+
+            #[test]
+            fn permanent_errors_are_not_retried() {
+                super::permanent_errors_are_not_retried(Protocol::$protocol);
+            }
+
+            #[test]
+            fn slow_collector() {
+                super::slow_collector(Protocol::$protocol);
+            }
+
+            #[test]
+            fn black_hole() {
+                super::black_hole(Protocol::$protocol);
+            }
+        }
+    };
+}
+
+over!(Grpc, grpc);
+over!(HttpProtobuf, http);

@@ -1,0 +1,160 @@
+//! Through a real collector: our pipeline → rotel → an in-process OTLP/gRPC receiver. rotel is killed mid-run
+//! and restarted on the same ports: the application does not slow down while it is gone, every span is
+//! exported or counted, and spans ended after the restart arrive.
+//!
+//! Needs `rotel-agent`: `ROTEL_AGENT` (set by `.ci/test`) or `pip install rotel`. Fails, never skips, without it.
+
+mod fault_support;
+
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fault_support::{free_addr, Collector};
+use traced_runtime::config::{Config, LogFormat, Protocol};
+use tracing_subscriber::layer::SubscriberExt;
+
+fn rotel_agent() -> PathBuf {
+    if let Ok(path) = std::env::var("ROTEL_AGENT") {
+        return path.into();
+    }
+    let output = Command::new("python3")
+        .args([
+            "-c",
+            "import rotel, os; print(os.path.dirname(rotel.__file__))",
+        ])
+        .output()
+        .expect("python3 is needed to find rotel-agent (or set ROTEL_AGENT)");
+    let path = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()).join("rotel-agent");
+    assert!(
+        path.is_file(),
+        "rotel-agent not found: set ROTEL_AGENT or `pip install rotel`"
+    );
+    path
+}
+
+/// A running rotel, killed on drop.
+struct Rotel {
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Rotel {
+    fn start(agent: &PathBuf, grpc: SocketAddr, http: SocketAddr, forward_to: SocketAddr) -> Rotel {
+        let dir = tempfile::tempdir().unwrap();
+        let child = Command::new(agent)
+            .arg("start")
+            .args(["--otlp-grpc-endpoint", &grpc.to_string()])
+            .args(["--otlp-http-endpoint", &http.to_string()])
+            .args(["--exporter", "otlp"])
+            .args(["--otlp-exporter-endpoint", &format!("http://{forward_to}")])
+            .args(["--otlp-exporter-protocol", "grpc"])
+            .args(["--batch-timeout", "100ms"])
+            .arg("--pid-file")
+            .arg(dir.path().join("rotel.pid"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cannot start rotel-agent");
+        let rotel = Rotel { child, _dir: dir };
+        let start = Instant::now();
+        while [grpc, http].iter().any(|a| TcpStream::connect(a).is_err()) {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "rotel did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        rotel
+    }
+}
+
+impl Drop for Rotel {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn killed_and_restarted(protocol: Protocol) {
+    let agent = rotel_agent();
+    let receiver = Collector::start(Protocol::Grpc);
+    let (grpc, http) = (free_addr(), free_addr());
+    let rotel = Rotel::start(&agent, grpc, http, receiver.addr);
+    let mut config = Config {
+        service_name: Some("via-rotel".into()),
+        log_format: LogFormat::None,
+        ..Config::default()
+    };
+    config.otlp.protocol = protocol;
+    config.otlp.endpoint = match protocol {
+        Protocol::Grpc => format!("http://{grpc}"),
+        _ => format!("http://{http}/v1/traces"),
+    };
+    config.batch.schedule_delay = Duration::from_millis(50);
+    config.batch.export_timeout = Duration::from_secs(1);
+    let (layer, guard) = config.layer().unwrap();
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
+    let emit = |name: &'static str, n: u32| {
+        let start = Instant::now();
+        tracing::dispatcher::with_default(&dispatch, || {
+            for i in 0..n {
+                let _span = match name {
+                    "before" => tracing::info_span!("before", i),
+                    "during" => tracing::info_span!("during", i),
+                    _ => tracing::info_span!("after", i),
+                }
+                .entered();
+            }
+        });
+        start.elapsed() / n
+    };
+    let arrived = |name: &str| receiver.spans().iter().filter(|s| s.name == name).count();
+    let wait = |name: &str, n: usize| {
+        let start = Instant::now();
+        while arrived(name) < n && start.elapsed() < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        arrived(name)
+    };
+
+    let healthy = (0..3).map(|_| emit("before", 1_000)).min().unwrap();
+    assert_eq!(wait("before", 3_000), 3_000);
+    drop(rotel);
+    let down = (0..3).map(|_| emit("during", 1_000)).min().unwrap();
+    let start = Instant::now();
+    while guard.stats().failed == 0 && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!guard.healthy(), "{:?}", guard.stats());
+    let _rotel = Rotel::start(&agent, grpc, http, receiver.addr);
+    // Let what was in flight while rotel was gone fail or go through, then check new spans arrive.
+    std::thread::sleep(Duration::from_millis(1_500));
+    emit("after", 1_000);
+    assert_eq!(wait("after", 1_000), 1_000);
+    drop(dispatch);
+    let (_, stats) = guard.shutdown_with_stats();
+    eprintln!(
+        "{protocol:?} via rotel: per span healthy {healthy:?}, rotel down {down:?}; {stats:?}"
+    );
+    assert_eq!(
+        stats.exported + stats.dropped + stats.failed,
+        7_000,
+        "{stats:?}"
+    );
+    assert!(
+        down < healthy * 3 + Duration::from_micros(5),
+        "per-span cost with rotel down {down:?} vs up {healthy:?}"
+    );
+}
+
+#[test]
+fn grpc_through_rotel_killed_and_restarted() {
+    killed_and_restarted(Protocol::Grpc);
+}
+
+#[test]
+fn http_through_rotel_killed_and_restarted() {
+    killed_and_restarted(Protocol::HttpProtobuf);
+}
