@@ -90,8 +90,9 @@ impl Drop for Rotel {
 }
 
 fn through_rotel(protocol: Protocol) {
-    let agent = rotel_agent()
-        .expect("rotel-agent not found: `pip install rotel` (or set ROTEL_AGENT), as .ci/test does");
+    let agent = rotel_agent().expect(
+        "rotel-agent not found: `pip install rotel` (or set ROTEL_AGENT), as .ci/test does",
+    );
     let receiver = grpc_receiver();
     let rotel = Rotel::start(&agent, &receiver);
     let mut config = Config {
