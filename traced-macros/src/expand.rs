@@ -60,16 +60,17 @@ pub(crate) fn body(
     let tokens = match shape {
         Shape::Diverging => quote! {
             #span
-            let __traced_entered = __traced_span.enter();
+            let __traced_timer = #p::Timer::begin(&__traced_span, __traced_skipped);
+            let __traced_entered = #p::enter(&__traced_span, &__traced_timer);
             #block
         },
         Shape::Sync => {
             let turbofish = return_turbofish(&sig.output);
             quote! {
                 #span
-                let __traced_timer = #p::Timer::start(&__traced_span);
+                let __traced_timer = #p::Timer::begin(&__traced_span, __traced_skipped);
                 let __traced_result = {
-                    let __traced_entered = __traced_span.enter();
+                    let __traced_entered = #p::enter(&__traced_span, &__traced_timer);
                     #p::catch #turbofish (move || #block)
                 };
                 #[allow(unreachable_code, clippy::used_underscore_binding)]
@@ -92,7 +93,7 @@ pub(crate) fn body(
             });
             quote! {
                 #span
-                let __traced_timer = #p::Timer::start(&__traced_span);
+                let __traced_timer = #p::Timer::begin(&__traced_span, __traced_skipped);
                 let (__traced_ret, __traced_done) #annotation =
                     #p::Instrumented::new(__traced_span, __traced_timer, async move #block).await;
                 #record_done
@@ -104,9 +105,9 @@ pub(crate) fn body(
             let annotation = future_output(&sig.output).map(|ty| output_annotation(Some(ty)));
             quote! {
                 #span
-                let __traced_timer = #p::Timer::start(&__traced_span);
+                let __traced_timer = #p::Timer::begin(&__traced_span, __traced_skipped);
                 let __traced_future = {
-                    let __traced_entered = __traced_span.enter();
+                    let __traced_entered = #p::enter(&__traced_span, &__traced_timer);
                     #p::catch(move || #block)
                 };
                 let __traced_future = match __traced_future {
@@ -133,7 +134,7 @@ pub(crate) fn body(
             let annotation = future_output(&sig.output).map(|ty| output_annotation(Some(ty)));
             quote! {
                 #span
-                let __traced_timer = #p::Timer::start(&__traced_span);
+                let __traced_timer = #p::Timer::begin(&__traced_span, __traced_skipped);
                 #(#prefix)*
                 #pin(async move {
                     let (__traced_ret, __traced_done) #annotation =
@@ -292,15 +293,38 @@ fn span(
         let expr = &link.value;
         quote!(#p::Link::add_to(&(#expr), &__traced_span);)
     });
-    quote! {
-        #parent_binding
-        let __traced_span = #p::tracing::span!(
+    let new_span = quote! {
+        #p::tracing::span!(
             target: #target,
             #parent
             #p::tracing::Level::#level,
             #name,
             #(#fields),*
-        );
+        )
+    };
+    // Sampling is decided before anything is built; a span with an explicit parent leaves it to the parent.
+    let create = if options.parent.is_some() {
+        quote! {
+            let __traced_skipped = false;
+            let __traced_span = {
+                let __traced_unmarked = #p::unmarked();
+                #new_span
+            };
+        }
+    } else {
+        let root = options.root.is_some();
+        quote! {
+            let __traced_skipped = #p::skip(#p::tracing::Level::#level, #root);
+            let __traced_span = if __traced_skipped {
+                #p::tracing::Span::none()
+            } else {
+                #new_span
+            };
+        }
+    };
+    quote! {
+        #parent_binding
+        #create
         #parent_apply
         #(#links)*
     }

@@ -10,6 +10,7 @@ mod processor;
 pub mod propagation;
 mod resource;
 mod sampler;
+mod sampling;
 mod subscriber;
 
 #[doc(hidden)]
