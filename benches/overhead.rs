@@ -22,9 +22,9 @@ use criterion::{BenchmarkId, Criterion};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, SpanData, SpanExporter};
+use traced::config::{ExporterKind, LogFormat, Protocol, SamplerConfig};
 use tracing::Dispatch;
 use tracing_subscriber::layer::SubscriberExt;
-use traced::config::{ExporterKind, LogFormat, Protocol, SamplerConfig};
 
 /// Drops every batch: measures the pipeline, not a network.
 #[derive(Debug)]
@@ -120,7 +120,8 @@ fn otel_provider(sampler: Sampler) -> SdkTracerProvider {
 /// The stock pipeline `#[instrument]` users run: tracing-opentelemetry over the SDK batch processor.
 fn stock_pipeline(provider: &SdkTracerProvider) -> Dispatch {
     Dispatch::new(
-        tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(provider.tracer("bench"))),
+        tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("bench"))),
     )
 }
 
@@ -138,7 +139,10 @@ fn traced_pipeline(sampler: SamplerConfig) -> (Dispatch, traced::Guard) {
         .build()
         .expect("bench config");
     let (layer, guard) = config.layer().expect("traced pipeline");
-    (Dispatch::new(tracing_subscriber::registry().with(layer)), guard)
+    (
+        Dispatch::new(tracing_subscriber::registry().with(layer)),
+        guard,
+    )
 }
 
 /// Runs every bench of `state`, each under the dispatcher `dispatch_for(name)` gives (none: no subscriber), and
@@ -195,8 +199,17 @@ fn s1(c: &mut Criterion) {
 }
 
 fn s2(c: &mut Criterion) {
-    let dispatch = Dispatch::new(tracing_subscriber::registry().with(tracing_subscriber::filter::LevelFilter::WARN));
-    group(c, "S2", &|_| Some(dispatch.clone()), &fastrace_no_root, true, false);
+    let dispatch = Dispatch::new(
+        tracing_subscriber::registry().with(tracing_subscriber::filter::LevelFilter::WARN),
+    );
+    group(
+        c,
+        "S2",
+        &|_| Some(dispatch.clone()),
+        &fastrace_no_root,
+        true,
+        false,
+    );
 }
 
 fn s3(c: &mut Criterion) {
@@ -206,9 +219,20 @@ fn s3(c: &mut Criterion) {
     group(
         c,
         "S3",
-        &|name| Some(if name == "traced" { traced.clone() } else { stock.clone() }),
+        &|name| {
+            Some(if name == "traced" {
+                traced.clone()
+            } else {
+                stock.clone()
+            })
+        },
         // fastrace is measured under an unsampled root, its cheapest way to drop a trace.
-        &|| fastrace::Span::root("root", fastrace::collector::SpanContext::random().sampled(false)),
+        &|| {
+            fastrace::Span::root(
+                "root",
+                fastrace::collector::SpanContext::random().sampled(false),
+            )
+        },
         true,
         false,
     );
@@ -231,14 +255,23 @@ fn s4(c: &mut Criterion) {
     group(
         c,
         "S4",
-        &|name| Some(if name == "traced" { traced.clone() } else { stock.clone() }),
+        &|name| {
+            Some(if name == "traced" {
+                traced.clone()
+            } else {
+                stock.clone()
+            })
+        },
         &|| fastrace::Span::root("root", fastrace::collector::SpanContext::random()),
         false,
         true,
     );
     fastrace::flush();
     let stats = guard.stats();
-    println!("traced S4 export: {} exported, {} dropped, {} failed", stats.exported, stats.dropped, stats.failed);
+    println!(
+        "traced S4 export: {} exported, {} dropped, {} failed",
+        stats.exported, stats.dropped, stats.failed
+    );
     drop(guard);
     let _ = provider.shutdown();
 }
@@ -247,11 +280,19 @@ fn s4(c: &mut Criterion) {
 fn print_ratios() {
     let root = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
         .parent()
-        .map_or_else(|| std::path::PathBuf::from("target"), std::path::Path::to_path_buf)
+        .map_or_else(
+            || std::path::PathBuf::from("target"),
+            std::path::Path::to_path_buf,
+        )
         .join("criterion");
     let mean = |state: &str, name: &str, mode: &str| -> Option<f64> {
-        let path = root.join(state).join(name).join(mode).join("new/estimates.json");
-        let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+        let path = root
+            .join(state)
+            .join(name)
+            .join(mode)
+            .join("new/estimates.json");
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
         json["mean"]["point_estimate"].as_f64()
     };
     println!("\nstate mode   | plain ns | traced ns | instrument ns | fastrace ns | traced/instrument | traced/fastrace");
