@@ -51,9 +51,8 @@ pub(crate) struct NotInternal;
 
 impl<S> Filter<S> for NotInternal {
     fn enabled(&self, meta: &Metadata<'_>, _cx: &Context<'_, S>) -> bool {
-        !(meta.is_span() && in_unsampled_trace())
-            && !is_internal(meta.target())
-            && !in_export_thread()
+        let dropped_trace = meta.is_span() && in_unsampled_trace();
+        !dropped_trace && !is_internal(meta.target()) && !in_export_thread()
     }
 
     fn callsite_enabled(&self, meta: &'static Metadata<'static>) -> Interest {
