@@ -94,11 +94,17 @@ pub(crate) fn body(
             quote! {
                 #span
                 let __traced_timer = #p::Timer::begin(&__traced_span, __traced_skipped);
-                let (__traced_ret, __traced_done) #annotation =
-                    #p::Instrumented::new(__traced_span, __traced_timer, async move #block).await;
-                #record_done
-                __traced_done.finish();
-                __traced_ret
+                let __traced_future = async move #block;
+                // A disabled span that marks nothing has nothing to enter, time or record: poll the body as is.
+                if __traced_timer.is_inert() {
+                    __traced_future.await
+                } else {
+                    let (__traced_ret, __traced_done) #annotation =
+                        #p::Instrumented::new(__traced_span, __traced_timer, __traced_future).await;
+                    #record_done
+                    __traced_done.finish();
+                    __traced_ret
+                }
             }
         }
         Shape::ImplFuture => {

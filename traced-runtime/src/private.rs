@@ -88,6 +88,12 @@ impl Timer {
         }
     }
 
+    /// True when the span is disabled and the fn changes no mark: wrapping it would do nothing.
+    #[inline]
+    pub fn is_inert(&self) -> bool {
+        self.start.is_none() && self.unsampled.is_none()
+    }
+
     #[inline]
     fn mark(&self) -> Option<Mark> {
         self.unsampled.map(Mark::set)
