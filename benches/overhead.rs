@@ -7,6 +7,9 @@
 //! - S3: the OpenTelemetry layer with a sampler that drops every trace (fastrace: under an unsampled root).
 //! - S4: a sampled root span plus the fn per iteration, batch export to an exporter that drops the batch.
 //!
+//! `traced` runs through its own pipeline (`Config::layer`: our sampler, filter and batch processor);
+//! `#[instrument]` through the stock one (tracing-opentelemetry + the SDK batch processor).
+//!
 //! Run: `cargo bench --bench overhead` (criterion; the ratio table is printed last).
 
 use std::future::Future;
@@ -19,6 +22,8 @@ use criterion::{BenchmarkId, Criterion};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, SpanData, SpanExporter};
+use traced::config::{ExporterKind, LogFormat, Protocol, SamplerConfig};
+use tracing::Dispatch;
 use tracing_subscriber::layer::SubscriberExt;
 
 /// Drops every batch: measures the pipeline, not a network.
@@ -112,50 +117,133 @@ fn otel_provider(sampler: Sampler) -> SdkTracerProvider {
         .build()
 }
 
-fn group(c: &mut Criterion, state: &str, run_in: &dyn Fn(&mut dyn FnMut())) {
+/// The stock pipeline `#[instrument]` users run: tracing-opentelemetry over the SDK batch processor.
+fn stock_pipeline(provider: &SdkTracerProvider) -> Dispatch {
+    Dispatch::new(
+        tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("bench"))),
+    )
+}
+
+/// `traced`'s own pipeline, as `Config::layer` builds it: our sampler, our layer filter and our batch processor on
+/// the `traced-export` thread. The OTLP endpoint refuses connections, so every batch is dropped (counted as failed)
+/// without a network in the measurement.
+fn traced_pipeline(sampler: SamplerConfig) -> (Dispatch, traced::Guard) {
+    let config = traced::Config::builder()
+        .without_env()
+        .with_sampler(sampler)
+        .with_exporters([ExporterKind::Otlp])
+        .with_protocol(Protocol::HttpProtobuf)
+        .with_otlp_traces_endpoint("http://127.0.0.1:1/v1/traces")
+        .with_log_format(LogFormat::None)
+        .build()
+        .expect("bench config");
+    let (layer, guard) = config.layer().expect("traced pipeline");
+    (
+        Dispatch::new(tracing_subscriber::registry().with(layer)),
+        guard,
+    )
+}
+
+/// Runs every bench of `state`, each under the dispatcher `dispatch_for(name)` gives (none: no subscriber), and
+/// `fastrace` under `fastrace_root`.
+fn group(
+    c: &mut Criterion,
+    state: &str,
+    dispatch_for: &dyn Fn(&str) -> Option<Dispatch>,
+    fastrace_root: &dyn Fn() -> fastrace::Span,
+    with_plain: bool,
+    tracing_root: bool,
+) {
     let mut group = c.benchmark_group(state);
     for (mode, benches) in [("sync", SYNC), ("async", ASYNC)] {
         for (name, f) in benches {
-            run_in(&mut || {
-                group.bench_function(BenchmarkId::new(name, mode), |b| b.iter(|| f(black_box(7))));
-            });
+            if name == "plain" && !with_plain {
+                continue;
+            }
+            let mut body = || {
+                group.bench_function(BenchmarkId::new(name, mode), |b| {
+                    if name == "fastrace" {
+                        b.iter(|| {
+                            let root = fastrace_root();
+                            let _parent = root.set_local_parent();
+                            f(black_box(7))
+                        });
+                    } else if tracing_root {
+                        b.iter(|| {
+                            let root = tracing::info_span!("root");
+                            let _entered = root.enter();
+                            f(black_box(7))
+                        });
+                    } else {
+                        b.iter(|| f(black_box(7)));
+                    }
+                });
+            };
+            match dispatch_for(name) {
+                Some(dispatch) => tracing::dispatcher::with_default(&dispatch, body),
+                None => body(),
+            }
         }
     }
     group.finish();
 }
 
+/// fastrace with no root: its spans are not even created.
+fn fastrace_no_root() -> fastrace::Span {
+    fastrace::Span::noop()
+}
+
 fn s1(c: &mut Criterion) {
-    group(c, "S1", &|body| body());
+    group(c, "S1", &|_| None, &fastrace_no_root, true, false);
 }
 
 fn s2(c: &mut Criterion) {
-    group(c, "S2", &|body| {
-        let subscriber =
-            tracing_subscriber::registry().with(tracing_subscriber::filter::LevelFilter::WARN);
-        tracing::subscriber::with_default(subscriber, body);
-    });
+    let dispatch = Dispatch::new(
+        tracing_subscriber::registry().with(tracing_subscriber::filter::LevelFilter::WARN),
+    );
+    group(
+        c,
+        "S2",
+        &|_| Some(dispatch.clone()),
+        &fastrace_no_root,
+        true,
+        false,
+    );
 }
 
 fn s3(c: &mut Criterion) {
     let provider = otel_provider(Sampler::AlwaysOff);
-    group(c, "S3", &|body| {
-        let subscriber = tracing_subscriber::registry()
-            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("bench")));
-        tracing::subscriber::with_default(subscriber, || {
-            // fastrace is measured under an unsampled root; the others ignore it.
-            let root = fastrace::Span::root(
+    let stock = stock_pipeline(&provider);
+    let (traced, guard) = traced_pipeline(SamplerConfig::AlwaysOff);
+    group(
+        c,
+        "S3",
+        &|name| {
+            Some(if name == "traced" {
+                traced.clone()
+            } else {
+                stock.clone()
+            })
+        },
+        // fastrace is measured under an unsampled root, its cheapest way to drop a trace.
+        &|| {
+            fastrace::Span::root(
                 "root",
                 fastrace::collector::SpanContext::random().sampled(false),
-            );
-            let _parent = root.set_local_parent();
-            body();
-        });
-    });
+            )
+        },
+        true,
+        false,
+    );
+    drop(guard);
     let _ = provider.shutdown();
 }
 
 fn s4(c: &mut Criterion) {
     let provider = otel_provider(Sampler::AlwaysOn);
+    let stock = stock_pipeline(&provider);
+    let (traced, guard) = traced_pipeline(SamplerConfig::AlwaysOn);
     fastrace::set_reporter(
         fastrace_opentelemetry::OpenTelemetryReporter::new(
             DropExporter,
@@ -164,36 +252,27 @@ fn s4(c: &mut Criterion) {
         ),
         fastrace::collector::Config::default(),
     );
-    let subscriber = tracing_subscriber::registry()
-        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("bench")));
-    tracing::subscriber::with_default(subscriber, || {
-        let mut group = c.benchmark_group("S4");
-        for (mode, benches) in [("sync", SYNC), ("async", ASYNC)] {
-            for (name, f) in benches {
-                if name == "plain" {
-                    continue;
-                }
-                group.bench_function(BenchmarkId::new(name, mode), |b| {
-                    b.iter(|| {
-                        if name == "fastrace" {
-                            let root = fastrace::Span::root(
-                                "root",
-                                fastrace::collector::SpanContext::random(),
-                            );
-                            let _parent = root.set_local_parent();
-                            f(black_box(7))
-                        } else {
-                            let root = tracing::info_span!("root");
-                            let _entered = root.enter();
-                            f(black_box(7))
-                        }
-                    });
-                });
-            }
-        }
-        group.finish();
-    });
+    group(
+        c,
+        "S4",
+        &|name| {
+            Some(if name == "traced" {
+                traced.clone()
+            } else {
+                stock.clone()
+            })
+        },
+        &|| fastrace::Span::root("root", fastrace::collector::SpanContext::random()),
+        false,
+        true,
+    );
     fastrace::flush();
+    let stats = guard.stats();
+    println!(
+        "traced S4 export: {} exported, {} dropped, {} failed",
+        stats.exported, stats.dropped, stats.failed
+    );
+    drop(guard);
     let _ = provider.shutdown();
 }
 

@@ -62,9 +62,9 @@ pub(crate) fn body(
         // panic (the usual way out of a `-> !` fn besides `exit`) is recorded like in any other fn.
         Shape::Diverging => quote! {
             #span
-            let __traced_timer = #p::Timer::start(&__traced_span);
+            let __traced_timer = #p::Timer::begin(&__traced_span, __traced_skipped);
             let __traced_result = {
-                let __traced_entered = __traced_span.enter();
+                let __traced_entered = #p::enter(&__traced_span, &__traced_timer);
                 #p::catch(move || -> ::core::convert::Infallible { #block })
             };
             match __traced_result {
@@ -78,9 +78,9 @@ pub(crate) fn body(
             let turbofish = return_turbofish(&sig.output);
             quote! {
                 #span
-                let __traced_timer = #p::Timer::start(&__traced_span);
+                let __traced_timer = #p::Timer::begin(&__traced_span, __traced_skipped);
                 let __traced_result = {
-                    let __traced_entered = __traced_span.enter();
+                    let __traced_entered = #p::enter(&__traced_span, &__traced_timer);
                     #p::catch #turbofish (move || #block)
                 };
                 #[allow(unreachable_code, clippy::used_underscore_binding)]
@@ -103,21 +103,27 @@ pub(crate) fn body(
             });
             quote! {
                 #span
-                let __traced_timer = #p::Timer::start(&__traced_span);
-                let (__traced_ret, __traced_done) #annotation =
-                    #p::Instrumented::new(__traced_span, __traced_timer, async move #block).await;
-                #record_done
-                __traced_done.finish();
-                __traced_ret
+                let __traced_timer = #p::Timer::begin(&__traced_span, __traced_skipped);
+                let __traced_future = async move #block;
+                // A disabled span that marks nothing has nothing to enter, time or record: poll the body as is.
+                if __traced_timer.is_inert() {
+                    __traced_future.await
+                } else {
+                    let (__traced_ret, __traced_done) #annotation =
+                        #p::Instrumented::new(__traced_span, __traced_timer, __traced_future).await;
+                    #record_done
+                    __traced_done.finish();
+                    __traced_ret
+                }
             }
         }
         Shape::ImplFuture => {
             let annotation = future_output(&sig.output).map(|ty| output_annotation(Some(ty)));
             quote! {
                 #span
-                let __traced_timer = #p::Timer::start(&__traced_span);
+                let __traced_timer = #p::Timer::begin(&__traced_span, __traced_skipped);
                 let __traced_future = {
-                    let __traced_entered = __traced_span.enter();
+                    let __traced_entered = #p::enter(&__traced_span, &__traced_timer);
                     #p::catch(move || #block)
                 };
                 let __traced_future = match __traced_future {
@@ -145,7 +151,7 @@ pub(crate) fn body(
             let annotation = future_output(&sig.output).map(|ty| output_annotation(Some(ty)));
             quote! {
                 #span
-                let __traced_timer = #p::Timer::start(&__traced_span);
+                let __traced_timer = #p::Timer::begin(&__traced_span, __traced_skipped);
                 #(#prefix)*
                 let __traced_future = #p::Instrumented::new(__traced_span, __traced_timer, #future);
                 #pin(async move {
@@ -308,15 +314,38 @@ fn span(
         let expr = &link.value;
         quote!(#p::Link::add_to(&(#expr), &__traced_span);)
     });
-    quote! {
-        #parent_binding
-        let __traced_span = #p::tracing::span!(
+    let new_span = quote! {
+        #p::tracing::span!(
             target: #target,
             #parent
             #p::tracing::Level::#level,
             #name,
             #(#fields),*
-        );
+        )
+    };
+    // Sampling is decided before anything is built; a span with an explicit parent leaves it to the parent.
+    let create = if options.parent.is_some() {
+        quote! {
+            let __traced_skipped = false;
+            let __traced_span = {
+                let __traced_unmarked = #p::unmarked();
+                #new_span
+            };
+        }
+    } else {
+        let root = options.root.is_some();
+        quote! {
+            let __traced_skipped = #p::skip(#p::tracing::Level::#level, #root);
+            let __traced_span = if __traced_skipped {
+                #p::tracing::Span::none()
+            } else {
+                #new_span
+            };
+        }
+    };
+    quote! {
+        #parent_binding
+        #create
         #parent_apply
         #(#links)*
     }

@@ -15,6 +15,7 @@ use tracing_subscriber::Layer;
 use crate::config::{Config, PropagatorKind};
 use crate::guard::Guard;
 use crate::processor::{BatchProcessor, SharedStats};
+use crate::sampling::{DecidedIdGenerator, RootSampler, SamplingLayer};
 use crate::subscriber::{env_filter, fmt_layer, NotInternal};
 use crate::{resource, sampler, Error};
 
@@ -99,7 +100,10 @@ impl Config {
         let subscriber = tracing_subscriber::registry()
             .with(filter)
             .with(fmt_layer(self.log_format))
-            .with(otel_layer(&provider).with_filter(NotInternal));
+            .with(SamplingLayer::new(
+                otel_layer(&provider).with_filter(NotInternal),
+                RootSampler::new(&self.sampler),
+            ));
         if tracing::subscriber::set_global_default(subscriber).is_err() {
             // Lost a race with another initialisation: `guard` shuts the pipeline down on drop.
             return Err(Error::AlreadyInitialized);
@@ -126,10 +130,13 @@ impl Config {
         }
         let filter = env_filter(&self.log_filter)?;
         let (provider, guard) = start(&self)?;
-        let layer = otel_layer(&provider).with_filter(tracing_subscriber::filter::FilterExt::and(
-            NotInternal,
-            filter,
-        ));
+        let layer = SamplingLayer::new(
+            otel_layer(&provider).with_filter(tracing_subscriber::filter::FilterExt::and(
+                NotInternal,
+                filter,
+            )),
+            RootSampler::new(&self.sampler),
+        );
         install_globals(&self, provider);
         Ok((Some(layer), guard))
     }
@@ -141,6 +148,8 @@ fn start(config: &Config) -> Result<(SdkTracerProvider, Guard), Error> {
     let stats = Arc::new(SharedStats::default());
     let mut builder = SdkTracerProvider::builder()
         .with_sampler(sampler::sampler(&config.sampler))
+        // Uses the trace id `#[traced]` drew when it judged a root (see `sampling`).
+        .with_id_generator(DecidedIdGenerator::default())
         .with_span_limits(sampler::span_limits(&config.limits))
         .with_resource(resource.clone());
     // `OTEL_TRACES_EXPORTER=none`: spans are still created (for propagation) but no thread is started.

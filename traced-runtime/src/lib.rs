@@ -14,6 +14,7 @@ pub mod propagation;
 pub mod redact;
 mod resource;
 mod sampler;
+mod sampling;
 mod subscriber;
 
 #[doc(hidden)]

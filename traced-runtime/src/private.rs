@@ -2,7 +2,8 @@
 //! (`traced-runtime` pins `traced-macros` with `=x.y.z`).
 //!
 //! Every helper here checks `Span::is_disabled` before it reads a clock, allocates or formats, so a fn whose span
-//! is disabled (no subscriber, level filtered out) does no more work than `#[tracing::instrument]` would.
+//! is disabled (no subscriber, level filtered out) does no more work than `#[tracing::instrument]` would, and a
+//! fn whose trace the sampler drops builds no span at all ([`skip`]).
 
 use std::any::Any;
 use std::fmt::{self, Debug, Display};
@@ -16,6 +17,8 @@ use opentelemetry::trace::{SpanContext, TraceContextExt};
 use tracing::Span;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
+use crate::sampling::Mark;
+
 pub use ::tracing;
 
 /// Target of the `exception` events the expansion emits, so filters can name them.
@@ -24,27 +27,91 @@ pub const EXCEPTION_TARGET: &str = "traced";
 // ---------------------------------------------------------------------------------------------------------------
 // Timing and completion
 
-/// Start of a span's wall-clock duration: read only when the span is enabled.
+/// Decides, before the span is built, that a `#[traced]` span belongs to a trace the sampler drops: the span is
+/// then `Span::none()` and the fn runs marked as unsampled (see `crate::sampling`). `root` is the `root` option.
+///
+/// Asks nothing when `level` is off (no subscriber, or a filter below it): `span!` then costs what it always did.
+#[inline]
+pub fn skip(level: tracing::Level, root: bool) -> bool {
+    level <= tracing::level_filters::STATIC_MAX_LEVEL
+        && level <= tracing::level_filters::LevelFilter::current()
+        && crate::sampling::skip(root)
+}
+
+/// Clears the unsampled mark while a span with an explicit `parent` is created: its parent decides, not the
+/// trace around it.
+pub struct Unmarked(#[allow(dead_code)] Mark);
+
+/// See [`Unmarked`].
+#[inline]
+pub fn unmarked() -> Unmarked {
+    Unmarked(Mark::set(false))
+}
+
+/// Start of a span's wall-clock duration (read only when the span is enabled), and whether the fn runs in a
+/// sampled trace (a real span), an unsampled one (skipped by [`skip`]), or neither (a disabled span: it keeps
+/// the thread's mark).
 #[derive(Clone, Copy)]
-pub struct Timer(Option<Instant>);
+pub struct Timer {
+    start: Option<Instant>,
+    unsampled: Option<bool>,
+}
 
 impl Timer {
-    /// Reads the clock if `span` records anything.
+    /// Reads the clock if `span` records anything (for spans that never ask [`skip`], such as `span!` blocks).
     #[inline]
     pub fn start(span: &Span) -> Self {
-        Timer(if span.is_disabled() {
-            None
+        Timer::begin(span, false)
+    }
+
+    /// Reads the clock if `span` records anything; `skipped` is what [`skip`] said.
+    #[inline]
+    pub fn begin(span: &Span, skipped: bool) -> Self {
+        if span.is_disabled() {
+            Timer {
+                start: None,
+                unsampled: skipped.then_some(true),
+            }
         } else {
-            Some(Instant::now())
-        })
+            Timer {
+                start: Some(Instant::now()),
+                unsampled: Some(false),
+            }
+        }
     }
 
     /// Records `duration_ms` on `span`.
     #[inline]
     pub fn finish(self, span: &Span) {
-        if let Some(start) = self.0 {
+        if let Some(start) = self.start {
             span.record("duration_ms", start.elapsed().as_secs_f64() * 1e3);
         }
+    }
+
+    /// True when the span is disabled and the fn changes no mark: wrapping it would do nothing.
+    #[inline]
+    pub fn is_inert(&self) -> bool {
+        self.start.is_none() && self.unsampled.is_none()
+    }
+
+    #[inline]
+    fn mark(&self) -> Option<Mark> {
+        self.unsampled.map(Mark::set)
+    }
+}
+
+/// A span entered for a sync body, with the thread marked as running a sampled or an unsampled trace.
+pub struct Entered<'a> {
+    _entered: tracing::span::Entered<'a>,
+    _mark: Option<Mark>,
+}
+
+/// Enters `span` and marks the thread as `timer` says, both until the guard drops.
+#[inline]
+pub fn enter<'a>(span: &'a Span, timer: &Timer) -> Entered<'a> {
+    Entered {
+        _entered: span.enter(),
+        _mark: timer.mark(),
     }
 }
 
@@ -146,6 +213,7 @@ impl<F: Future> Future for Instrumented<F> {
         };
         let polled = {
             let _entered = span.enter();
+            let _mark = this.timer.mark();
             let inner = this.inner;
             catch_unwind(AssertUnwindSafe(|| inner.poll(cx)))
         };
@@ -684,6 +752,9 @@ impl<L: Link + ?Sized> Link for &L {
 
 impl fmt::Debug for Timer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Timer").field(&self.0.is_some()).finish()
+        f.debug_struct("Timer")
+            .field("started", &self.start.is_some())
+            .field("unsampled", &self.unsampled)
+            .finish()
     }
 }

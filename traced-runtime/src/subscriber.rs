@@ -16,6 +16,7 @@ use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::config::LogFormat;
 use crate::processor::{in_export_thread, LOG_TARGET};
+use crate::sampling::in_unsampled_trace;
 use crate::Error;
 
 /// Targets whose spans and events are the pipeline's own: exporting them would feed the export back into itself.
@@ -44,13 +45,14 @@ fn is_internal(target: &str) -> bool {
 }
 
 /// The per-layer filter of the OpenTelemetry layer: nothing from the pipeline itself, nothing from the export
-/// thread (whatever a transport instruments there).
+/// thread (whatever a transport instruments there), no span of a trace the sampler dropped (see `sampling`).
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct NotInternal;
 
 impl<S> Filter<S> for NotInternal {
     fn enabled(&self, meta: &Metadata<'_>, _cx: &Context<'_, S>) -> bool {
-        !is_internal(meta.target()) && !in_export_thread()
+        let dropped_trace = meta.is_span() && in_unsampled_trace();
+        !dropped_trace && !is_internal(meta.target()) && !in_export_thread()
     }
 
     fn callsite_enabled(&self, meta: &'static Metadata<'static>) -> Interest {

@@ -1,0 +1,309 @@
+//! Head sampling decided before a `#[traced]` span is built.
+//!
+//! tracing-opentelemetry asks the sampler only when a span starts (its first enter, or its close), after the
+//! `tracing` span, its registry slot and its OpenTelemetry builder were allocated and filled: a dropped trace
+//! costs about as much as a kept one. `#[traced]` asks [`skip`] first, and a span that the sampler would drop
+//! is never built:
+//!
+//! - the pipeline's [`RootSampler`] is found through the current dispatcher (the [`SamplingLayer`] that
+//!   [`Config::init`](crate::Config::init) and [`Config::layer`](crate::Config::layer) wrap around the
+//!   OpenTelemetry layer), so two pipelines on two threads never see each other's sampler;
+//! - a trace dropped at its root is marked on the thread while the root runs (a sync body, or each poll of an
+//!   async one): the `#[traced]` fns it calls are skipped at the cost of a thread-local read, and every other
+//!   span created there (`tracing::info_span!`, `#[instrument]`) is kept away from the OpenTelemetry layer,
+//!   so none of them becomes the root of a trace of its own;
+//! - for ratio samplers the trace id is drawn here, judged with the SDK's own rule, and handed to the SDK
+//!   through [`DecidedIdGenerator`] when the root is kept, so the SDK sampler, which still runs, agrees.
+
+use std::cell::Cell;
+
+use opentelemetry::trace::{SpanId, TraceContextExt, TraceId};
+use opentelemetry::Context;
+use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator};
+use tracing::span::{Attributes, Id, Record};
+use tracing::subscriber::Interest;
+use tracing::{Event, Metadata, Subscriber};
+use tracing_subscriber::layer::{Context as LayerContext, Layer};
+
+use crate::config::SamplerConfig;
+
+thread_local! {
+    /// True while the innermost `#[traced]` span running on this thread belongs to a trace the sampler dropped.
+    static UNSAMPLED: Cell<bool> = const { Cell::new(false) };
+    /// The trace id [`skip`] drew and kept for the root about to start, or 0.
+    static NEXT_TRACE_ID: Cell<u128> = const { Cell::new(0) };
+}
+
+/// True while a trace dropped by the sampler runs on this thread: spans created now must not reach the
+/// OpenTelemetry layer.
+#[inline]
+pub(crate) fn in_unsampled_trace() -> bool {
+    UNSAMPLED.with(Cell::get)
+}
+
+/// Sets the thread's mark to `unsampled` until the guard drops, then restores the previous one.
+#[derive(Debug)]
+#[must_use]
+pub(crate) struct Mark {
+    previous: bool,
+}
+
+impl Mark {
+    #[inline]
+    pub(crate) fn set(unsampled: bool) -> Self {
+        Mark {
+            previous: UNSAMPLED.with(|mark| mark.replace(unsampled)),
+        }
+    }
+}
+
+impl Drop for Mark {
+    #[inline]
+    fn drop(&mut self) {
+        UNSAMPLED.with(|mark| mark.set(self.previous));
+    }
+}
+
+/// True when a new `#[traced]` span would belong to a trace the sampler drops, so it need not be built.
+///
+/// `root` is the `root` option: the span starts a trace whatever runs around it. Spans with an explicit
+/// `parent` never ask (their parent decides).
+#[inline]
+pub(crate) fn skip(root: bool) -> bool {
+    if !root && in_unsampled_trace() {
+        return true;
+    }
+    tracing::dispatcher::get_default(|dispatch| {
+        dispatch
+            .downcast_ref::<RootSampler>()
+            .is_some_and(|sampler| sampler.drops(root))
+    })
+}
+
+/// The sampler of one pipeline, as far as it can decide without the SDK: roots, and `always_off`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum RootSampler {
+    /// Every trace is kept (`always_on`, `parentbased_always_on`): let the SDK do its work.
+    Keep,
+    /// Every span is dropped (`always_off`).
+    Drop,
+    /// Roots are dropped, children follow their parent (`parentbased_always_off`).
+    DropRoots,
+    /// Roots are kept when the low 63 bits of the trace id are below `bound`, the SDK's rule
+    /// (`traceidratio`, `parentbased_traceidratio`); children follow their parent's trace.
+    Ratio {
+        /// `ratio * 2^63`.
+        bound: u64,
+    },
+}
+
+impl RootSampler {
+    /// The root decision of `config`, with the ratio clamped like the SDK sampler's.
+    pub(crate) fn new(config: &SamplerConfig) -> Self {
+        let ratio = |r: f64| {
+            let r = if r.is_nan() { 1.0 } else { r.clamp(0.0, 1.0) };
+            if r >= 1.0 {
+                RootSampler::Keep
+            } else {
+                // The SDK's bound (opentelemetry_sdk `sample_based_on_probability`), computed once.
+                #[allow(
+                    clippy::cast_possible_truncation,
+                    clippy::cast_sign_loss,
+                    clippy::cast_precision_loss
+                )]
+                let bound = (r * (1u64 << 63) as f64) as u64;
+                RootSampler::Ratio { bound }
+            }
+        };
+        match *config {
+            SamplerConfig::AlwaysOn | SamplerConfig::ParentBasedAlwaysOn => RootSampler::Keep,
+            SamplerConfig::AlwaysOff => RootSampler::Drop,
+            SamplerConfig::ParentBasedAlwaysOff => RootSampler::DropRoots,
+            SamplerConfig::TraceIdRatio(r) | SamplerConfig::ParentBasedTraceIdRatio(r) => ratio(r),
+        }
+    }
+
+    /// True when a new span is dropped, decided without building it. A span under a parent is left to the SDK
+    /// (it follows the parent, or, for `traceidratio`, judges the parent's trace id like the parent was).
+    fn drops(self, root: bool) -> bool {
+        match self {
+            RootSampler::Keep => false,
+            RootSampler::Drop => true,
+            RootSampler::DropRoots => root || !has_parent(),
+            RootSampler::Ratio { bound } => {
+                if !root && has_parent() {
+                    return false;
+                }
+                let trace_id = RandomIdGenerator::default().new_trace_id();
+                let kept = keeps(bound, trace_id);
+                if kept {
+                    NEXT_TRACE_ID.with(|next| next.set(u128::from_be_bytes(trace_id.to_bytes())));
+                }
+                !kept
+            }
+        }
+    }
+}
+
+/// The SDK's `traceidratio` rule: the low 64 bits of the trace id, shifted right once, below the bound.
+fn keeps(bound: u64, trace_id: TraceId) -> bool {
+    let low = u128::from_be_bytes(trace_id.to_bytes()) as u64;
+    (low >> 1) < bound
+}
+
+/// True when a span created now has a parent in OpenTelemetry's eyes: tracing-opentelemetry (with context
+/// activation, its default) parents a contextual span on the current OpenTelemetry context, which holds the
+/// entered span or an attached remote context.
+fn has_parent() -> bool {
+    Context::map_current(|cx| cx.has_active_span())
+}
+
+/// The SDK's random ids, except the trace id of a root [`skip`] already judged: that one is used as drawn, so
+/// the SDK's ratio sampler reaches the same decision.
+#[derive(Debug, Default)]
+pub(crate) struct DecidedIdGenerator(RandomIdGenerator);
+
+impl IdGenerator for DecidedIdGenerator {
+    fn new_trace_id(&self) -> TraceId {
+        match NEXT_TRACE_ID.with(|next| next.replace(0)) {
+            0 => self.0.new_trace_id(),
+            id => TraceId::from(id),
+        }
+    }
+
+    fn new_span_id(&self) -> SpanId {
+        self.0.new_span_id()
+    }
+}
+
+/// The OpenTelemetry layer of a pipeline, carrying its [`RootSampler`] where [`skip`] finds it (through
+/// `Dispatch::downcast_ref`). Everything else is the inner layer's.
+#[derive(Debug)]
+pub(crate) struct SamplingLayer<L> {
+    inner: L,
+    sampler: RootSampler,
+}
+
+impl<L> SamplingLayer<L> {
+    pub(crate) fn new(inner: L, sampler: RootSampler) -> Self {
+        SamplingLayer { inner, sampler }
+    }
+}
+
+impl<S: Subscriber, L: Layer<S>> Layer<S> for SamplingLayer<L> {
+    fn on_register_dispatch(&self, subscriber: &tracing::Dispatch) {
+        self.inner.on_register_dispatch(subscriber);
+    }
+
+    fn on_layer(&mut self, subscriber: &mut S) {
+        self.inner.on_layer(subscriber);
+    }
+
+    fn register_callsite(&self, metadata: &'static Metadata<'static>) -> Interest {
+        self.inner.register_callsite(metadata)
+    }
+
+    fn enabled(&self, metadata: &Metadata<'_>, ctx: LayerContext<'_, S>) -> bool {
+        self.inner.enabled(metadata, ctx)
+    }
+
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: LayerContext<'_, S>) {
+        self.inner.on_new_span(attrs, id, ctx);
+    }
+
+    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+        self.inner.max_level_hint()
+    }
+
+    fn on_record(&self, span: &Id, values: &Record<'_>, ctx: LayerContext<'_, S>) {
+        self.inner.on_record(span, values, ctx);
+    }
+
+    fn on_follows_from(&self, span: &Id, follows: &Id, ctx: LayerContext<'_, S>) {
+        self.inner.on_follows_from(span, follows, ctx);
+    }
+
+    fn event_enabled(&self, event: &Event<'_>, ctx: LayerContext<'_, S>) -> bool {
+        self.inner.event_enabled(event, ctx)
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: LayerContext<'_, S>) {
+        self.inner.on_event(event, ctx);
+    }
+
+    fn on_enter(&self, id: &Id, ctx: LayerContext<'_, S>) {
+        self.inner.on_enter(id, ctx);
+    }
+
+    fn on_exit(&self, id: &Id, ctx: LayerContext<'_, S>) {
+        self.inner.on_exit(id, ctx);
+    }
+
+    fn on_close(&self, id: Id, ctx: LayerContext<'_, S>) {
+        self.inner.on_close(id, ctx);
+    }
+
+    fn on_id_change(&self, old: &Id, new: &Id, ctx: LayerContext<'_, S>) {
+        self.inner.on_id_change(old, new, ctx);
+    }
+
+    #[allow(unsafe_code)]
+    unsafe fn downcast_raw(&self, id: std::any::TypeId) -> Option<*const ()> {
+        if id == std::any::TypeId::of::<RootSampler>() {
+            return Some(std::ptr::from_ref(&self.sampler).cast());
+        }
+        if id == std::any::TypeId::of::<Self>() {
+            return Some(std::ptr::from_ref(self).cast());
+        }
+        // SAFETY: the inner layer answers for its own types, with the contract of this very method.
+        unsafe { self.inner.downcast_raw(id) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ratio_bound_matches_the_sdk() {
+        let RootSampler::Ratio { bound } = RootSampler::new(&SamplerConfig::TraceIdRatio(0.5))
+        else {
+            panic!("ratio");
+        };
+        assert_eq!(bound, 1 << 62);
+        assert!(keeps(bound, TraceId::from(0u128)));
+        assert!(keeps(bound, TraceId::from((1u128 << 63) - 1)));
+        assert!(!keeps(bound, TraceId::from(1u128 << 63)));
+        assert_eq!(
+            RootSampler::new(&SamplerConfig::TraceIdRatio(7.0)),
+            RootSampler::Keep
+        );
+        assert_eq!(
+            RootSampler::new(&SamplerConfig::ParentBasedTraceIdRatio(0.0)),
+            RootSampler::Ratio { bound: 0 }
+        );
+    }
+
+    #[test]
+    fn the_drawn_trace_id_reaches_the_sdk() {
+        NEXT_TRACE_ID.with(|next| next.set(42));
+        let generator = DecidedIdGenerator::default();
+        assert_eq!(generator.new_trace_id(), TraceId::from(42u128));
+        assert_ne!(generator.new_trace_id(), TraceId::from(42u128));
+    }
+
+    #[test]
+    fn marks_nest() {
+        assert!(!in_unsampled_trace());
+        {
+            let _outer = Mark::set(true);
+            assert!(in_unsampled_trace());
+            {
+                let _inner = Mark::set(false);
+                assert!(!in_unsampled_trace());
+            }
+            assert!(in_unsampled_trace());
+        }
+        assert!(!in_unsampled_trace());
+    }
+}
