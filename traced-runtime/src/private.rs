@@ -17,7 +17,7 @@ use opentelemetry::trace::{SpanContext, TraceContextExt};
 use tracing::Span;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use crate::sampling::Mark;
+use crate::sampling::{Mark, Unsampled};
 
 pub use ::tracing;
 
@@ -45,7 +45,7 @@ pub struct Unmarked(#[allow(dead_code)] Mark);
 /// See [`Unmarked`].
 #[inline]
 pub fn unmarked() -> Unmarked {
-    Unmarked(Mark::set(false))
+    Unmarked(Mark::set(None))
 }
 
 /// Start of a span's wall-clock duration (read only when the span is enabled), and whether the fn runs in a
@@ -54,7 +54,8 @@ pub fn unmarked() -> Unmarked {
 #[derive(Clone, Copy)]
 pub struct Timer {
     start: Option<Instant>,
-    unsampled: Option<bool>,
+    /// `None`: leave the thread's mark; `Some(None)`: a sampled span; `Some(Some(ids))`: a dropped trace.
+    unsampled: Option<Option<Unsampled>>,
 }
 
 impl Timer {
@@ -70,12 +71,12 @@ impl Timer {
         if span.is_disabled() {
             Timer {
                 start: None,
-                unsampled: skipped.then_some(true),
+                unsampled: skipped.then(|| Some(crate::sampling::dropped_ids())),
             }
         } else {
             Timer {
                 start: Some(Instant::now()),
-                unsampled: Some(false),
+                unsampled: Some(None),
             }
         }
     }

@@ -17,7 +17,7 @@
 
 use std::cell::Cell;
 
-use opentelemetry::trace::{SpanId, TraceContextExt, TraceId};
+use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
 use opentelemetry::Context;
 use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator};
 use tracing::span::{Attributes, Id, Record};
@@ -27,9 +27,43 @@ use tracing_subscriber::layer::{Context as LayerContext, Layer};
 
 use crate::config::SamplerConfig;
 
+/// The ids a dropped trace still has: nothing is exported for it, but propagation must tell the next service
+/// that this trace is not sampled (`traceparent` with flags `00`), or a parent-based sampler there would start
+/// sampling a trace we dropped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Unsampled {
+    trace_id: u128,
+    span_id: u64,
+}
+
+impl Unsampled {
+    fn random(trace_id: Option<TraceId>) -> Self {
+        let ids = RandomIdGenerator::default();
+        let trace_id = trace_id.unwrap_or_else(|| ids.new_trace_id());
+        Unsampled {
+            trace_id: u128::from_be_bytes(trace_id.to_bytes()),
+            span_id: u64::from_be_bytes(ids.new_span_id().to_bytes()),
+        }
+    }
+
+    fn context(self) -> Context {
+        Context::new().with_remote_span_context(SpanContext::new(
+            TraceId::from(self.trace_id),
+            SpanId::from(self.span_id),
+            TraceFlags::default(),
+            false,
+            TraceState::default(),
+        ))
+    }
+}
+
 thread_local! {
     /// True while the innermost `#[traced]` span running on this thread belongs to a trace the sampler dropped.
     static UNSAMPLED: Cell<bool> = const { Cell::new(false) };
+    /// The ids of that dropped trace, for propagation.
+    static UNSAMPLED_IDS: Cell<Option<Unsampled>> = const { Cell::new(None) };
+    /// The ids [`skip`] gave the root it just dropped, taken by the `Timer` of that root.
+    static DROPPED_ROOT: Cell<Option<Unsampled>> = const { Cell::new(None) };
     /// The trace id [`skip`] drew and kept for the root about to start, or 0.
     static NEXT_TRACE_ID: Cell<u128> = const { Cell::new(0) };
 }
@@ -41,18 +75,39 @@ pub(crate) fn in_unsampled_trace() -> bool {
     UNSAMPLED.with(Cell::get)
 }
 
-/// Sets the thread's mark to `unsampled` until the guard drops, then restores the previous one.
+/// The context to propagate from here: the current OpenTelemetry context, or, inside a trace the sampler
+/// dropped (where no span was built), a context naming that trace as not sampled.
+pub(crate) fn current_context() -> Context {
+    match UNSAMPLED_IDS.with(Cell::get) {
+        Some(ids) if in_unsampled_trace() => ids.context(),
+        _ => Context::current(),
+    }
+}
+
+/// The ids of a span [`skip`] just dropped: the root's own, or those of the dropped trace it runs in.
+#[inline]
+pub(crate) fn dropped_ids() -> Unsampled {
+    DROPPED_ROOT
+        .with(Cell::take)
+        .or_else(|| UNSAMPLED_IDS.with(Cell::get))
+        .unwrap_or_else(|| Unsampled::random(None))
+}
+
+/// Sets the thread's mark (`Some` ids: a dropped trace; `None`: a sampled one) until the guard drops, then
+/// restores the previous one.
 #[derive(Debug)]
 #[must_use]
 pub(crate) struct Mark {
     previous: bool,
+    previous_ids: Option<Unsampled>,
 }
 
 impl Mark {
     #[inline]
-    pub(crate) fn set(unsampled: bool) -> Self {
+    pub(crate) fn set(unsampled: Option<Unsampled>) -> Self {
         Mark {
-            previous: UNSAMPLED.with(|mark| mark.replace(unsampled)),
+            previous: UNSAMPLED.with(|mark| mark.replace(unsampled.is_some())),
+            previous_ids: UNSAMPLED_IDS.with(|ids| ids.replace(unsampled)),
         }
     }
 }
@@ -61,6 +116,7 @@ impl Drop for Mark {
     #[inline]
     fn drop(&mut self) {
         UNSAMPLED.with(|mark| mark.set(self.previous));
+        UNSAMPLED_IDS.with(|ids| ids.set(self.previous_ids));
     }
 }
 
@@ -126,22 +182,30 @@ impl RootSampler {
     /// True when a new span is dropped, decided without building it. A span under a parent is left to the SDK
     /// (it follows the parent, or, for `traceidratio`, judges the parent's trace id like the parent was).
     fn drops(self, root: bool) -> bool {
-        match self {
-            RootSampler::Keep => false,
-            RootSampler::Drop => true,
-            RootSampler::DropRoots => root || !has_parent(),
+        let dropped = match self {
+            RootSampler::Keep => return false,
+            RootSampler::Drop => None,
+            RootSampler::DropRoots => {
+                if !root && has_parent() {
+                    return false;
+                }
+                None
+            }
             RootSampler::Ratio { bound } => {
                 if !root && has_parent() {
                     return false;
                 }
                 let trace_id = RandomIdGenerator::default().new_trace_id();
-                let kept = keeps(bound, trace_id);
-                if kept {
+                if keeps(bound, trace_id) {
                     NEXT_TRACE_ID.with(|next| next.set(u128::from_be_bytes(trace_id.to_bytes())));
+                    return false;
                 }
-                !kept
+                Some(trace_id)
             }
-        }
+        };
+        // A dropped root still names its trace to the services it calls, as not sampled.
+        DROPPED_ROOT.with(|ids| ids.set(Some(Unsampled::random(dropped))));
+        true
     }
 }
 
@@ -296,10 +360,10 @@ mod tests {
     fn marks_nest() {
         assert!(!in_unsampled_trace());
         {
-            let _outer = Mark::set(true);
+            let _outer = Mark::set(Some(Unsampled::random(None)));
             assert!(in_unsampled_trace());
             {
-                let _inner = Mark::set(false);
+                let _inner = Mark::set(None);
                 assert!(!in_unsampled_trace());
             }
             assert!(in_unsampled_trace());

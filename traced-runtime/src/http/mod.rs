@@ -75,13 +75,14 @@ pub fn inject_headers(headers: &mut HeaderMap) {
 }
 
 /// The OpenTelemetry context of `span`, or the current context when `span` is not seen by the OpenTelemetry
-/// layer (disabled, filtered out), so propagation still works through spans that are not exported.
+/// layer (disabled, filtered out, or in a trace the sampler dropped, which is then propagated as not sampled),
+/// so propagation still works through spans that are not exported.
 fn context_of(span: &Span) -> Context {
     let cx = span.context();
     if cx.has_active_span() {
         cx
     } else {
-        Context::current()
+        crate::sampling::current_context()
     }
 }
 

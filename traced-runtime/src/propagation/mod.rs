@@ -97,7 +97,8 @@ where
     M: ?Sized,
     MapInjector<'a, M>: Injector,
 {
-    Context::map_current(|cx| inject(cx, &mut MapInjector(map)))
+    // Inside a trace the sampler dropped, no span was built: the trace still goes out, as not sampled.
+    inject(&crate::sampling::current_context(), &mut MapInjector(map));
 }
 
 /// Characters the HTTP specification calls optional whitespace, trimmed around header values and list members.
