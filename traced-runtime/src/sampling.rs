@@ -37,12 +37,17 @@ pub(crate) struct Unsampled {
 }
 
 impl Unsampled {
+    /// Ids for a dropped root. They only need to be unique, not unpredictable (nothing is exported for them):
+    /// a thread-local SplitMix64 seeded once from the SDK's generator costs a few ns, where the SDK's
+    /// cryptographic generator would cost more than the rest of the dropped span.
     fn random(trace_id: Option<TraceId>) -> Self {
-        let ids = RandomIdGenerator::default();
-        let trace_id = trace_id.unwrap_or_else(|| ids.new_trace_id());
+        let trace_id = trace_id.map_or_else(
+            || (u128::from(next_id()) << 64) | u128::from(next_id()),
+            |id| u128::from_be_bytes(id.to_bytes()),
+        );
         Unsampled {
-            trace_id: u128::from_be_bytes(trace_id.to_bytes()),
-            span_id: u64::from_be_bytes(ids.new_span_id().to_bytes()),
+            trace_id,
+            span_id: next_id(),
         }
     }
 
@@ -64,6 +69,8 @@ thread_local! {
     static UNSAMPLED_IDS: Cell<Option<Unsampled>> = const { Cell::new(None) };
     /// The ids [`skip`] gave the root it just dropped, taken by the `Timer` of that root.
     static DROPPED_ROOT: Cell<Option<Unsampled>> = const { Cell::new(None) };
+    /// State of [`next_id`]; 0 until first seeded.
+    static ID_STATE: Cell<u64> = const { Cell::new(0) };
     /// The trace id [`skip`] drew and kept for the root about to start, or 0.
     static NEXT_TRACE_ID: Cell<u128> = const { Cell::new(0) };
 }
@@ -73,6 +80,22 @@ thread_local! {
 #[inline]
 pub(crate) fn in_unsampled_trace() -> bool {
     UNSAMPLED.with(Cell::get)
+}
+
+/// A non-zero pseudo-random u64 from this thread's SplitMix64 stream.
+fn next_id() -> u64 {
+    ID_STATE.with(|state| {
+        let mut x = state.get();
+        if x == 0 {
+            x = u64::from_be_bytes(RandomIdGenerator::default().new_span_id().to_bytes()) | 1;
+        }
+        x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        state.set(x);
+        let mut z = x;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        (z ^ (z >> 31)).max(1)
+    })
 }
 
 /// The context to propagate from here: the current OpenTelemetry context, or, inside a trace the sampler
@@ -369,5 +392,20 @@ mod tests {
             assert!(in_unsampled_trace());
         }
         assert!(!in_unsampled_trace());
+    }
+
+    #[test]
+    fn dropped_roots_get_distinct_non_zero_ids() {
+        let ids: std::collections::HashSet<(u128, u64)> = (0..10_000)
+            .map(|_| {
+                let ids = Unsampled::random(None);
+                assert!(ids.trace_id != 0 && ids.span_id != 0);
+                (ids.trace_id, ids.span_id)
+            })
+            .collect();
+        assert_eq!(ids.len(), 10_000);
+        // A ratio root keeps the trace id the sampler judged.
+        let judged = TraceId::from(0x1234_u128);
+        assert_eq!(Unsampled::random(Some(judged)).trace_id, 0x1234);
     }
 }
