@@ -326,7 +326,7 @@ fn span(
     // Sampling is decided before anything is built; a span with an explicit parent leaves it to the parent.
     let create = if options.parent.is_some() {
         quote! {
-            let __traced_skipped = false;
+            let __traced_skipped = #p::Skip::NO;
             let __traced_span = {
                 let __traced_unmarked = #p::unmarked();
                 #new_span
@@ -336,7 +336,7 @@ fn span(
         let root = options.root.is_some();
         quote! {
             let __traced_skipped = #p::skip(#p::tracing::Level::#level, #root);
-            let __traced_span = if __traced_skipped {
+            let __traced_span = if __traced_skipped.is_skipped() {
                 #p::tracing::Span::none()
             } else {
                 #new_span

@@ -32,10 +32,29 @@ pub const EXCEPTION_TARGET: &str = "traced";
 ///
 /// Asks nothing when `level` is off (no subscriber, or a filter below it): `span!` then costs what it always did.
 #[inline]
-pub fn skip(level: tracing::Level, root: bool) -> bool {
-    level <= tracing::level_filters::STATIC_MAX_LEVEL
+pub fn skip(level: tracing::Level, root: bool) -> Skip {
+    if level <= tracing::level_filters::STATIC_MAX_LEVEL
         && level <= tracing::level_filters::LevelFilter::current()
-        && crate::sampling::skip(root)
+    {
+        Skip(crate::sampling::skip(root))
+    } else {
+        Skip::NO
+    }
+}
+
+/// What [`skip`] decided: build the span, or not, with the ids of the dropped trace it belongs to.
+#[derive(Clone, Copy)]
+pub struct Skip(Option<Unsampled>);
+
+impl Skip {
+    /// Build the span (a span with an explicit `parent`, a `span!` block).
+    pub const NO: Skip = Skip(None);
+
+    /// True when the span is not built.
+    #[inline]
+    pub fn is_skipped(self) -> bool {
+        self.0.is_some()
+    }
 }
 
 /// Clears the unsampled mark while a span with an explicit `parent` is created: its parent decides, not the
@@ -62,16 +81,16 @@ impl Timer {
     /// Reads the clock if `span` records anything (for spans that never ask [`skip`], such as `span!` blocks).
     #[inline]
     pub fn start(span: &Span) -> Self {
-        Timer::begin(span, false)
+        Timer::begin(span, Skip::NO)
     }
 
-    /// Reads the clock if `span` records anything; `skipped` is what [`skip`] said.
+    /// Reads the clock if `span` records anything; `skip` is what [`skip()`] said.
     #[inline]
-    pub fn begin(span: &Span, skipped: bool) -> Self {
+    pub fn begin(span: &Span, skip: Skip) -> Self {
         if span.is_disabled() {
             Timer {
                 start: None,
-                unsampled: skipped.then(|| Some(crate::sampling::dropped_ids())),
+                unsampled: skip.0.map(Some),
             }
         } else {
             Timer {
@@ -567,49 +586,23 @@ impl Native for std::borrow::Cow<'_, str> {
     }
 }
 
-impl<T: Native + ?Sized> Native for &T {
-    type Out<'a>
-        = T::Out<'a>
-    where
-        Self: 'a;
-    #[inline(always)]
-    fn native(&self) -> T::Out<'_> {
-        (**self).native()
-    }
+/// Pointers record what they point to.
+macro_rules! native_through {
+    ($($pointer:ty),* $(,)?) => {$(
+        impl<T: Native + ?Sized> Native for $pointer {
+            type Out<'a>
+                = T::Out<'a>
+            where
+                Self: 'a;
+            #[inline(always)]
+            fn native(&self) -> T::Out<'_> {
+                (**self).native()
+            }
+        }
+    )*};
 }
 
-impl<T: Native + ?Sized> Native for &mut T {
-    type Out<'a>
-        = T::Out<'a>
-    where
-        Self: 'a;
-    #[inline(always)]
-    fn native(&self) -> T::Out<'_> {
-        (**self).native()
-    }
-}
-
-impl<T: Native + ?Sized> Native for Box<T> {
-    type Out<'a>
-        = T::Out<'a>
-    where
-        Self: 'a;
-    #[inline(always)]
-    fn native(&self) -> T::Out<'_> {
-        (**self).native()
-    }
-}
-
-impl<T: Native + ?Sized> Native for std::sync::Arc<T> {
-    type Out<'a>
-        = T::Out<'a>
-    where
-        Self: 'a;
-    #[inline(always)]
-    fn native(&self) -> T::Out<'_> {
-        (**self).native()
-    }
-}
+native_through!(&T, &mut T, Box<T>, std::sync::Arc<T>);
 
 /// First choice: a native OTLP type.
 pub trait AsNative<'a> {

@@ -63,12 +63,9 @@ impl Unsampled {
 }
 
 thread_local! {
-    /// True while the innermost `#[traced]` span running on this thread belongs to a trace the sampler dropped.
-    static UNSAMPLED: Cell<bool> = const { Cell::new(false) };
-    /// The ids of that dropped trace, for propagation.
-    static UNSAMPLED_IDS: Cell<Option<Unsampled>> = const { Cell::new(None) };
-    /// The ids [`skip`] gave the root it just dropped, taken by the `Timer` of that root.
-    static DROPPED_ROOT: Cell<Option<Unsampled>> = const { Cell::new(None) };
+    /// The ids of the dropped trace the innermost `#[traced]` span running on this thread belongs to, if the
+    /// sampler dropped it.
+    static UNSAMPLED: Cell<Option<Unsampled>> = const { Cell::new(None) };
     /// State of [`next_id`]; 0 until first seeded.
     static ID_STATE: Cell<u64> = const { Cell::new(0) };
     /// The trace id [`skip`] drew and kept for the root about to start, or 0.
@@ -79,7 +76,7 @@ thread_local! {
 /// OpenTelemetry layer.
 #[inline]
 pub(crate) fn in_unsampled_trace() -> bool {
-    UNSAMPLED.with(Cell::get)
+    UNSAMPLED.with(Cell::get).is_some()
 }
 
 /// A non-zero pseudo-random u64 from this thread's SplitMix64 stream.
@@ -101,19 +98,10 @@ fn next_id() -> u64 {
 /// The context to propagate from here: the current OpenTelemetry context, or, inside a trace the sampler
 /// dropped (where no span was built), a context naming that trace as not sampled.
 pub(crate) fn current_context() -> Context {
-    match UNSAMPLED_IDS.with(Cell::get) {
-        Some(ids) if in_unsampled_trace() => ids.context(),
-        _ => Context::current(),
+    match UNSAMPLED.with(Cell::get) {
+        Some(ids) => ids.context(),
+        None => Context::current(),
     }
-}
-
-/// The ids of a span [`skip`] just dropped: the root's own, or those of the dropped trace it runs in.
-#[inline]
-pub(crate) fn dropped_ids() -> Unsampled {
-    DROPPED_ROOT
-        .with(Cell::take)
-        .or_else(|| UNSAMPLED_IDS.with(Cell::get))
-        .unwrap_or_else(|| Unsampled::random(None))
 }
 
 /// Sets the thread's mark (`Some` ids: a dropped trace; `None`: a sampled one) until the guard drops, then
@@ -121,16 +109,14 @@ pub(crate) fn dropped_ids() -> Unsampled {
 #[derive(Debug)]
 #[must_use]
 pub(crate) struct Mark {
-    previous: bool,
-    previous_ids: Option<Unsampled>,
+    previous: Option<Unsampled>,
 }
 
 impl Mark {
     #[inline]
     pub(crate) fn set(unsampled: Option<Unsampled>) -> Self {
         Mark {
-            previous: UNSAMPLED.with(|mark| mark.replace(unsampled.is_some())),
-            previous_ids: UNSAMPLED_IDS.with(|ids| ids.replace(unsampled)),
+            previous: UNSAMPLED.with(|mark| mark.replace(unsampled)),
         }
     }
 }
@@ -139,23 +125,25 @@ impl Drop for Mark {
     #[inline]
     fn drop(&mut self) {
         UNSAMPLED.with(|mark| mark.set(self.previous));
-        UNSAMPLED_IDS.with(|ids| ids.set(self.previous_ids));
     }
 }
 
-/// True when a new `#[traced]` span would belong to a trace the sampler drops, so it need not be built.
+/// The ids of the dropped trace a new `#[traced]` span would belong to, when the sampler drops it (so the span
+/// need not be built): the trace running on this thread, or a new one for a dropped root.
 ///
 /// `root` is the `root` option: the span starts a trace whatever runs around it. Spans with an explicit
 /// `parent` never ask (their parent decides).
 #[inline]
-pub(crate) fn skip(root: bool) -> bool {
-    if !root && in_unsampled_trace() {
-        return true;
+pub(crate) fn skip(root: bool) -> Option<Unsampled> {
+    if !root {
+        if let Some(ids) = UNSAMPLED.with(Cell::get) {
+            return Some(ids);
+        }
     }
     tracing::dispatcher::get_default(|dispatch| {
         dispatch
             .downcast_ref::<RootSampler>()
-            .is_some_and(|sampler| sampler.drops(root))
+            .and_then(|sampler| sampler.drops(root))
     })
 }
 
@@ -202,33 +190,29 @@ impl RootSampler {
         }
     }
 
-    /// True when a new span is dropped, decided without building it. A span under a parent is left to the SDK
-    /// (it follows the parent, or, for `traceidratio`, judges the parent's trace id like the parent was).
-    fn drops(self, root: bool) -> bool {
-        let dropped = match self {
-            RootSampler::Keep => return false,
-            RootSampler::Drop => None,
-            RootSampler::DropRoots => {
-                if !root && has_parent() {
-                    return false;
-                }
-                None
+    /// The ids of a new span's trace when it is dropped, decided without building it; a dropped root still
+    /// names its trace to the services it calls, as not sampled. A span under a parent is left to the SDK (it
+    /// follows the parent, or, for `traceidratio`, judges the parent's trace id like the parent was).
+    fn drops(self, root: bool) -> Option<Unsampled> {
+        match self {
+            RootSampler::Keep => return None,
+            RootSampler::DropRoots | RootSampler::Ratio { .. } if !root && has_parent() => {
+                return None
             }
+            _ => {}
+        }
+        let judged = match self {
             RootSampler::Ratio { bound } => {
-                if !root && has_parent() {
-                    return false;
-                }
                 let trace_id = RandomIdGenerator::default().new_trace_id();
                 if keeps(bound, trace_id) {
                     NEXT_TRACE_ID.with(|next| next.set(u128::from_be_bytes(trace_id.to_bytes())));
-                    return false;
+                    return None;
                 }
                 Some(trace_id)
             }
+            _ => None,
         };
-        // A dropped root still names its trace to the services it calls, as not sampled.
-        DROPPED_ROOT.with(|ids| ids.set(Some(Unsampled::random(dropped))));
-        true
+        Some(Unsampled::random(judged))
     }
 }
 
