@@ -5,77 +5,14 @@
 //! Needs `rotel-agent`: `ROTEL_AGENT` (set by `.ci/test`) or `pip install rotel`. Fails, never skips, without it.
 
 mod fault_support;
+mod rotel_support;
 
-use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fault_support::{free_addr, Collector};
+use rotel_support::{rotel_agent, Rotel};
 use traced_runtime::config::{Config, LogFormat, Protocol};
 use tracing_subscriber::layer::SubscriberExt;
-
-fn rotel_agent() -> PathBuf {
-    if let Ok(path) = std::env::var("ROTEL_AGENT") {
-        return path.into();
-    }
-    let output = Command::new("python3")
-        .args([
-            "-c",
-            "import rotel, os; print(os.path.dirname(rotel.__file__))",
-        ])
-        .output()
-        .expect("python3 is needed to find rotel-agent (or set ROTEL_AGENT)");
-    let path = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()).join("rotel-agent");
-    assert!(
-        path.is_file(),
-        "rotel-agent not found: set ROTEL_AGENT or `pip install rotel`"
-    );
-    path
-}
-
-/// A running rotel, killed on drop.
-struct Rotel {
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl Rotel {
-    fn start(agent: &PathBuf, grpc: SocketAddr, http: SocketAddr, forward_to: SocketAddr) -> Rotel {
-        let dir = tempfile::tempdir().unwrap();
-        let child = Command::new(agent)
-            .arg("start")
-            .args(["--otlp-grpc-endpoint", &grpc.to_string()])
-            .args(["--otlp-http-endpoint", &http.to_string()])
-            .args(["--exporter", "otlp"])
-            .args(["--otlp-exporter-endpoint", &format!("http://{forward_to}")])
-            .args(["--otlp-exporter-protocol", "grpc"])
-            .args(["--batch-timeout", "100ms"])
-            .arg("--pid-file")
-            .arg(dir.path().join("rotel.pid"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("cannot start rotel-agent");
-        let rotel = Rotel { child, _dir: dir };
-        let start = Instant::now();
-        while [grpc, http].iter().any(|a| TcpStream::connect(a).is_err()) {
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "rotel did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        rotel
-    }
-}
-
-impl Drop for Rotel {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn killed_and_restarted(protocol: Protocol) {
     let agent = rotel_agent();

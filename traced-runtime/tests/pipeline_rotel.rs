@@ -3,98 +3,19 @@
 //! `ROTEL_AGENT` to the binary): a missing collector must not turn into a silent pass.
 
 mod pipeline_support;
+mod rotel_support;
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use pipeline_support::{grpc_receiver, Receiver};
+use pipeline_support::grpc_receiver;
+use rotel_support::{free_addr, rotel_agent, Rotel};
 use traced_runtime::config::{Config, LogFormat, Protocol};
 use tracing_subscriber::layer::SubscriberExt;
 
-fn rotel_agent() -> Option<PathBuf> {
-    if let Ok(path) = std::env::var("ROTEL_AGENT") {
-        return Some(path.into());
-    }
-    let output = Command::new("python3")
-        .args([
-            "-c",
-            "import rotel, os; print(os.path.dirname(rotel.__file__))",
-        ])
-        .output()
-        .ok()?;
-    let dir = String::from_utf8(output.stdout).ok()?;
-    let path = PathBuf::from(dir.trim()).join("rotel-agent");
-    path.is_file().then_some(path)
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A running rotel, killed on drop.
-struct Rotel {
-    child: Child,
-    grpc: SocketAddr,
-    http: SocketAddr,
-    _dir: tempfile::TempDir,
-}
-
-impl Rotel {
-    fn start(agent: &PathBuf, forward_to: &Receiver) -> Rotel {
-        let dir = tempfile::tempdir().unwrap();
-        let grpc: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-        let http: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-        let child = Command::new(agent)
-            .arg("start")
-            .args(["--otlp-grpc-endpoint", &grpc.to_string()])
-            .args(["--otlp-http-endpoint", &http.to_string()])
-            .args(["--exporter", "otlp"])
-            .args(["--otlp-exporter-endpoint", &forward_to.grpc_endpoint()])
-            .args(["--otlp-exporter-protocol", "grpc"])
-            .args(["--batch-timeout", "100ms"])
-            .arg("--pid-file")
-            .arg(dir.path().join("rotel.pid"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let rotel = Rotel {
-            child,
-            grpc,
-            http,
-            _dir: dir,
-        };
-        let start = Instant::now();
-        while [grpc, http].iter().any(|a| TcpStream::connect(a).is_err()) {
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "rotel did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        rotel
-    }
-}
-
-impl Drop for Rotel {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn through_rotel(protocol: Protocol) {
-    let agent = rotel_agent().expect(
-        "rotel-agent not found: `pip install rotel` (or set ROTEL_AGENT), as .ci/test does",
-    );
+    let agent = rotel_agent();
     let receiver = grpc_receiver();
-    let rotel = Rotel::start(&agent, &receiver);
+    let rotel = Rotel::start(&agent, free_addr(), free_addr(), receiver.addr);
     let mut config = Config {
         service_name: Some("via-rotel".into()),
         log_format: LogFormat::None,
