@@ -232,8 +232,7 @@ impl<F: Future> Future for Instrumented<F> {
             };
         };
         let polled = {
-            let _entered = span.enter();
-            let _mark = this.timer.mark();
+            let _entered = enter(span, this.timer);
             let inner = this.inner;
             catch_unwind(AssertUnwindSafe(|| inner.poll(cx)))
         };
