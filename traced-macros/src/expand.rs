@@ -49,7 +49,7 @@ pub(crate) fn body(
 
     let span = span(options, sig, owner, &p, cancellable);
     let imports = imports(options, &p);
-    let record_sync = record(options, &p, quote!(__traced_ret), quote!(&__traced_span));
+    let record_sync = record(options, &p, quote!((*__traced_ret)), quote!(__traced_span));
     let record_done = record(
         options,
         &p,
@@ -62,6 +62,7 @@ pub(crate) fn body(
         // panic (the usual way out of a `-> !` fn besides `exit`) is recorded like in any other fn.
         Shape::Diverging => quote! {
             #span
+            let (__traced_span, __traced_skipped) = #p::started(__traced_started);
             let __traced_timer = #p::Timer::begin(&__traced_span, __traced_skipped);
             let __traced_result = {
                 let __traced_entered = #p::enter(&__traced_span, &__traced_timer);
@@ -78,21 +79,22 @@ pub(crate) fn body(
             let turbofish = return_turbofish(&sig.output);
             quote! {
                 #span
-                let __traced_timer = #p::Timer::begin(&__traced_span, __traced_skipped);
-                let __traced_result = {
-                    let __traced_entered = #p::enter(&__traced_span, &__traced_timer);
-                    #p::catch #turbofish (move || #block)
-                };
-                #[allow(unreachable_code, clippy::used_underscore_binding)]
-                match __traced_result {
-                    ::core::result::Result::Ok(__traced_ret) => {
-                        #record_sync
-                        __traced_timer.finish(&__traced_span);
-                        __traced_ret
+                let __traced_body = #p::body #turbofish (move || #block);
+                match __traced_started {
+                    #[allow(unreachable_code, clippy::used_underscore_binding)]
+                    ::core::option::Option::Some((__traced_span, __traced_skipped))
+                        if !#p::is_inert(&__traced_span, __traced_skipped) =>
+                    {
+                        #p::run(
+                            __traced_span,
+                            __traced_skipped,
+                            __traced_body,
+                            |__traced_ret, __traced_span| { #record_sync },
+                        )
                     }
-                    ::core::result::Result::Err(__traced_panic) => {
-                        #p::resume_panic(&__traced_span, __traced_timer, __traced_panic)
-                    }
+                    // Nothing recorded and no mark to set (no subscriber, level filtered out): call the body as
+                    // `#[instrument]` would run it, with no clock, no unwind guard and no probe.
+                    _ => __traced_body(),
                 }
             }
         }
@@ -103,17 +105,24 @@ pub(crate) fn body(
             });
             quote! {
                 #span
-                let __traced_timer = #p::Timer::begin(&__traced_span, __traced_skipped);
                 let __traced_future = async move #block;
-                // A disabled span that marks nothing has nothing to enter, time or record: poll the body as is.
-                if __traced_timer.is_inert() {
-                    __traced_future.await
-                } else {
-                    let (__traced_ret, __traced_done) #annotation =
-                        #p::Instrumented::new(__traced_span, __traced_timer, __traced_future).await;
-                    #record_done
-                    __traced_done.finish();
-                    __traced_ret
+                match __traced_started {
+                    ::core::option::Option::Some((__traced_span, __traced_skipped))
+                        if !#p::is_inert(&__traced_span, __traced_skipped) =>
+                    {
+                        let __traced_timer = #p::Timer::begin(&__traced_span, __traced_skipped);
+                        let (__traced_ret, __traced_done) #annotation =
+                            #p::Instrumented::new(__traced_span, __traced_timer, __traced_future).await;
+                        #record_done
+                        __traced_done.finish();
+                        __traced_ret
+                    }
+                    // A disabled span that marks nothing has nothing to enter, time or record: poll the body as
+                    // is, without keeping the span in the future.
+                    _ => {
+                        ::core::mem::drop(__traced_started);
+                        __traced_future.await
+                    }
                 }
             }
         }
@@ -121,6 +130,7 @@ pub(crate) fn body(
             let annotation = future_output(&sig.output).map(|ty| output_annotation(Some(ty)));
             quote! {
                 #span
+                let (__traced_span, __traced_skipped) = #p::started(__traced_started);
                 let __traced_timer = #p::Timer::begin(&__traced_span, __traced_skipped);
                 let __traced_future = {
                     let __traced_entered = #p::enter(&__traced_span, &__traced_timer);
@@ -151,6 +161,7 @@ pub(crate) fn body(
             let annotation = future_output(&sig.output).map(|ty| output_annotation(Some(ty)));
             quote! {
                 #span
+                let (__traced_span, __traced_skipped) = #p::started(__traced_started);
                 let __traced_timer = #p::Timer::begin(&__traced_span, __traced_skipped);
                 #(#prefix)*
                 let __traced_future = #p::Instrumented::new(__traced_span, __traced_timer, #future);
@@ -324,30 +335,33 @@ fn span(
         )
     };
     // Sampling is decided before anything is built; a span with an explicit parent leaves it to the parent.
+    // Below the level filter nothing is asked at all.
     let create = if options.parent.is_some() {
         quote! {
-            let __traced_skipped = #p::Skip::NO;
-            let __traced_span = {
-                let __traced_unmarked = #p::unmarked();
-                #new_span
-            };
+            let __traced_unmarked = #p::unmarked();
+            (#new_span, #p::Skip::NO)
         }
     } else {
         let root = options.root.is_some();
         quote! {
-            let __traced_skipped = #p::skip(#p::tracing::Level::#level, #root);
-            let __traced_span = if __traced_skipped.is_skipped() {
-                #p::tracing::Span::none()
+            let __traced_skipped = #p::skip(#root);
+            if __traced_skipped.is_skipped() {
+                (#p::tracing::Span::none(), __traced_skipped)
             } else {
-                #new_span
-            };
+                (#new_span, __traced_skipped)
+            }
         }
     };
     quote! {
         #parent_binding
-        #create
-        #parent_apply
-        #(#links)*
+        let __traced_started = if #p::enabled(#p::tracing::Level::#level) {
+            let (__traced_span, __traced_skipped) = { #create };
+            #parent_apply
+            #(#links)*
+            ::core::option::Option::Some((__traced_span, __traced_skipped))
+        } else {
+            ::core::option::Option::None
+        };
     }
 }
 

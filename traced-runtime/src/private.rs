@@ -27,19 +27,20 @@ pub const EXCEPTION_TARGET: &str = "traced";
 // ---------------------------------------------------------------------------------------------------------------
 // Timing and completion
 
+/// True when a span at `level` can be enabled: the static and the current max level, the test `tracing::span!`
+/// starts with. Below it the expansion builds nothing and runs the body as is.
+#[inline(always)]
+pub fn enabled(level: tracing::Level) -> bool {
+    level <= tracing::level_filters::STATIC_MAX_LEVEL
+        && level <= tracing::level_filters::LevelFilter::current()
+}
+
 /// Decides, before the span is built, that a `#[traced]` span belongs to a trace the sampler drops: the span is
 /// then `Span::none()` and the fn runs marked as unsampled (see `crate::sampling`). `root` is the `root` option.
-///
-/// Asks nothing when `level` is off (no subscriber, or a filter below it): `span!` then costs what it always did.
+/// Asked only when the span's level is [`enabled`].
 #[inline]
-pub fn skip(level: tracing::Level, root: bool) -> Skip {
-    if level <= tracing::level_filters::STATIC_MAX_LEVEL
-        && level <= tracing::level_filters::LevelFilter::current()
-    {
-        Skip(crate::sampling::skip(root))
-    } else {
-        Skip::NO
-    }
+pub fn skip(root: bool) -> Skip {
+    Skip(crate::sampling::skip(root))
 }
 
 /// What [`skip`] decided: build the span, or not, with the ids of the dropped trace it belongs to.
@@ -72,9 +73,10 @@ pub fn unmarked() -> Unmarked {
 /// the thread's mark).
 #[derive(Clone, Copy)]
 pub struct Timer {
+    /// Set for an enabled span, which also clears the thread's mark (its trace is sampled, or not decided yet).
     start: Option<Instant>,
-    /// `None`: leave the thread's mark; `Some(None)`: a sampled span; `Some(Some(ids))`: a dropped trace.
-    unsampled: Option<Option<Unsampled>>,
+    /// The dropped trace the fn runs in, when [`skip`] said so (the span is then disabled).
+    unsampled: Option<Unsampled>,
 }
 
 impl Timer {
@@ -90,12 +92,12 @@ impl Timer {
         if span.is_disabled() {
             Timer {
                 start: None,
-                unsampled: skip.0.map(Some),
+                unsampled: skip.0,
             }
         } else {
             Timer {
                 start: Some(Instant::now()),
-                unsampled: Some(None),
+                unsampled: None,
             }
         }
     }
@@ -116,8 +118,32 @@ impl Timer {
 
     #[inline]
     fn mark(&self) -> Option<Mark> {
-        self.unsampled.map(Mark::set)
+        if self.start.is_some() {
+            Some(Mark::set(None))
+        } else {
+            self.unsampled.map(|ids| Mark::set(Some(ids)))
+        }
     }
+}
+
+/// True when `span` records nothing and marks nothing (no subscriber, its level filtered out): the fn body can
+/// run as is, with no clock read, unwind guard or result probe.
+#[inline(always)]
+pub fn is_inert(span: &Span, skip: Skip) -> bool {
+    span.is_disabled() && !skip.is_skipped()
+}
+
+/// The span and sampling decision of an [`enabled`] level, or a disabled span.
+#[inline(always)]
+pub fn started(started: Option<(Span, Skip)>) -> (Span, Skip) {
+    started.unwrap_or_else(|| (Span::none(), Skip::NO))
+}
+
+/// Types a sync body's closure with the fn's return type, so `?`, coercions and the probes see what the fn
+/// declares.
+#[inline(always)]
+pub fn body<R, F: FnOnce() -> R>(body: F) -> F {
+    body
 }
 
 /// A span entered for a sync body, with the thread marked as running a sampled or an unsampled trace.
@@ -132,6 +158,30 @@ pub fn enter<'a>(span: &'a Span, timer: &Timer) -> Entered<'a> {
     Entered {
         _entered: span.enter(),
         _mark: timer.mark(),
+    }
+}
+
+/// Runs a sync fn body inside its enabled (or sampled-out) span: times it, records what `record` finds in the
+/// returned value, and records a panic before it continues. Out of line, so the disabled path of the expansion
+/// stays a level check and a call.
+#[inline(never)]
+pub fn run<R, B, C>(span: Span, skip: Skip, body: B, record: C) -> R
+where
+    B: FnOnce() -> R,
+    C: FnOnce(&R, &Span),
+{
+    let timer = Timer::begin(&span, skip);
+    let result = {
+        let _entered = enter(&span, &timer);
+        catch(body)
+    };
+    match result {
+        Ok(ret) => {
+            record(&ret, &span);
+            timer.finish(&span);
+            ret
+        }
+        Err(payload) => resume_panic(&span, timer, payload),
     }
 }
 

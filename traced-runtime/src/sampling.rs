@@ -16,6 +16,7 @@
 //!   through [`DecidedIdGenerator`] when the root is kept, so the SDK sampler, which still runs, agrees.
 
 use std::cell::Cell;
+use std::num::NonZeroU64;
 
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
 use opentelemetry::Context;
@@ -33,7 +34,8 @@ use crate::config::SamplerConfig;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Unsampled {
     trace_id: u128,
-    span_id: u64,
+    /// Never zero, which also lets `Option<Unsampled>` take no more room than the ids.
+    span_id: NonZeroU64,
 }
 
 impl Unsampled {
@@ -42,7 +44,7 @@ impl Unsampled {
     /// cryptographic generator would cost more than the rest of the dropped span.
     fn random(trace_id: Option<TraceId>) -> Self {
         let trace_id = trace_id.map_or_else(
-            || (u128::from(next_id()) << 64) | u128::from(next_id()),
+            || (u128::from(next_id().get()) << 64) | u128::from(next_id().get()),
             |id| u128::from_be_bytes(id.to_bytes()),
         );
         Unsampled {
@@ -54,7 +56,7 @@ impl Unsampled {
     fn context(self) -> Context {
         Context::new().with_remote_span_context(SpanContext::new(
             TraceId::from(self.trace_id),
-            SpanId::from(self.span_id),
+            SpanId::from(self.span_id.get()),
             TraceFlags::default(),
             false,
             TraceState::default(),
@@ -80,7 +82,7 @@ pub(crate) fn in_unsampled_trace() -> bool {
 }
 
 /// A non-zero pseudo-random u64 from this thread's SplitMix64 stream.
-fn next_id() -> u64 {
+fn next_id() -> NonZeroU64 {
     ID_STATE.with(|state| {
         let mut x = state.get();
         if x == 0 {
@@ -91,7 +93,7 @@ fn next_id() -> u64 {
         let mut z = x;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        (z ^ (z >> 31)).max(1)
+        NonZeroU64::new(z ^ (z >> 31)).unwrap_or(NonZeroU64::MIN)
     })
 }
 
@@ -383,8 +385,8 @@ mod tests {
         let ids: std::collections::HashSet<(u128, u64)> = (0..10_000)
             .map(|_| {
                 let ids = Unsampled::random(None);
-                assert!(ids.trace_id != 0 && ids.span_id != 0);
-                (ids.trace_id, ids.span_id)
+                assert!(ids.trace_id != 0);
+                (ids.trace_id, ids.span_id.get())
             })
             .collect();
         assert_eq!(ids.len(), 10_000);
