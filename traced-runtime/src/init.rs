@@ -153,7 +153,7 @@ fn start(config: &Config) -> Result<(SdkTracerProvider, Guard), Error> {
         .with_span_limits(sampler::span_limits(&config.limits))
         .with_resource(resource.clone());
     // `OTEL_TRACES_EXPORTER=none`: spans are still created (for propagation) but no thread is started.
-    if !config.exporters.is_empty() {
+    if !config.exporters.is_empty() || !config.span_exporters.is_empty() {
         builder =
             builder.with_span_processor(BatchProcessor::start(config, &resource, stats.clone())?);
     }

@@ -371,3 +371,38 @@ fn zipkin_exports_with_the_service_name() {
         Some("pipeline-test")
     );
 }
+
+#[test]
+fn a_span_exporter_given_in_code_receives_every_span_once() {
+    let spans = opentelemetry_sdk::trace::InMemorySpanExporter::default();
+    let config = Config::builder()
+        .without_env()
+        .with_exporters([])
+        .with_span_exporter(spans.clone())
+        .with_log_format(LogFormat::None)
+        .build()
+        .expect("config");
+    let twin = config.clone();
+    assert_eq!(twin, config, "a clone shares the exporter");
+
+    let guard = emit(config, SPANS);
+    // Read before shutdown, which clears the in-memory exporter.
+    guard.force_flush().expect("flush");
+    let stats = guard.stats();
+    let finished = spans.get_finished_spans().expect("in-memory spans");
+    assert_eq!(finished.len(), SPANS, "{stats:?}");
+    assert!(finished.iter().all(|span| span.name == "work"));
+    assert_eq!(stats.exported, SPANS as u64);
+    guard.shutdown().expect("shutdown");
+    assert!(
+        spans.is_shutdown_called(),
+        "the pipeline shuts its exporters down"
+    );
+
+    // The exporter moved into the first pipeline: a second one must not export to it as well.
+    let Err(error) = twin.layer::<tracing_subscriber::Registry>() else {
+        panic!("a second pipeline took the same exporter");
+    };
+    let message = error.to_string();
+    assert!(message.contains("custom"), "{message}");
+}

@@ -5,9 +5,10 @@ use std::time::Duration;
 use super::layer::{self, Endpoint, Layer};
 use super::{
     env, parse, yaml, Compression, Config, ExporterKind, LogFormat, PropagatorKind, Protocol,
-    SamplerConfig,
+    SamplerConfig, SpanExporters,
 };
 use crate::Error;
+use opentelemetry_sdk::trace::SpanExporter;
 
 /// Sets options in code. Values set here win over a YAML file given with [`ConfigBuilder::with_yaml_file`], which
 /// wins over the environment, which wins over the spec defaults.
@@ -35,6 +36,8 @@ pub struct ConfigBuilder {
     without_env: bool,
     /// YAML text and its name, read at `build` so that `${VAR}` uses the same environment.
     yaml: Option<(String, String)>,
+    /// Exporters given in code; no environment variable or file can name them.
+    span_exporters: SpanExporters,
 }
 
 impl Config {
@@ -130,6 +133,27 @@ impl ConfigBuilder {
     pub fn with_exporters(mut self, exporters: impl IntoIterator<Item = ExporterKind>) -> Self {
         self.layer.exporters = Some(Vec::new());
         exporters.into_iter().fold(self, Self::with_exporter)
+    }
+
+    /// Adds an `opentelemetry_sdk` span exporter of your own, run beside the exporters `OTEL_TRACES_EXPORTER`
+    /// or [`ConfigBuilder::with_exporters`] name (set those to none to use it alone).
+    ///
+    /// ```
+    /// use opentelemetry_sdk::trace::InMemorySpanExporter;
+    /// use traced_runtime::config::Config;
+    ///
+    /// let spans = InMemorySpanExporter::default();
+    /// let config = Config::builder()
+    ///     .without_env()
+    ///     .with_exporters([])
+    ///     .with_span_exporter(spans.clone())
+    ///     .build()?;
+    /// assert_eq!(config.span_exporters.len(), 1);
+    /// # Ok::<(), traced_runtime::Error>(())
+    /// ```
+    pub fn with_span_exporter<E: SpanExporter + 'static>(mut self, exporter: E) -> Self {
+        self.span_exporters.push(exporter);
+        self
     }
 
     /// The OTLP base URL, like `OTEL_EXPORTER_OTLP_ENDPOINT`: `/v1/traces` is appended for the HTTP protocols.
@@ -323,7 +347,9 @@ impl ConfigBuilder {
             errors.extend(yaml_errors);
         }
         layers.push(self.layer);
-        layer::finish(layers, errors)
+        let mut config = layer::finish(layers, errors)?;
+        config.span_exporters = self.span_exporters;
+        Ok(config)
     }
 
     /// A valid URL, or `None` with the error recorded: an invalid value never reaches the layer.

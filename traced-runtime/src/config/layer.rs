@@ -178,6 +178,7 @@ pub(crate) fn resolve(layers: impl IntoIterator<Item = Layer>) -> Config {
         deployment_environment: merged.deployment_environment,
         resource_attributes: merged.resource_attributes,
         exporters: merged.exporters.unwrap_or(default.exporters),
+        span_exporters: default.span_exporters,
         otlp: OtlpConfig {
             endpoint,
             protocol,

@@ -22,6 +22,7 @@ mod layer;
 mod parse;
 mod yaml;
 
+pub use crate::exporter::SpanExporters;
 pub use builder::ConfigBuilder;
 
 /// The complete, validated configuration of the tracing pipeline.
@@ -41,8 +42,10 @@ pub struct Config {
     /// `OTEL_RESOURCE_ATTRIBUTES`, decoded, in order. Never holds `service.name`, `service.version` or
     /// `deployment.environment.name`: those are moved into their fields above.
     pub resource_attributes: Vec<(String, String)>,
-    /// `OTEL_TRACES_EXPORTER`: where finished spans go. Empty means none.
+    /// `OTEL_TRACES_EXPORTER`: where finished spans go. Empty means none (unless `span_exporters` has some).
     pub exporters: Vec<ExporterKind>,
+    /// Exporters given in code ([`ConfigBuilder::with_span_exporter`]), run beside `exporters`.
+    pub span_exporters: SpanExporters,
     /// OTLP exporter settings.
     pub otlp: OtlpConfig,
     /// `OTEL_EXPORTER_ZIPKIN_ENDPOINT`.
@@ -229,6 +232,7 @@ impl Default for Config {
             deployment_environment: None,
             resource_attributes: Vec::new(),
             exporters: vec![ExporterKind::Otlp],
+            span_exporters: SpanExporters::default(),
             otlp: OtlpConfig::default(),
             zipkin_endpoint: "http://localhost:9411/api/v2/spans".to_owned(),
             propagators: vec![PropagatorKind::TraceContext, PropagatorKind::Baggage],

@@ -6,7 +6,7 @@
 use std::fmt::Debug;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use opentelemetry_sdk::error::OTelSdkResult;
@@ -72,16 +72,75 @@ impl<E: SpanExporter> DynExporter for Named<E> {
     }
 }
 
-/// Builds every exporter the configuration names. Must run inside a tokio runtime.
-/// `stats` receives the retry counts.
+/// Span exporters given in code ([`ConfigBuilder::with_span_exporter`](crate::config::ConfigBuilder::with_span_exporter)):
+/// any `opentelemetry_sdk` [`SpanExporter`] (an in-memory exporter in tests, a vendor's exporter), run by the
+/// same batch processor as the exporters [`Config::exporters`] names.
+///
+/// An exporter is moved into the first pipeline started with it; a clone of the configuration shares it, and a
+/// second pipeline started from that clone fails with [`Error::Exporter`] rather than export twice.
+#[derive(Clone, Default)]
+pub struct SpanExporters(Vec<Slot>);
+
+/// One exporter given in code, until a pipeline takes it.
+type Slot = Arc<Mutex<Option<Box<dyn DynExporter>>>>;
+
+impl SpanExporters {
+    /// Adds `exporter`.
+    pub fn push<E: SpanExporter + 'static>(&mut self, exporter: E) {
+        self.0
+            .push(Arc::new(Mutex::new(Some(Named::boxed("custom", exporter)))));
+    }
+
+    /// True when no exporter was given.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// How many exporters were given.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn take(&self) -> Result<Vec<Box<dyn DynExporter>>, Error> {
+        self.0
+            .iter()
+            .map(|slot| {
+                slot.lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .take()
+                    .ok_or_else(|| Error::Exporter {
+                        exporter: "custom",
+                        reason: "this span exporter already runs in another pipeline".into(),
+                    })
+            })
+            .collect()
+    }
+}
+
+impl Debug for SpanExporters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SpanExporters({})", self.0.len())
+    }
+}
+
+/// The same exporters (not merely alike): exporters have no equality of their own.
+impl PartialEq for SpanExporters {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.len() == other.0.len() && self.0.iter().zip(&other.0).all(|(a, b)| Arc::ptr_eq(a, b))
+    }
+}
+
+/// Builds every exporter the configuration names, then takes the ones given in code. Must run inside a tokio
+/// runtime. `stats` receives the retry counts.
 pub(crate) fn build(
     config: &Config,
     stats: &Arc<SharedStats>,
 ) -> Result<Vec<Box<dyn DynExporter>>, Error> {
-    let mut exporters = Vec::with_capacity(config.exporters.len());
+    let mut exporters = Vec::with_capacity(config.exporters.len() + config.span_exporters.len());
     for kind in &config.exporters {
         exporters.push(build_one(*kind, config, stats)?);
     }
+    exporters.extend(config.span_exporters.take()?);
     Ok(exporters)
 }
 
