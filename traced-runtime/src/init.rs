@@ -4,9 +4,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use opentelemetry::propagation::TextMapPropagator;
-use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::InstrumentationScope;
-use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
+use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing::Subscriber;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
@@ -16,6 +15,7 @@ use crate::config::{Config, PropagatorKind};
 use crate::guard::Guard;
 use crate::processor::{BatchProcessor, SharedStats};
 use crate::sampling::{DecidedIdGenerator, RootSampler, SamplingLayer};
+use crate::span_layer::{Core, SpanLayer};
 use crate::subscriber::{env_filter, fmt_layer, NotInternal};
 use crate::{resource, sampler, Error};
 
@@ -96,12 +96,12 @@ impl Config {
             return Err(Error::AlreadyInitialized);
         }
         let filter = env_filter(&self.log_filter)?;
-        let (provider, guard) = start(&self)?;
+        let (provider, guard, core) = start(&self)?;
         let subscriber = tracing_subscriber::registry()
             .with(filter)
             .with(fmt_layer(self.log_format))
             .with(SamplingLayer::new(
-                otel_layer(&provider).with_filter(NotInternal),
+                SpanLayer::new(core).with_filter(NotInternal),
                 RootSampler::new(&self.sampler),
             ));
         if tracing::subscriber::set_global_default(subscriber).is_err() {
@@ -129,9 +129,9 @@ impl Config {
             return Ok((None, Guard::disabled()));
         }
         let filter = env_filter(&self.log_filter)?;
-        let (provider, guard) = start(&self)?;
+        let (provider, guard, core) = start(&self)?;
         let layer = SamplingLayer::new(
-            otel_layer(&provider).with_filter(tracing_subscriber::filter::FilterExt::and(
+            SpanLayer::new(core).with_filter(tracing_subscriber::filter::FilterExt::and(
                 NotInternal,
                 filter,
             )),
@@ -142,41 +142,32 @@ impl Config {
     }
 }
 
-/// The tracer provider with our batch processor, and the guard that shuts it down.
-fn start(config: &Config) -> Result<(SdkTracerProvider, Guard), Error> {
+/// The tracer provider with our batch processor (for spans made with the OpenTelemetry API), the guard that
+/// shuts it down, and what the span layer needs to feed the same queue.
+fn start(config: &Config) -> Result<(SdkTracerProvider, Guard, Core), Error> {
     let resource = resource::resource(config);
     let stats = Arc::new(SharedStats::default());
+    let limits = sampler::span_limits(&config.limits);
     let mut builder = SdkTracerProvider::builder()
         .with_sampler(sampler::sampler(&config.sampler))
         // Uses the trace id `#[traced]` drew when it judged a root (see `sampling`).
         .with_id_generator(DecidedIdGenerator::default())
-        .with_span_limits(sampler::span_limits(&config.limits))
+        .with_span_limits(limits)
         .with_resource(resource.clone());
+    let mut sink = None;
     // `OTEL_TRACES_EXPORTER=none`: spans are still created (for propagation) but no thread is started.
     if !config.exporters.is_empty() || !config.span_exporters.is_empty() {
-        builder =
-            builder.with_span_processor(BatchProcessor::start(config, &resource, stats.clone())?);
+        let processor = BatchProcessor::start(config, &resource, stats.clone())?;
+        sink = Some(processor.sink());
+        builder = builder.with_span_processor(processor);
     }
     let provider = builder.build();
     let guard = Guard::new(provider.clone(), stats, config.batch.export_timeout);
-    Ok((provider, guard))
-}
-
-fn otel_layer<S>(
-    provider: &SdkTracerProvider,
-) -> tracing_opentelemetry::OpenTelemetryLayer<S, SdkTracer>
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-{
     let scope = InstrumentationScope::builder("traced")
         .with_version(env!("CARGO_PKG_VERSION"))
         .build();
-    tracing_opentelemetry::layer()
-        .with_tracer(provider.tracer_with_scope(scope))
-        // `#[traced]` records `code.*` itself, pointing at the fn rather than at the attribute.
-        .with_location(false)
-        // busy/idle times cost a clock read on every enter and exit; `duration_ms` is what we report.
-        .with_tracked_inactivity(false)
+    let core = Core::new(sampler::sampler(&config.sampler), limits, scope, sink);
+    Ok((provider, guard, core))
 }
 
 fn install_globals(config: &Config, provider: SdkTracerProvider) {

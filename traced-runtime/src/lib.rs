@@ -15,6 +15,8 @@ pub mod redact;
 mod resource;
 mod sampler;
 mod sampling;
+mod span_ext;
+mod span_layer;
 mod subscriber;
 
 #[doc(hidden)]
@@ -25,4 +27,5 @@ pub use config::Config;
 pub use error::Error;
 pub use guard::{healthy, stats, Guard, Stats};
 pub use init::{init, init_from_file, layer, try_init};
+pub use span_ext::SpanExt;
 pub use traced_macros::traced;

@@ -15,7 +15,6 @@ use std::time::Instant;
 
 use opentelemetry::trace::{SpanContext, TraceContextExt};
 use tracing::Span;
-use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::sampling::{Mark, Unsampled};
 
@@ -732,8 +731,7 @@ impl Parent for opentelemetry::Context {
     }
     fn apply(&self, span: &Span) {
         if !span.is_disabled() {
-            // Fails only once the span was entered, which the expansion never did yet.
-            let _ = span.set_parent(self.clone());
+            crate::SpanExt::set_parent(span, self.clone());
         }
     }
 }
@@ -768,7 +766,7 @@ pub trait Link {
 impl Link for SpanContext {
     fn add_to(&self, span: &Span) {
         if !span.is_disabled() && self.is_valid() {
-            span.add_link(self.clone());
+            crate::SpanExt::add_link(span, self.clone());
         }
     }
 }
@@ -782,7 +780,10 @@ impl Link for opentelemetry::Context {
 impl Link for Span {
     fn add_to(&self, span: &Span) {
         if !span.is_disabled() {
-            self.context().span().span_context().add_to(span);
+            crate::SpanExt::context(self)
+                .span()
+                .span_context()
+                .add_to(span);
         }
     }
 }

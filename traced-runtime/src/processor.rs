@@ -252,6 +252,33 @@ impl BatchProcessor {
     }
 }
 
+/// The sending end of the export queue, for the span layer: finished spans go straight in, without an SDK span.
+#[derive(Clone, Debug)]
+pub(crate) struct SpanSink {
+    spans: mpsc::Sender<SpanData>,
+    stats: Arc<SharedStats>,
+}
+
+impl SpanSink {
+    /// Queues a sampled span. Never blocks the caller: a full queue (or one closed by shutdown) drops the span
+    /// and counts it, so that every span ended is exported, dropped or failed.
+    pub(crate) fn send(&self, span: SpanData) {
+        if self.spans.try_send(span).is_err() {
+            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl BatchProcessor {
+    /// A sending end for the span layer.
+    pub(crate) fn sink(&self) -> SpanSink {
+        SpanSink {
+            spans: self.spans.clone(),
+            stats: self.stats.clone(),
+        }
+    }
+}
+
 impl SpanProcessor for BatchProcessor {
     fn on_start(&self, _span: &mut Span, _cx: &Context) {}
 

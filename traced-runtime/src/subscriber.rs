@@ -3,7 +3,7 @@
 use std::fmt;
 use std::io::IsTerminal;
 
-use opentelemetry::trace::TraceContextExt;
+use opentelemetry::trace::SpanContext;
 use tracing::field::{Field, Visit};
 use tracing::subscriber::Interest;
 use tracing::{Event, Metadata, Subscriber};
@@ -130,21 +130,17 @@ where
         }
         if let Some(span) = ctx.parent_span() {
             line.insert("span".into(), span.name().into());
-            // The OTel layer keeps the span context in the span's extensions; the public accessor needs the
-            // dispatcher, which is the current one while an event is being formatted.
-            let otel = tracing::dispatcher::get_default(|dispatch| {
-                tracing_opentelemetry::get_otel_context(&span.id(), dispatch)
+            // The OTel layer keeps the span context in the span's extensions; reaching it needs the dispatcher,
+            // which is the current one while an event is being formatted.
+            let span_context = tracing::dispatcher::get_default(|dispatch| {
+                crate::span_ext::span_context_of(dispatch, &span.id())
             });
-            if let Some(cx) = otel {
-                let span_ref = cx.span();
-                let span_context = span_ref.span_context();
-                if span_context.is_valid() {
-                    line.insert(
-                        "trace_id".into(),
-                        span_context.trace_id().to_string().into(),
-                    );
-                    line.insert("span_id".into(), span_context.span_id().to_string().into());
-                }
+            if let Some(span_context) = span_context.filter(SpanContext::is_valid) {
+                line.insert(
+                    "trace_id".into(),
+                    span_context.trace_id().to_string().into(),
+                );
+                line.insert("span_id".into(), span_context.span_id().to_string().into());
             }
         }
         writeln!(writer, "{}", serde_json::Value::Object(line))

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use fault_support::Collector;
 use traced_runtime::config::Protocol;
-use tracing_opentelemetry::OpenTelemetrySpanExt;
+use traced_runtime::SpanExt;
 use tracing_subscriber::layer::SubscriberExt;
 
 #[test]

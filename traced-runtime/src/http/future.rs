@@ -12,7 +12,6 @@ use http::Response;
 use opentelemetry::trace::TraceContextExt;
 use opentelemetry::Context;
 use tracing::Span;
-use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::{record_error, record_status, short_type_name};
 use crate::propagation::HeaderInjector;
@@ -117,7 +116,7 @@ where
 /// Writes the server span's trace context into the response, so a caller without a trace of its own (a browser,
 /// `curl -v`) learns which trace to look up. Only the span context: the caller's baggage is not echoed back.
 fn inject_response<B>(span: &Span, response: &mut Response<B>) {
-    let span_context = span.context().span().span_context().clone();
+    let span_context = crate::SpanExt::context(span).span().span_context().clone();
     if span_context.is_valid() {
         let cx = Context::new().with_remote_span_context(span_context);
         crate::propagation::inject(&cx, &mut HeaderInjector(response.headers_mut()));

@@ -42,7 +42,6 @@ use http::{HeaderMap, Method, Version};
 use opentelemetry::trace::TraceContextExt;
 use opentelemetry::Context;
 use tracing::Span;
-use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 pub use client::{ClientTraceLayer, ClientTraceService};
 pub use future::ResponseFuture;
@@ -78,7 +77,7 @@ pub fn inject_headers(headers: &mut HeaderMap) {
 /// layer (disabled, filtered out, or in a trace the sampler dropped, which is then propagated as not sampled),
 /// so propagation still works through spans that are not exported.
 fn context_of(span: &Span) -> Context {
-    let cx = span.context();
+    let cx = crate::SpanExt::context(span);
     if cx.has_active_span() {
         cx
     } else {

@@ -12,7 +12,6 @@ use tower_layer::Layer;
 use tower_service::Service;
 use tracing::field::Empty;
 use tracing::Span;
-use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::future::{ResponseFuture, Side};
 use super::{method_attribute, protocol_version, split_host_port, TARGET};
@@ -178,7 +177,7 @@ fn server_span<B>(request: &Request<B>) -> Span {
     }
 
     // Fails only when the OpenTelemetry layer is missing; then there is no trace to continue anyway.
-    let _ = span.set_parent(extract_parent(request));
+    crate::SpanExt::set_parent(&span, extract_parent(request));
 
     let method = method_attribute(request.method());
     let route = route(request.extensions());

@@ -1,0 +1,809 @@
+//! The OpenTelemetry layer of the `traced` pipeline: `tracing` spans in, finished `SpanData` out to the batch
+//! processor's queue.
+//!
+//! It takes the place of tracing-opentelemetry's layer in the pipelines [`Config::init`](crate::Config::init)
+//! and [`Config::layer`](crate::Config::layer) build (`#[traced]` still works under that layer in a subscriber
+//! of the user's own). Per span, tracing-opentelemetry fills a `SpanBuilder`, turns it into an SDK span on the
+//! first enter and into `SpanData` on close, behind an `Arc<Mutex>` and with every attribute copied on the way:
+//! about 5,000 instructions per span under callgrind, two thirds of the cost of a sampled `#[traced]` call. Here
+//! the span's state is the span data itself: attribute keys stay `&'static str`, the sampler runs once at the
+//! start, and on close the data moves into the export queue.
+//!
+//! The rules are the ones users of tracing-opentelemetry know: `otel.name`, `otel.kind`, `otel.status_code` and
+//! `otel.status_description` fields; events become span events named by their message, `ERROR` events and
+//! `error` fields set the status, `dyn Error` fields record their `source()` chain; the span starts (ids drawn,
+//! sampler asked) on its first enter, so a parent set before that still counts; and an entered span is the
+//! current OpenTelemetry `Context`, for code that uses the OpenTelemetry API directly.
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::marker::PhantomData;
+use std::time::SystemTime;
+
+use opentelemetry::trace::{
+    Event, Link, SpanContext, SpanId, SpanKind, Status, TraceContextExt, TraceFlags,
+};
+use opentelemetry::{Context, ContextGuard, InstrumentationScope, Key, KeyValue, StringValue};
+use opentelemetry_sdk::trace::{
+    IdGenerator, Sampler, SamplingDecision, ShouldSample, SpanData, SpanEvents, SpanLimits,
+    SpanLinks,
+};
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Dispatch, Subscriber};
+use tracing_log::NormalizeEvent;
+use tracing_subscriber::layer::{Context as LayerContext, Layer};
+use tracing_subscriber::registry::LookupSpan;
+
+use crate::processor::SpanSink;
+use crate::sampling::DecidedIdGenerator;
+
+/// What every span of one pipeline shares.
+#[derive(Debug)]
+pub(crate) struct Core {
+    sampler: Sampler,
+    ids: DecidedIdGenerator,
+    limits: SpanLimits,
+    scope: InstrumentationScope,
+    /// `None` when no exporter is configured: spans still get ids, for propagation.
+    sink: Option<SpanSink>,
+}
+
+impl Core {
+    pub(crate) fn new(
+        sampler: Sampler,
+        limits: SpanLimits,
+        scope: InstrumentationScope,
+        sink: Option<SpanSink>,
+    ) -> Self {
+        Core {
+            sampler,
+            ids: DecidedIdGenerator::default(),
+            limits,
+            scope,
+            sink,
+        }
+    }
+
+    /// Draws the ids and asks the sampler, once: on the first enter, or when something needs the span's context
+    /// before that.
+    fn start<'a>(&self, state: &'a mut SpanState) -> &'a Started {
+        if let Phase::Pending { parent } = &mut state.phase {
+            let parent = std::mem::take(parent);
+            let started = self.decide(&parent, state);
+            state.phase = Phase::Started(started);
+        }
+        match &state.phase {
+            Phase::Started(started) => started,
+            Phase::Pending { .. } => unreachable!("started above"),
+        }
+    }
+
+    fn decide(&self, parent: &Context, state: &mut SpanState) -> Started {
+        if parent.is_telemetry_suppressed() {
+            return Started::non_recording(parent, SpanContext::empty_context());
+        }
+        let parent_span = Some(parent.span())
+            .map(|span| span.span_context().clone())
+            .filter(SpanContext::is_valid);
+        let trace_id = parent_span
+            .as_ref()
+            .map_or_else(|| self.ids.new_trace_id(), SpanContext::trace_id);
+        let result = self.sampler.should_sample(
+            Some(parent),
+            trace_id,
+            &state.name,
+            &state.kind,
+            &state.attributes,
+            &state.links,
+        );
+        let flags = parent_span
+            .as_ref()
+            .map_or_else(TraceFlags::default, SpanContext::trace_flags);
+        let (sampled, recording) = match result.decision {
+            SamplingDecision::RecordAndSample => (true, true),
+            SamplingDecision::RecordOnly => (false, true),
+            SamplingDecision::Drop => (false, false),
+        };
+        let span_context = SpanContext::new(
+            trace_id,
+            self.ids.new_span_id(),
+            flags.with_sampled(sampled),
+            false,
+            result.trace_state,
+        );
+        if recording {
+            for attribute in result.attributes {
+                state.push_attribute(attribute, &self.limits);
+            }
+        }
+        let (parent_span_id, parent_is_remote) =
+            parent_span.as_ref().map_or((SpanId::INVALID, false), |sc| {
+                (sc.span_id(), sc.is_remote())
+            });
+        Started {
+            cx: parent.with_remote_span_context(span_context.clone()),
+            span_context,
+            parent_span_id,
+            parent_is_remote,
+            recording,
+        }
+    }
+
+    /// Sends a closed span to the export queue, if it was sampled.
+    fn finish(&self, mut state: SpanState) {
+        let Some(sink) = &self.sink else { return };
+        let started = self.start(&mut state).clone();
+        if !started.recording || !started.span_context.is_sampled() {
+            return;
+        }
+        let mut events = SpanEvents::default();
+        events.events = state.events;
+        events.dropped_count = state.dropped_events;
+        let mut links = SpanLinks::default();
+        links.links = state.links;
+        links.dropped_count = state.dropped_links;
+        sink.send(SpanData {
+            span_context: started.span_context,
+            parent_span_id: started.parent_span_id,
+            parent_span_is_remote: started.parent_is_remote,
+            span_kind: state.kind,
+            name: state.name,
+            start_time: state.start_time,
+            end_time: SystemTime::now(),
+            attributes: state.attributes,
+            dropped_attributes_count: state.dropped_attributes,
+            events,
+            links,
+            status: state.status,
+            instrumentation_scope: self.scope.clone(),
+        });
+    }
+}
+
+/// One span while it is open: what the SDK would keep in its span, kept in the registry's extensions.
+#[derive(Debug)]
+pub(crate) struct SpanState {
+    name: Cow<'static, str>,
+    kind: SpanKind,
+    start_time: SystemTime,
+    attributes: Vec<KeyValue>,
+    dropped_attributes: u32,
+    events: Vec<Event>,
+    dropped_events: u32,
+    links: Vec<Link>,
+    dropped_links: u32,
+    status: Status,
+    phase: Phase,
+}
+
+#[derive(Debug)]
+enum Phase {
+    /// Created, not entered yet: the parent may still change.
+    Pending {
+        parent: Context,
+    },
+    Started(Started),
+}
+
+#[derive(Clone, Debug)]
+struct Started {
+    /// The parent context with this span current, attached while the span is entered.
+    cx: Context,
+    span_context: SpanContext,
+    parent_span_id: SpanId,
+    parent_is_remote: bool,
+    /// False when the sampler dropped the span: it still has a context to propagate, nothing is recorded.
+    recording: bool,
+}
+
+impl Started {
+    fn non_recording(parent: &Context, span_context: SpanContext) -> Self {
+        Started {
+            cx: parent.with_remote_span_context(span_context.clone()),
+            span_context,
+            parent_span_id: SpanId::INVALID,
+            parent_is_remote: false,
+            recording: false,
+        }
+    }
+}
+
+impl SpanState {
+    /// Replaces the parent of a span not started yet; false once it has started.
+    pub(crate) fn set_parent(&mut self, parent: Context) -> bool {
+        match &mut self.phase {
+            Phase::Pending { parent: current } => {
+                *current = parent;
+                true
+            }
+            Phase::Started(_) => false,
+        }
+    }
+
+    /// Adds an attribute, set from code rather than from a field.
+    pub(crate) fn set_attribute(&mut self, attribute: KeyValue, core: &Core) {
+        if self.is_recording() {
+            self.push_attribute(attribute, &core.limits);
+        }
+    }
+
+    /// Sets the status, with the SDK's precedence.
+    pub(crate) fn set_status_from_code(&mut self, status: Status) {
+        self.set_status(status);
+    }
+
+    /// Adds an event, set from code.
+    pub(crate) fn add_event(&mut self, event: Event, core: &Core) {
+        if self.is_recording() {
+            self.push_event(event, &core.limits);
+        }
+    }
+
+    /// Adds a link to another span.
+    pub(crate) fn add_link(&mut self, span_context: SpanContext, core: &Core) {
+        if span_context.is_valid() {
+            self.push_link(span_context, &core.limits);
+        }
+    }
+
+    /// The span's context (its parent context with the span current), starting the span if needed.
+    pub(crate) fn context(&mut self, core: &Core) -> Context {
+        core.start(self).cx.clone()
+    }
+
+    /// The span's own span context, starting the span if needed.
+    pub(crate) fn span_context(&mut self, core: &Core) -> SpanContext {
+        core.start(self).span_context.clone()
+    }
+
+    fn is_recording(&self) -> bool {
+        match &self.phase {
+            Phase::Pending { .. } => true,
+            Phase::Started(started) => started.recording,
+        }
+    }
+
+    fn push_attribute(&mut self, attribute: KeyValue, limits: &SpanLimits) {
+        if self.attributes.len() < limits.max_attributes_per_span as usize {
+            self.attributes.push(attribute);
+        } else {
+            self.dropped_attributes += 1;
+        }
+    }
+
+    /// The SDK's rule: `Ok` is final, `Unset` changes nothing, an error replaces an error.
+    fn set_status(&mut self, status: Status) {
+        match (&self.status, &status) {
+            (Status::Ok, _) | (_, Status::Unset) => {}
+            _ => self.status = status,
+        }
+    }
+
+    fn push_event(&mut self, mut event: Event, limits: &SpanLimits) {
+        if self.events.len() >= limits.max_events_per_span as usize {
+            self.dropped_events += 1;
+            return;
+        }
+        let max = limits.max_attributes_per_event as usize;
+        if event.attributes.len() > max {
+            event.dropped_attributes_count +=
+                u32::try_from(event.attributes.len() - max).unwrap_or(u32::MAX);
+            event.attributes.truncate(max);
+        }
+        self.events.push(event);
+    }
+
+    fn push_link(&mut self, span_context: SpanContext, limits: &SpanLimits) {
+        if self.links.len() < limits.max_links_per_span as usize {
+            self.links.push(Link::with_context(span_context));
+        } else {
+            self.dropped_links += 1;
+        }
+    }
+}
+
+thread_local! {
+    /// `thread.id` and `thread.name` of this thread, computed once: the name is shared, not copied per span.
+    static THREAD: (i64, Option<StringValue>) = {
+        let thread = std::thread::current();
+        let id = format!("{:?}", thread.id())
+            .trim_start_matches("ThreadId(")
+            .trim_end_matches(')')
+            .parse()
+            .unwrap_or(0);
+        (id, thread.name().map(|name| StringValue::from(std::sync::Arc::<str>::from(name))))
+    };
+
+    /// Short strings recorded as span fields, by address: a `&'static str` value (`file!()`, a fn's path, a
+    /// route) is copied once per thread, then shared by every span that records it. Direct-mapped; the content
+    /// is compared too, so a reused address never returns a stale string.
+    static STRINGS: RefCell<[Option<(usize, StringValue)>; STRING_SLOTS]> =
+        const { RefCell::new([const { None }; STRING_SLOTS]) };
+
+    /// The contexts attached by the spans entered on this thread, innermost last.
+    static ENTERED: RefCell<Vec<(Id, ContextGuard)>> = const { RefCell::new(Vec::new()) };
+}
+
+const STRING_SLOTS: usize = 64;
+/// Longer values are copied every time rather than kept alive by the cache.
+const SHARED_STRING_MAX: usize = 256;
+
+/// `value` as an attribute value, shared with earlier spans that recorded the same string from the same address.
+fn shared(value: &str) -> StringValue {
+    if value.len() > SHARED_STRING_MAX {
+        return value.to_owned().into();
+    }
+    let address = value.as_ptr() as usize;
+    let slot = ((address >> 4) ^ value.len()) % STRING_SLOTS;
+    STRINGS.with(|strings| {
+        let mut strings = strings.borrow_mut();
+        if let Some((cached_at, cached)) = &strings[slot] {
+            if *cached_at == address && cached.as_str() == value {
+                return cached.clone();
+            }
+        }
+        let fresh = StringValue::from(std::sync::Arc::<str>::from(value));
+        strings[slot] = Some((address, fresh.clone()));
+        fresh
+    })
+}
+
+/// The layer. `S` is the subscriber below it, for the span lookups of [`WithSpan`].
+pub(crate) struct SpanLayer<S> {
+    core: Core,
+    with_span: WithSpan,
+    _subscriber: PhantomData<fn(S)>,
+}
+
+impl<S> SpanLayer<S>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    pub(crate) fn new(core: Core) -> Self {
+        SpanLayer {
+            core,
+            with_span: WithSpan {
+                with: with_state::<S>,
+            },
+            _subscriber: PhantomData,
+        }
+    }
+
+    /// The parent a new span starts under: its explicit parent's context, the current OpenTelemetry context
+    /// for a contextual span (the entered span, or a context the application attached), nothing for a root.
+    fn parent(&self, attrs: &Attributes<'_>, ctx: &LayerContext<'_, S>) -> Context {
+        if let Some(parent) = attrs.parent() {
+            // A parent filtered away from this layer: the span becomes a root rather than a panic.
+            if let Some(span) = ctx.span(parent) {
+                if let Some(state) = span.extensions_mut().get_mut::<SpanState>() {
+                    return self.core.start(state).cx.clone();
+                }
+            }
+            Context::new()
+        } else if attrs.is_contextual() {
+            Context::current()
+        } else {
+            Context::new()
+        }
+    }
+}
+
+impl<S> Layer<S> for SpanLayer<S>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: LayerContext<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let parent = self.parent(attrs, &ctx);
+        let metadata = attrs.metadata();
+        let mut state = SpanState {
+            name: Cow::Borrowed(metadata.name()),
+            kind: SpanKind::Internal,
+            start_time: SystemTime::now(),
+            // The fields, the thread and the target.
+            attributes: Vec::with_capacity(attrs.fields().len() + 3),
+            dropped_attributes: 0,
+            events: Vec::new(),
+            dropped_events: 0,
+            links: Vec::new(),
+            dropped_links: 0,
+            status: Status::Unset,
+            phase: Phase::Pending { parent },
+        };
+        let limits = &self.core.limits;
+        THREAD.with(|(thread_id, name)| {
+            state.push_attribute(KeyValue::new("thread.id", *thread_id), limits);
+            if let Some(name) = name {
+                state.push_attribute(KeyValue::new("thread.name", name.clone()), limits);
+            }
+        });
+        state.push_attribute(KeyValue::new("target", metadata.target()), limits);
+        attrs.record(&mut SpanFields {
+            state: &mut state,
+            limits,
+        });
+        span.extensions_mut().insert(state);
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: LayerContext<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let mut extensions = span.extensions_mut();
+        if let Some(state) = extensions.get_mut::<SpanState>() {
+            if state.is_recording() {
+                values.record(&mut SpanFields {
+                    state,
+                    limits: &self.core.limits,
+                });
+            }
+        }
+    }
+
+    fn on_follows_from(&self, id: &Id, follows: &Id, ctx: LayerContext<'_, S>) {
+        let Some(follows) = ctx.span(follows) else {
+            return;
+        };
+        let Some(span_context) = follows
+            .extensions_mut()
+            .get_mut::<SpanState>()
+            .map(|state| self.core.start(state).span_context.clone())
+        else {
+            return;
+        };
+        let Some(span) = ctx.span(id) else { return };
+        let mut extensions = span.extensions_mut();
+        if let Some(state) = extensions.get_mut::<SpanState>() {
+            state.push_link(span_context, &self.core.limits);
+        }
+    }
+
+    fn on_event(&self, event: &tracing::Event<'_>, ctx: LayerContext<'_, S>) {
+        let span = match event.parent() {
+            Some(parent) => ctx.span(parent),
+            None if event.is_contextual() => ctx.lookup_current(),
+            None => None,
+        };
+        let Some(span) = span else { return };
+        let normalized = event.normalized_metadata();
+        let metadata = normalized.as_ref().unwrap_or_else(|| event.metadata());
+        let mut extensions = span.extensions_mut();
+        let Some(state) = extensions.get_mut::<SpanState>() else {
+            return;
+        };
+        if !state.is_recording() {
+            return;
+        }
+        let target = match &normalized {
+            Some(normalized) => KeyValue::new("target", normalized.target().to_owned()),
+            None => KeyValue::new("target", event.metadata().target()),
+        };
+        let mut fields = EventFields {
+            name: None,
+            attributes: vec![KeyValue::new("level", metadata.level().as_str()), target],
+            span: state,
+            limits: &self.core.limits,
+        };
+        event.record(&mut fields);
+        let EventFields {
+            name, attributes, ..
+        } = fields;
+        if *metadata.level() == tracing::Level::ERROR && state.status == Status::Unset {
+            state.status = Status::error("");
+        }
+        let name = name.unwrap_or(Cow::Borrowed(event.metadata().name()));
+        state.push_event(
+            Event::new(name, SystemTime::now(), attributes, 0),
+            &self.core.limits,
+        );
+    }
+
+    fn on_enter(&self, id: &Id, ctx: LayerContext<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let cx = match span.extensions_mut().get_mut::<SpanState>() {
+            Some(state) => self.core.start(state).cx.clone(),
+            None => return,
+        };
+        // Attached with the registry's lock released.
+        let guard = cx.attach();
+        ENTERED.with(|entered| entered.borrow_mut().push((id.clone(), guard)));
+    }
+
+    fn on_exit(&self, id: &Id, _ctx: LayerContext<'_, S>) {
+        let guard = ENTERED.with(|entered| {
+            let mut entered = entered.borrow_mut();
+            let at = entered.iter().rposition(|(entered, _)| entered == id)?;
+            Some(entered.remove(at).1)
+        });
+        drop(guard);
+    }
+
+    fn on_close(&self, id: Id, ctx: LayerContext<'_, S>) {
+        let Some(span) = ctx.span(&id) else { return };
+        let state = span.extensions_mut().remove::<SpanState>();
+        if let Some(state) = state {
+            self.core.finish(state);
+        }
+    }
+
+    #[allow(unsafe_code)]
+    unsafe fn downcast_raw(&self, id: std::any::TypeId) -> Option<*const ()> {
+        if id == std::any::TypeId::of::<Self>() {
+            Some(std::ptr::from_ref(self).cast())
+        } else if id == std::any::TypeId::of::<WithSpan>() {
+            Some(std::ptr::from_ref(&self.with_span).cast())
+        } else if id == std::any::TypeId::of::<Core>() {
+            Some(std::ptr::from_ref(&self.core).cast())
+        } else {
+            None
+        }
+    }
+}
+
+/// Span fields as attributes, with the `otel.*` fields setting the name, kind and status instead.
+struct SpanFields<'a> {
+    state: &'a mut SpanState,
+    limits: &'a SpanLimits,
+}
+
+impl SpanFields<'_> {
+    fn push(&mut self, attribute: KeyValue) {
+        self.state.push_attribute(attribute, self.limits);
+    }
+
+    /// Handles an `otel.*` field; false for any other field.
+    fn special(&mut self, field: &Field, value: &str) -> bool {
+        match field.name() {
+            "otel.name" => self.state.name = Cow::Owned(value.to_owned()),
+            "otel.kind" => self.state.kind = span_kind(value).unwrap_or(self.state.kind.clone()),
+            "otel.status_code" => {
+                let status = match value {
+                    "ok" | "OK" | "Ok" => Status::Ok,
+                    "error" | "ERROR" | "Error" => Status::error(""),
+                    _ => Status::Unset,
+                };
+                self.state.set_status(status);
+            }
+            "otel.status_description" => self.state.set_status(Status::error(value.to_owned())),
+            _ => return false,
+        }
+        true
+    }
+}
+
+impl Visit for SpanFields<'_> {
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.push(KeyValue::new(Key::from_static_str(field.name()), value));
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.push(KeyValue::new(Key::from_static_str(field.name()), value));
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.push(KeyValue::new(Key::from_static_str(field.name()), value));
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        // OTLP has no unsigned integer: a value that does not fit an `i64` is kept as text, not wrapped.
+        match i64::try_from(value) {
+            Ok(value) => self.record_i64(field, value),
+            Err(_) => self.push(KeyValue::new(
+                Key::from_static_str(field.name()),
+                value.to_string(),
+            )),
+        }
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if !self.special(field, value) {
+            self.push(KeyValue::new(
+                Key::from_static_str(field.name()),
+                shared(value),
+            ));
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        let text = format!("{value:?}");
+        if !self.special(field, &text) {
+            self.push(KeyValue::new(Key::from_static_str(field.name()), text));
+        }
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        let (message, chain) = message_and_chain(value);
+        self.push(KeyValue::new("exception.message", message.clone()));
+        self.push(KeyValue::new("exception.stacktrace", chain.clone()));
+        self.push(KeyValue::new(Key::from_static_str(field.name()), message));
+        self.push(KeyValue::new(format!("{}.chain", field.name()), chain));
+    }
+}
+
+/// An event's fields: `message` names it, an `error` field makes it an exception and sets the span's status, a
+/// `dyn Error` field records its chain on the event and on the span.
+struct EventFields<'a> {
+    name: Option<Cow<'static, str>>,
+    attributes: Vec<KeyValue>,
+    span: &'a mut SpanState,
+    limits: &'a SpanLimits,
+}
+
+impl EventFields<'_> {
+    fn push(&mut self, field: &Field, value: opentelemetry::Value) {
+        match field.name() {
+            "message" => self.name = Some(Cow::Owned(value.as_str().into_owned())),
+            // Fields tracing-log adds for a log record: already in the metadata.
+            name if name.starts_with("log.") => {}
+            name => self
+                .attributes
+                .push(KeyValue::new(Key::from_static_str(name), value)),
+        }
+    }
+
+    /// `error = %e` / `?e` on an event with no message yet: an exception event, and an error status.
+    fn error_field(&mut self, field: &Field, message: &str) -> bool {
+        if field.name() != "error" || self.name.is_some() {
+            return false;
+        }
+        self.span.set_status(Status::error(message.to_owned()));
+        self.name = Some(Cow::Borrowed("exception"));
+        self.attributes
+            .push(KeyValue::new("exception.message", message.to_owned()));
+        true
+    }
+}
+
+impl Visit for EventFields<'_> {
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.push(field, value.into());
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.push(field, value.into());
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.push(field, value.into());
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        match i64::try_from(value) {
+            Ok(value) => self.push(field, value.into()),
+            Err(_) => self.push(field, value.to_string().into()),
+        }
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if !self.error_field(field, &format!("{value:?}")) {
+            self.push(field, value.to_owned().into());
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        let text = format!("{value:?}");
+        if !self.error_field(field, &text) {
+            self.push(field, text.into());
+        }
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        let (message, chain) = message_and_chain(value);
+        self.attributes
+            .push(KeyValue::new("exception.message", message.clone()));
+        self.attributes
+            .push(KeyValue::new("exception.stacktrace", chain.clone()));
+        self.span.push_attribute(
+            KeyValue::new("exception.message", message.clone()),
+            self.limits,
+        );
+        self.span.push_attribute(
+            KeyValue::new("exception.stacktrace", chain.clone()),
+            self.limits,
+        );
+        self.attributes
+            .push(KeyValue::new(Key::from_static_str(field.name()), message));
+        self.attributes
+            .push(KeyValue::new(format!("{}.chain", field.name()), chain));
+    }
+}
+
+fn message_and_chain(error: &(dyn std::error::Error + 'static)) -> (String, opentelemetry::Value) {
+    let mut chain: Vec<StringValue> = Vec::new();
+    let mut next = error.source();
+    while let Some(cause) = next {
+        chain.push(cause.to_string().into());
+        next = cause.source();
+    }
+    (error.to_string(), opentelemetry::Value::Array(chain.into()))
+}
+
+fn span_kind(value: &str) -> Option<SpanKind> {
+    Some(match value {
+        "server" | "SERVER" | "Server" => SpanKind::Server,
+        "client" | "CLIENT" | "Client" => SpanKind::Client,
+        "producer" | "PRODUCER" | "Producer" => SpanKind::Producer,
+        "consumer" | "CONSUMER" | "Consumer" => SpanKind::Consumer,
+        "internal" | "INTERNAL" | "Internal" => SpanKind::Internal,
+        _ => return None,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Access from a `tracing::Span`, under this layer or under tracing-opentelemetry's
+
+/// Reaches a span's state through the current dispatcher, like tracing-opentelemetry's `WithContext`.
+#[derive(Clone, Copy)]
+pub(crate) struct WithSpan {
+    pub(crate) with: fn(&Dispatch, &Id, &mut StateFn<'_>),
+}
+
+/// What [`WithSpan`] runs on a span's state.
+pub(crate) type StateFn<'a> = dyn FnMut(&Core, &mut SpanState) + 'a;
+
+fn with_state<S>(dispatch: &Dispatch, id: &Id, f: &mut StateFn<'_>)
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let (Some(core), Some(subscriber)) = (
+        dispatch.downcast_ref::<Core>(),
+        dispatch.downcast_ref::<S>(),
+    ) else {
+        return;
+    };
+    if let Some(span) = subscriber.span(id) {
+        if let Some(state) = span.extensions_mut().get_mut::<SpanState>() {
+            f(core, state);
+        }
+    }
+}
+
+impl std::fmt::Debug for WithSpan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WithSpan")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_strings_follow_the_content_not_only_the_address() {
+        let mut text = String::from("abc");
+        let first = shared(&text);
+        assert_eq!(shared(&text).as_str(), "abc");
+        // Same address, same length, new content: the cache must not answer with the old string.
+        text.replace_range(0..1, "x");
+        assert_eq!(shared(&text).as_str(), "xbc");
+        assert_eq!(first.as_str(), "abc");
+        let long = "y".repeat(SHARED_STRING_MAX + 1);
+        assert_eq!(shared(&long).as_str(), long);
+    }
+
+    #[test]
+    fn status_follows_the_sdk_precedence() {
+        let mut state = SpanState {
+            name: Cow::Borrowed("s"),
+            kind: SpanKind::Internal,
+            start_time: SystemTime::now(),
+            attributes: Vec::new(),
+            dropped_attributes: 0,
+            events: Vec::new(),
+            dropped_events: 0,
+            links: Vec::new(),
+            dropped_links: 0,
+            status: Status::Unset,
+            phase: Phase::Pending {
+                parent: Context::new(),
+            },
+        };
+        state.set_status(Status::error("first"));
+        state.set_status(Status::Unset);
+        assert_eq!(state.status, Status::error("first"));
+        state.set_status(Status::error("second"));
+        assert_eq!(state.status, Status::error("second"));
+        state.set_status(Status::Ok);
+        state.set_status(Status::error("third"));
+        assert_eq!(state.status, Status::Ok);
+    }
+}
