@@ -17,7 +17,7 @@ use opentelemetry::trace::{
 };
 use opentelemetry::Value;
 use traced::traced;
-use tracing_opentelemetry::OpenTelemetrySpanExt;
+use traced::SpanExt;
 use tracing_subscriber::filter::LevelFilter;
 
 /// A span context as a caller in another process would send it.

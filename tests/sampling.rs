@@ -7,7 +7,7 @@
 use opentelemetry::trace::TraceContextExt;
 use std::collections::HashMap;
 use traced::config::SamplerConfig;
-use tracing_opentelemetry::OpenTelemetrySpanExt;
+use traced::SpanExt;
 use tracing_subscriber::layer::SubscriberExt;
 
 #[traced::traced]

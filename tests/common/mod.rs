@@ -1,5 +1,6 @@
-//! Test support: runs code under a real OpenTelemetry pipeline (tracing-opentelemetry layer, SDK tracer provider,
-//! in-memory exporter) and returns the spans it exported, with small accessors for assertions.
+//! Test support: runs code under a real OpenTelemetry pipeline (`traced`'s own, or with `TRACED_TEST_LAYER=stock`
+//! tracing-opentelemetry's layer over the SDK, both into an in-memory exporter) and returns the spans it
+//! exported, with small accessors for assertions.
 #![allow(dead_code)]
 
 use std::future::Future;
@@ -8,6 +9,7 @@ use std::time::Duration;
 use opentelemetry::trace::{SpanId, TraceId, TracerProvider as _};
 use opentelemetry::{KeyValue, Value};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, Sampler, SdkTracerProvider, SpanData};
+use traced::config::{LogFormat, SamplerConfig};
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::{Layer, SubscriberExt};
 use tracing_subscriber::Registry;
@@ -55,12 +57,16 @@ where
     (result, pipeline.finish())
 }
 
-/// SDK provider with an in-memory exporter behind a tracing-opentelemetry layer.
+/// An in-memory exporter behind `traced`'s own pipeline (`Config::layer`), or, with `TRACED_TEST_LAYER=stock`,
+/// behind a tracing-opentelemetry layer over the SDK: `#[traced]` must behave the same under both.
 struct Pipeline {
     dispatch: tracing::Dispatch,
-    provider: SdkTracerProvider,
     exporter: InMemorySpanExporter,
+    finish: Box<Finish>,
 }
+
+/// Flushes the pipeline and reads what it exported.
+type Finish = dyn FnOnce(&InMemorySpanExporter) -> Vec<SpanData>;
 
 impl Pipeline {
     fn new<F>(filter: F) -> Self
@@ -68,28 +74,51 @@ impl Pipeline {
         F: Layer<Registry> + Send + Sync + 'static,
     {
         let exporter = InMemorySpanExporter::default();
-        let provider = SdkTracerProvider::builder()
-            .with_sampler(Sampler::AlwaysOn)
-            .with_simple_exporter(exporter.clone())
-            .build();
-        let subscriber = tracing_subscriber::registry().with(filter).with(
-            tracing_opentelemetry::layer()
-                .with_location(false)
-                .with_tracer(provider.tracer("test")),
-        );
+        if std::env::var("TRACED_TEST_LAYER").as_deref() == Ok("stock") {
+            let provider = SdkTracerProvider::builder()
+                .with_sampler(Sampler::AlwaysOn)
+                .with_simple_exporter(exporter.clone())
+                .build();
+            let subscriber = tracing_subscriber::registry().with(filter).with(
+                tracing_opentelemetry::layer()
+                    .with_location(false)
+                    .with_tracer(provider.tracer("test")),
+            );
+            return Pipeline {
+                dispatch: tracing::Dispatch::new(subscriber),
+                exporter,
+                finish: Box::new(move |exporter| {
+                    provider.force_flush().expect("force flush");
+                    exporter.get_finished_spans().expect("finished spans")
+                }),
+            };
+        }
+        let (layer, guard) = traced::Config::builder()
+            .without_env()
+            .with_sampler(SamplerConfig::AlwaysOn)
+            .with_exporters([])
+            .with_span_exporter(exporter.clone())
+            .with_log_filter("trace")
+            .with_log_format(LogFormat::None)
+            .build()
+            .expect("test config")
+            .layer()
+            .expect("traced pipeline");
+        let subscriber = tracing_subscriber::registry().with(filter).with(layer);
         Pipeline {
             dispatch: tracing::Dispatch::new(subscriber),
-            provider,
             exporter,
+            // Read before the guard drops: its shutdown clears the in-memory exporter.
+            finish: Box::new(move |exporter| {
+                guard.force_flush().expect("force flush");
+                exporter.get_finished_spans().expect("finished spans")
+            }),
         }
     }
 
     fn finish(self) -> Spans {
         drop(self.dispatch);
-        self.provider.force_flush().expect("force flush");
-        let spans = self.exporter.get_finished_spans().expect("finished spans");
-        self.provider.shutdown().expect("shutdown");
-        Spans(spans)
+        Spans((self.finish)(&self.exporter))
     }
 }
 
