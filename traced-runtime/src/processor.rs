@@ -21,7 +21,7 @@ use opentelemetry::{Array, Context, StringValue, Value};
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
 use opentelemetry_sdk::Resource;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 
 use crate::config::{BatchConfig, Config};
 use crate::exporter::{self, DynExporter};
@@ -139,9 +139,8 @@ enum Control {
 /// The batch span processor; see the module documentation.
 #[derive(Debug)]
 pub(crate) struct BatchProcessor {
-    spans: mpsc::Sender<SpanData>,
+    sink: SpanSink,
     control: mpsc::UnboundedSender<Control>,
-    stats: Arc<SharedStats>,
     export_timeout: Duration,
 }
 
@@ -154,6 +153,8 @@ impl BatchProcessor {
     ) -> Result<Self, Error> {
         let batch = normalized(config.batch);
         let (span_tx, span_rx) = mpsc::channel(batch.max_queue_size);
+        let batch_ready = Arc::new(Notify::new());
+        let worker_ready = batch_ready.clone();
         let (control_tx, control_rx) = mpsc::unbounded_channel();
         let (ready_tx, ready_rx) = std_mpsc::sync_channel(1);
         let worker_config = config.clone();
@@ -200,7 +201,7 @@ impl BatchProcessor {
                         errors: ErrorLog::default(),
                         buffer: Vec::with_capacity(batch.max_export_batch_size),
                     }
-                    .run(span_rx, control_rx)
+                    .run(span_rx, control_rx, &worker_ready)
                     .await;
                 });
                 // Blocking tasks of the transports (DNS lookups) must not hold the thread forever.
@@ -220,9 +221,13 @@ impl BatchProcessor {
             *current = Some(Arc::downgrade(&stats));
         }
         Ok(BatchProcessor {
-            spans: span_tx,
+            sink: SpanSink {
+                spans: span_tx,
+                stats,
+                batch_ready,
+                batch_size: batch.max_export_batch_size,
+            },
             control: control_tx,
-            stats,
             export_timeout: batch.export_timeout,
         })
     }
@@ -252,11 +257,18 @@ impl BatchProcessor {
     }
 }
 
-/// The sending end of the export queue, for the span layer: finished spans go straight in, without an SDK span.
+/// The sending end of the export queue, for the span layer (finished spans go straight in, without an SDK span)
+/// and for the processor itself.
+///
+/// The worker does not wait on the queue: a receiver waiting for every span would be woken for every span, a
+/// system call on the application's thread each time. It sleeps until the schedule delay ends or until a whole
+/// batch is queued, which is the only time a sender wakes it.
 #[derive(Clone, Debug)]
 pub(crate) struct SpanSink {
     spans: mpsc::Sender<SpanData>,
     stats: Arc<SharedStats>,
+    batch_ready: Arc<Notify>,
+    batch_size: usize,
 }
 
 impl SpanSink {
@@ -265,6 +277,12 @@ impl SpanSink {
     pub(crate) fn send(&self, span: SpanData) {
         if self.spans.try_send(span).is_err() {
             self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let queued = self.spans.max_capacity() - self.spans.capacity();
+        if queued >= self.batch_size {
+            // Once the worker waits, a single wake-up; while it exports, a stored permit (an atomic store).
+            self.batch_ready.notify_one();
         }
     }
 }
@@ -272,10 +290,7 @@ impl SpanSink {
 impl BatchProcessor {
     /// A sending end for the span layer.
     pub(crate) fn sink(&self) -> SpanSink {
-        SpanSink {
-            spans: self.spans.clone(),
-            stats: self.stats.clone(),
-        }
+        self.sink.clone()
     }
 }
 
@@ -286,11 +301,7 @@ impl SpanProcessor for BatchProcessor {
         if !span.span_context.is_sampled() {
             return;
         }
-        // Never block the caller: a full queue (or one closed by shutdown) drops the span and counts it, so
-        // that every span ended is exported, dropped or failed.
-        if self.spans.try_send(span).is_err() {
-            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
-        }
+        self.sink.send(span);
     }
 
     fn force_flush(&self) -> OTelSdkResult {
@@ -381,6 +392,7 @@ impl Worker {
         mut self,
         mut spans: mpsc::Receiver<SpanData>,
         mut control: mpsc::UnboundedReceiver<Control>,
+        batch_ready: &Notify,
     ) {
         let mut next_flush = tokio::time::Instant::now() + self.batch.schedule_delay;
         loop {
@@ -410,16 +422,13 @@ impl Worker {
                         return;
                     }
                 },
-                span = spans.recv(), if !spans.is_closed() || !spans.is_empty() => {
-                    if let Some(span) = span {
-                        self.buffer.push(span);
-                        if self.buffer.len() >= self.batch.max_export_batch_size {
-                            let deadline = Instant::now() + self.batch.export_timeout;
-                            let _ = self.export_buffer(deadline).await;
-                        }
-                    }
+                () = batch_ready.notified() => {
+                    drain(&mut spans, &mut self.buffer);
+                    let deadline = Instant::now() + self.batch.export_timeout;
+                    let _ = self.export_buffer(deadline).await;
                 }
                 () = tokio::time::sleep_until(next_flush) => {
+                    drain(&mut spans, &mut self.buffer);
                     let deadline = Instant::now() + self.batch.export_timeout;
                     let _ = self.export_buffer(deadline).await;
                     next_flush = tokio::time::Instant::now() + self.batch.schedule_delay;
@@ -474,7 +483,7 @@ impl Worker {
             return Ok(());
         }
         batch.iter_mut().for_each(drop_empty_keys);
-        if let Some(redactor) = &self.redactor {
+        if let Some(redactor) = &mut self.redactor {
             for span in &mut batch {
                 redactor.redact(&mut span.attributes);
                 for event in span.events.events.iter_mut() {

@@ -14,7 +14,7 @@
 
 use std::sync::OnceLock;
 
-use opentelemetry::{KeyValue, Value};
+use opentelemetry::{Key, KeyValue, Value};
 
 /// The words whose attributes are redacted by default.
 pub const DEFAULT_KEYS: &[&str] = &[
@@ -41,7 +41,15 @@ pub const TRACED_REDACT_SALT: &str = "TRACED_REDACT_SALT";
 pub(crate) struct Redactor {
     /// Lowercase, `-` as `_`.
     words: Vec<Vec<u8>>,
+    /// What [`Redactor::matches`] said of recent keys, by the address of their text: spans repeat the same few
+    /// dozen keys, mostly `&'static str`, and the search costs far more than this lookup (a hash map's hashing
+    /// alone cost half as much as the search). Direct-mapped, so its size is fixed; the text is compared too, so
+    /// a reused address never gives another key's verdict.
+    verdicts: Box<[Option<(usize, Key, bool)>]>,
 }
+
+/// Slots of [`Redactor::verdicts`].
+const VERDICT_SLOTS: usize = 256;
 
 impl Redactor {
     /// The redactor for the default words plus `extra`.
@@ -55,7 +63,10 @@ impl Redactor {
             .collect();
         words.sort();
         words.dedup();
-        Redactor { words }
+        Redactor {
+            words,
+            verdicts: vec![None; VERDICT_SLOTS].into_boxed_slice(),
+        }
     }
 
     /// True when `key` contains one of the words.
@@ -70,9 +81,20 @@ impl Redactor {
     }
 
     /// Replaces the values of the matching attributes.
-    pub(crate) fn redact(&self, attributes: &mut [KeyValue]) {
+    pub(crate) fn redact(&mut self, attributes: &mut [KeyValue]) {
         for kv in attributes {
-            if self.matches(kv.key.as_str()) {
+            let text = kv.key.as_str();
+            let address = text.as_ptr() as usize;
+            let slot = ((address >> 3) ^ text.len().wrapping_mul(31)) % VERDICT_SLOTS;
+            let secret = match &self.verdicts[slot] {
+                Some((at, key, secret)) if *at == address && key.as_str() == text => *secret,
+                _ => {
+                    let secret = self.matches(text);
+                    self.verdicts[slot] = Some((address, kv.key.clone(), secret));
+                    secret
+                }
+            };
+            if secret {
                 kv.value = Value::from(REDACTED);
             }
         }
@@ -280,16 +302,34 @@ mod tests {
 
     #[test]
     fn values_are_replaced_whatever_their_type() {
-        let redactor = Redactor::new(&[]);
-        let mut attributes = vec![
-            KeyValue::new("token", 42),
-            KeyValue::new("user", "ann"),
-            KeyValue::new("password", "hunter2"),
-        ];
-        redactor.redact(&mut attributes);
-        assert_eq!(attributes[0].value, Value::from(REDACTED));
-        assert_eq!(attributes[1].value, Value::from("ann"));
-        assert_eq!(attributes[2].value, Value::from(REDACTED));
+        let mut redactor = Redactor::new(&[]);
+        // Twice: the second pass answers from the remembered verdicts.
+        for _ in 0..2 {
+            let mut attributes = vec![
+                KeyValue::new("token", 42),
+                KeyValue::new("user", "ann"),
+                KeyValue::new("password", "hunter2"),
+            ];
+            redactor.redact(&mut attributes);
+            assert_eq!(attributes[0].value, Value::from(REDACTED));
+            assert_eq!(attributes[1].value, Value::from("ann"));
+            assert_eq!(attributes[2].value, Value::from(REDACTED));
+        }
+        assert_eq!(redactor.verdicts.iter().flatten().count(), 3);
+    }
+
+    #[test]
+    fn a_reused_address_is_judged_by_its_text() {
+        let mut redactor = Redactor::new(&[]);
+        // Keys of the same length made and dropped in turn: the allocator hands out the same address again,
+        // and the verdict must follow the text, not the address.
+        for i in 0..20 {
+            let text = if i % 2 == 0 { "tokens" } else { "kitten" };
+            let mut attributes = vec![KeyValue::new(text.to_owned(), 1)];
+            redactor.redact(&mut attributes);
+            let redacted = attributes[0].value == Value::from(REDACTED);
+            assert_eq!(redacted, i % 2 == 0, "{text}");
+        }
     }
 
     #[test]
