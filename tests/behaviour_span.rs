@@ -202,6 +202,13 @@ fn duration_ms(span: &opentelemetry_sdk::trace::SpanData) -> f64 {
 }
 
 fn assert_duration(span: &opentelemetry_sdk::trace::SpanData, at_least_ms: f64) {
+    // Recorded once, whether the fn's timer or the span layer records it.
+    let count = span
+        .attributes
+        .iter()
+        .filter(|kv| kv.key.as_str() == "duration_ms")
+        .count();
+    assert_eq!(count, 1, "duration_ms recorded {count} times");
     let recorded = duration_ms(span);
     let measured = elapsed(span).as_secs_f64() * 1e3;
     assert!(

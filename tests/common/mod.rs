@@ -168,12 +168,17 @@ impl Spans {
     }
 }
 
-/// The value of an attribute, if the span has it.
+/// The value of an attribute, if the span has it; fails if it was recorded more than once.
 pub fn attr<'a>(span: &'a SpanData, key: &str) -> Option<&'a Value> {
-    span.attributes
-        .iter()
-        .find(|kv| kv.key.as_str() == key)
-        .map(|kv| &kv.value)
+    let mut found = span.attributes.iter().filter(|kv| kv.key.as_str() == key);
+    let first = found.next();
+    assert!(
+        found.next().is_none(),
+        "{key} recorded more than once on {}: {:?}",
+        span.name,
+        span.attributes
+    );
+    first.map(|kv| &kv.value)
 }
 
 /// The value of an attribute; fails with the span's attributes if it is missing.

@@ -6,7 +6,7 @@
 //! fn whose trace the sampler drops builds no span at all ([`skip`]).
 
 use std::any::Any;
-use std::fmt::{self, Debug, Display};
+use std::fmt::{Debug, Display};
 use std::future::Future;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::pin::Pin;
@@ -39,21 +39,32 @@ pub fn enabled(level: tracing::Level) -> bool {
 /// Asked only when the span's level is [`enabled`].
 #[inline]
 pub fn skip(root: bool) -> Skip {
-    Skip(crate::sampling::skip(root))
+    let (unsampled, timed_by_layer) = crate::sampling::skip(root);
+    Skip {
+        unsampled,
+        timed_by_layer,
+    }
 }
 
 /// What [`skip`] decided: build the span, or not, with the ids of the dropped trace it belongs to.
 #[derive(Clone, Copy)]
-pub struct Skip(Option<Unsampled>);
+pub struct Skip {
+    unsampled: Option<Unsampled>,
+    /// `traced`'s span layer records `duration_ms` from the span's own start and end: no clock read here.
+    timed_by_layer: bool,
+}
 
 impl Skip {
     /// Build the span (a span with an explicit `parent`, a `span!` block).
-    pub const NO: Skip = Skip(None);
+    pub const NO: Skip = Skip {
+        unsampled: None,
+        timed_by_layer: false,
+    };
 
     /// True when the span is not built.
     #[inline]
     pub fn is_skipped(self) -> bool {
-        self.0.is_some()
+        self.unsampled.is_some()
     }
 }
 
@@ -67,15 +78,22 @@ pub fn unmarked() -> Unmarked {
     Unmarked(Mark::set(None))
 }
 
-/// Start of a span's wall-clock duration (read only when the span is enabled), and whether the fn runs in a
-/// sampled trace (a real span), an unsampled one (skipped by [`skip`]), or neither (a disabled span: it keeps
-/// the thread's mark).
-#[derive(Clone, Copy)]
-pub struct Timer {
-    /// Set for an enabled span, which also clears the thread's mark (its trace is sampled, or not decided yet).
-    start: Option<Instant>,
-    /// The dropped trace the fn runs in, when [`skip`] said so (the span is then disabled).
-    unsampled: Option<Unsampled>,
+/// How a span is timed, and how the fn marks its thread: in a sampled trace (a real span), an unsampled one
+/// (skipped by [`skip`]), or neither (a disabled span: it keeps the thread's mark).
+#[derive(Clone, Copy, Debug)]
+pub struct Timer(Timing);
+
+#[derive(Clone, Copy, Debug)]
+enum Timing {
+    /// A disabled span: nothing to time, the thread's mark stays.
+    Off,
+    /// No span: the sampler dropped the trace the fn runs in.
+    Unsampled(Unsampled),
+    /// An enabled span, timed here from this instant.
+    Since(Instant),
+    /// An enabled span whose `duration_ms` `traced`'s span layer records from the span's own start and end, so
+    /// the clock is read once per span end rather than twice more here.
+    ByLayer,
 }
 
 impl Timer {
@@ -85,26 +103,22 @@ impl Timer {
         Timer::begin(span, Skip::NO)
     }
 
-    /// Reads the clock if `span` records anything; `skip` is what [`skip()`] said.
+    /// Reads the clock if `span` records anything and no layer times it; `skip` is what [`skip()`] said.
     #[inline]
     pub fn begin(span: &Span, skip: Skip) -> Self {
-        if span.is_disabled() {
-            Timer {
-                start: None,
-                unsampled: skip.0,
-            }
+        Timer(if span.is_disabled() {
+            skip.unsampled.map_or(Timing::Off, Timing::Unsampled)
+        } else if skip.timed_by_layer {
+            Timing::ByLayer
         } else {
-            Timer {
-                start: Some(Instant::now()),
-                unsampled: None,
-            }
-        }
+            Timing::Since(Instant::now())
+        })
     }
 
-    /// Records `duration_ms` on `span`.
+    /// Records `duration_ms` on `span`, unless the layer does.
     #[inline]
     pub fn finish(self, span: &Span) {
-        if let Some(start) = self.start {
+        if let Timing::Since(start) = self.0 {
             span.record("duration_ms", start.elapsed().as_secs_f64() * 1e3);
         }
     }
@@ -112,15 +126,15 @@ impl Timer {
     /// True when the span is disabled and the fn changes no mark: wrapping it would do nothing.
     #[inline]
     pub fn is_inert(&self) -> bool {
-        self.start.is_none() && self.unsampled.is_none()
+        matches!(self.0, Timing::Off)
     }
 
     #[inline]
     fn mark(&self) -> Option<Mark> {
-        if self.start.is_some() {
-            Some(Mark::set(None))
-        } else {
-            self.unsampled.map(|ids| Mark::set(Some(ids)))
+        match self.0 {
+            Timing::Off => None,
+            Timing::Unsampled(ids) => Some(Mark::set(Some(ids))),
+            Timing::Since(_) | Timing::ByLayer => Some(Mark::set(None)),
         }
     }
 }
@@ -791,14 +805,5 @@ impl Link for Span {
 impl<L: Link + ?Sized> Link for &L {
     fn add_to(&self, span: &Span) {
         (**self).add_to(span);
-    }
-}
-
-impl fmt::Debug for Timer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Timer")
-            .field("started", &self.start.is_some())
-            .field("unsampled", &self.unsampled)
-            .finish()
     }
 }

@@ -131,21 +131,21 @@ impl Drop for Mark {
 }
 
 /// The ids of the dropped trace a new `#[traced]` span would belong to, when the sampler drops it (so the span
-/// need not be built): the trace running on this thread, or a new one for a dropped root.
+/// need not be built): the trace running on this thread, or a new one for a dropped root. Also whether `traced`'s
+/// own pipeline is installed, whose span layer times spans itself.
 ///
 /// `root` is the `root` option: the span starts a trace whatever runs around it. Spans with an explicit
 /// `parent` never ask (their parent decides).
 #[inline]
-pub(crate) fn skip(root: bool) -> Option<Unsampled> {
+pub(crate) fn skip(root: bool) -> (Option<Unsampled>, bool) {
     if !root {
         if let Some(ids) = UNSAMPLED.with(Cell::get) {
-            return Some(ids);
+            return (Some(ids), false);
         }
     }
-    tracing::dispatcher::get_default(|dispatch| {
-        dispatch
-            .downcast_ref::<RootSampler>()
-            .and_then(|sampler| sampler.drops(root))
+    tracing::dispatcher::get_default(|dispatch| match dispatch.downcast_ref::<RootSampler>() {
+        Some(sampler) => (sampler.drops(root), true),
+        None => (None, false),
     })
 }
 

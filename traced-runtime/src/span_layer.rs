@@ -130,12 +130,26 @@ impl Core {
         }
     }
 
-    /// Sends a closed span to the export queue, if it was sampled.
-    fn finish(&self, mut state: SpanState) {
+    /// Sends a closed span to the export queue, if it was sampled. `timed`: the span declares `duration_ms`
+    /// (as `#[traced]` spans do) and leaves it to the layer unless the code recorded it.
+    fn finish(&self, mut state: SpanState, timed: bool) {
         let Some(sink) = &self.sink else { return };
-        let started = self.start(&mut state).clone();
+        self.start(&mut state);
+        let Phase::Started(started) = std::mem::take(&mut state.phase) else {
+            return;
+        };
         if !started.recording || !started.span_context.is_sampled() {
             return;
+        }
+        let end_time = SystemTime::now();
+        if timed && !state.timed {
+            let elapsed = end_time
+                .duration_since(state.start_time)
+                .unwrap_or_default();
+            state.push_attribute(
+                KeyValue::new(DURATION_MS, elapsed.as_secs_f64() * 1e3),
+                &self.limits,
+            );
         }
         let mut events = SpanEvents::default();
         events.events = state.events;
@@ -150,7 +164,7 @@ impl Core {
             span_kind: state.kind,
             name: state.name,
             start_time: state.start_time,
-            end_time: SystemTime::now(),
+            end_time,
             attributes: state.attributes,
             dropped_attributes_count: state.dropped_attributes,
             events,
@@ -174,6 +188,8 @@ pub(crate) struct SpanState {
     links: Vec<Link>,
     dropped_links: u32,
     status: Status,
+    /// `duration_ms` was recorded by the code (a `span!` block, `#[traced]` under another pipeline).
+    timed: bool,
     phase: Phase,
 }
 
@@ -184,6 +200,14 @@ enum Phase {
         parent: Context,
     },
     Started(Started),
+}
+
+impl Default for Phase {
+    fn default() -> Self {
+        Phase::Pending {
+            parent: Context::new(),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -326,6 +350,8 @@ thread_local! {
 }
 
 const STRING_SLOTS: usize = 64;
+/// The duration attribute of `#[traced]` spans, in milliseconds.
+const DURATION_MS: &str = "duration_ms";
 /// Longer values are copied every time rather than kept alive by the cache.
 const SHARED_STRING_MAX: usize = 256;
 
@@ -409,6 +435,7 @@ where
             links: Vec::new(),
             dropped_links: 0,
             status: Status::Unset,
+            timed: false,
             phase: Phase::Pending { parent },
         };
         let limits = &self.core.limits;
@@ -521,7 +548,8 @@ where
         let Some(span) = ctx.span(&id) else { return };
         let state = span.extensions_mut().remove::<SpanState>();
         if let Some(state) = state {
-            self.core.finish(state);
+            let timed = span.metadata().fields().field(DURATION_MS).is_some();
+            self.core.finish(state, timed);
         }
     }
 
@@ -576,6 +604,9 @@ impl Visit for SpanFields<'_> {
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
+        if field.name() == DURATION_MS {
+            self.state.timed = true;
+        }
         self.push(KeyValue::new(Key::from_static_str(field.name()), value));
     }
 
@@ -793,6 +824,7 @@ mod tests {
             links: Vec::new(),
             dropped_links: 0,
             status: Status::Unset,
+            timed: false,
             phase: Phase::Pending {
                 parent: Context::new(),
             },
