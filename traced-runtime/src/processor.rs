@@ -456,12 +456,15 @@ impl Worker {
     /// Exports the buffer in batches, each bounded by the export timeout and all by `deadline`.
     async fn export_buffer(&mut self, deadline: Instant) -> OTelSdkResult {
         let mut result = Ok(());
-        while !self.buffer.is_empty() {
+        // Each span moves once, into its batch: draining the front of the buffer batch by batch would move the
+        // rest of it every time.
+        let mut pending = std::mem::take(&mut self.buffer).into_iter();
+        while pending.len() > 0 {
             if Instant::now() >= deadline {
                 // Past the deadline every attempt would time out at once: count the rest as failed in one go,
                 // so a shutdown answers (with exact counts) instead of grinding through doomed batches.
-                let count = self.buffer.len();
-                self.buffer.clear();
+                let count = pending.len();
+                drop(pending);
                 let message =
                     format!("{count} spans not sent: the flush or shutdown deadline passed");
                 let failure = Err(message.clone());
@@ -469,8 +472,10 @@ impl Worker {
                 self.stats.record(count as u64, &failure);
                 return Err(OTelSdkError::InternalFailure(message));
             }
-            let take = self.buffer.len().min(self.batch.max_export_batch_size);
-            let batch: Vec<SpanData> = self.buffer.drain(..take).collect();
+            let batch: Vec<SpanData> = pending
+                .by_ref()
+                .take(self.batch.max_export_batch_size)
+                .collect();
             if let Err(message) = self.export(batch, deadline).await {
                 result = Err(OTelSdkError::InternalFailure(message));
             }
