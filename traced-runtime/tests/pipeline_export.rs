@@ -406,3 +406,47 @@ fn a_span_exporter_given_in_code_receives_every_span_once() {
     let message = error.to_string();
     assert!(message.contains("custom"), "{message}");
 }
+
+#[test]
+fn spans_of_the_opentelemetry_api_nest_under_the_entered_span() {
+    use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
+    use traced_runtime::SpanExt;
+
+    let spans = opentelemetry_sdk::trace::InMemorySpanExporter::default();
+    let (layer, guard) = Config::builder()
+        .without_env()
+        .with_exporters([])
+        .with_span_exporter(spans.clone())
+        .with_log_format(LogFormat::None)
+        .build()
+        .expect("config")
+        .layer()
+        .expect("pipeline");
+    let subscriber = tracing_subscriber::registry().with(layer);
+    let outer_context = tracing::subscriber::with_default(subscriber, || {
+        let outer = tracing::info_span!("outer");
+        let _entered = outer.enter();
+        // Another library instrumented with the OpenTelemetry API: its span goes through the global provider
+        // `layer()` installed, and must find ours as its parent.
+        let mut child = opentelemetry::global::tracer_provider()
+            .tracer("api")
+            .start("api_child");
+        child.end();
+        outer.context()
+    });
+    guard.force_flush().expect("flush");
+    let finished = spans.get_finished_spans().expect("spans");
+    let outer = finished.iter().find(|s| s.name == "outer").expect("outer");
+    let child = finished
+        .iter()
+        .find(|s| s.name == "api_child")
+        .expect("api_child");
+    assert_eq!(child.parent_span_id, outer.span_context.span_id());
+    assert_eq!(child.span_context.trace_id(), outer.span_context.trace_id());
+    use opentelemetry::trace::TraceContextExt;
+    assert_eq!(
+        outer_context.span().span_context().span_id(),
+        outer.span_context.span_id(),
+        "SpanExt::context names the exported span"
+    );
+}
