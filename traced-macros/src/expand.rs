@@ -107,6 +107,10 @@ pub(crate) fn body(
                 #span
                 let __traced_future = async move #block;
                 match __traced_started {
+                    // A trace the sampler dropped: only the thread's mark to set on each poll.
+                    ::core::option::Option::Some((_, __traced_skipped)) if __traced_skipped.is_skipped() => {
+                        #p::Marked::new(__traced_skipped, __traced_future).await
+                    }
                     ::core::option::Option::Some((__traced_span, __traced_skipped))
                         if !#p::is_inert(&__traced_span, __traced_skipped) =>
                     {

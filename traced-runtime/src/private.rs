@@ -270,6 +270,35 @@ pin_project_lite::pin_project! {
     }
 }
 
+pin_project_lite::pin_project! {
+    /// The future of an async fn whose trace the sampler dropped: no span to enter, time or close, only the
+    /// thread's mark to set on every poll, so that what the fn calls is dropped too.
+    pub struct Marked<F> {
+        #[pin]
+        inner: F,
+        skip: Skip,
+    }
+}
+
+impl<F: Future> Marked<F> {
+    /// Wraps `inner`, which runs in the dropped trace `skip` names.
+    #[inline]
+    pub fn new(skip: Skip, inner: F) -> Self {
+        Marked { inner, skip }
+    }
+}
+
+impl<F: Future> Future for Marked<F> {
+    type Output = F::Output;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let _mark = Mark::set(this.skip.unsampled);
+        this.inner.poll(cx)
+    }
+}
+
 impl<F: Future> Instrumented<F> {
     /// Wraps `inner`, whose span is already started.
     #[inline]
