@@ -81,6 +81,10 @@ pub(crate) fn body(
                 #span
                 let __traced_body = #p::body #turbofish (move || #block);
                 match __traced_started {
+                    // A trace the sampler dropped: only the thread's mark to set around the body.
+                    ::core::option::Option::Some((_, __traced_skipped)) if __traced_skipped.is_skipped() => {
+                        #p::run_marked(__traced_skipped, __traced_body)
+                    }
                     #[allow(unreachable_code, clippy::used_underscore_binding)]
                     ::core::option::Option::Some((__traced_span, __traced_skipped))
                         if !#p::is_inert(&__traced_span, __traced_skipped) =>

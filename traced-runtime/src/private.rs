@@ -198,6 +198,14 @@ where
     }
 }
 
+/// Runs a sync fn body in a trace the sampler dropped: no span, only the thread's mark, so that what the body
+/// calls is dropped too. The mark is restored on unwind as well.
+#[inline]
+pub fn run_marked<R>(skip: Skip, body: impl FnOnce() -> R) -> R {
+    let _mark = Mark::set(skip.unsampled);
+    body()
+}
+
 /// Runs a fn body, catching a panic so it can be recorded before it continues.
 #[inline(always)]
 pub fn catch<R, F: FnOnce() -> R>(body: F) -> Result<R, Box<dyn Any + Send>> {
