@@ -16,7 +16,7 @@
 //! current OpenTelemetry `Context`, for code that uses the OpenTelemetry API directly.
 
 use std::borrow::Cow;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::marker::PhantomData;
 use std::time::SystemTime;
 
@@ -345,6 +345,9 @@ thread_local! {
     static STRINGS: RefCell<[Option<(usize, StringValue)>; STRING_SLOTS]> =
         const { RefCell::new([const { None }; STRING_SLOTS]) };
 
+    /// See [`Visiting`].
+    static VISITING: Cell<bool> = const { Cell::new(false) };
+
     /// The contexts attached by the spans entered on this thread, innermost last.
     static ENTERED: RefCell<Vec<(Id, ContextGuard)>> = const { RefCell::new(Vec::new()) };
 }
@@ -420,6 +423,9 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: LayerContext<'_, S>) {
+        if Visiting::now() {
+            return;
+        }
         let Some(span) = ctx.span(id) else { return };
         let parent = self.parent(attrs, &ctx);
         let metadata = attrs.metadata();
@@ -454,6 +460,9 @@ where
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: LayerContext<'_, S>) {
+        let Some(_visiting) = Visiting::enter() else {
+            return;
+        };
         let Some(span) = ctx.span(id) else { return };
         let mut extensions = span.extensions_mut();
         if let Some(state) = extensions.get_mut::<SpanState>() {
@@ -485,6 +494,9 @@ where
     }
 
     fn on_event(&self, event: &tracing::Event<'_>, ctx: LayerContext<'_, S>) {
+        let Some(_visiting) = Visiting::enter() else {
+            return;
+        };
         let span = match event.parent() {
             Some(parent) => ctx.span(parent),
             None if event.is_contextual() => ctx.lookup_current(),
@@ -525,6 +537,9 @@ where
     }
 
     fn on_enter(&self, id: &Id, ctx: LayerContext<'_, S>) {
+        if Visiting::now() {
+            return;
+        }
         let Some(span) = ctx.span(id) else { return };
         let cx = match span.extensions_mut().get_mut::<SpanState>() {
             Some(state) => self.core.start(state).cx.clone(),
@@ -564,6 +579,27 @@ where
         } else {
             None
         }
+    }
+}
+
+/// Set while the layer holds a span's state and runs the application's `Debug` and `Display` code on field
+/// values: an event or a span made by that code must not reach for a state that is locked already (a deadlock),
+/// so the layer ignores it, as tracing-opentelemetry's does.
+struct Visiting;
+
+impl Visiting {
+    fn now() -> bool {
+        VISITING.with(Cell::get)
+    }
+
+    fn enter() -> Option<Visiting> {
+        (!VISITING.with(|visiting| visiting.replace(true))).then_some(Visiting)
+    }
+}
+
+impl Drop for Visiting {
+    fn drop(&mut self) {
+        VISITING.with(|visiting| visiting.set(false));
     }
 }
 

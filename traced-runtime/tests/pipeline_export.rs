@@ -450,3 +450,46 @@ fn spans_of_the_opentelemetry_api_nest_under_the_entered_span() {
         "SpanExt::context names the exported span"
     );
 }
+
+/// A field whose `Debug` logs and opens a span, as application code may.
+struct Chatty;
+
+impl std::fmt::Debug for Chatty {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        tracing::info!("formatting a chatty value");
+        let _inner = tracing::info_span!("inside_debug").entered();
+        f.write_str("chatty")
+    }
+}
+
+#[test]
+fn field_values_that_log_while_formatted_do_not_deadlock() {
+    let spans = opentelemetry_sdk::trace::InMemorySpanExporter::default();
+    let (layer, guard) = Config::builder()
+        .without_env()
+        .with_exporters([])
+        .with_span_exporter(spans.clone())
+        .with_log_format(LogFormat::None)
+        .build()
+        .expect("config")
+        .layer()
+        .expect("pipeline");
+    let subscriber = tracing_subscriber::registry().with(layer);
+    tracing::subscriber::with_default(subscriber, || {
+        let span = tracing::info_span!("holder", value = tracing::field::Empty);
+        let _entered = span.enter();
+        span.record("value", tracing::field::debug(&Chatty));
+        tracing::info!(value = ?Chatty, "an event with a chatty field");
+    });
+    guard.force_flush().expect("flush");
+    let finished = spans.get_finished_spans().expect("spans");
+    let holder = finished
+        .iter()
+        .find(|s| s.name == "holder")
+        .expect("holder");
+    assert!(holder
+        .attributes
+        .iter()
+        .any(|kv| kv.key.as_str() == "value" && kv.value.as_str() == "chatty"));
+    assert_eq!(holder.events.events.len(), 1, "{:?}", holder.events);
+}
