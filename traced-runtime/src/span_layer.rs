@@ -234,6 +234,24 @@ impl Started {
 }
 
 impl SpanState {
+    /// A span starting now under `parent`, with room for `attributes`.
+    fn new(name: &'static str, attributes: usize, parent: Context) -> Self {
+        SpanState {
+            name: Cow::Borrowed(name),
+            kind: SpanKind::Internal,
+            start_time: SystemTime::now(),
+            attributes: Vec::with_capacity(attributes),
+            dropped_attributes: 0,
+            events: Vec::new(),
+            dropped_events: 0,
+            links: Vec::new(),
+            dropped_links: 0,
+            status: Status::Unset,
+            timed: false,
+            phase: Phase::Pending { parent },
+        }
+    }
+
     /// Replaces the parent of a span not started yet; false once it has started.
     pub(crate) fn set_parent(&mut self, parent: Context) -> bool {
         match &mut self.phase {
@@ -429,21 +447,8 @@ where
         let Some(span) = ctx.span(id) else { return };
         let parent = self.parent(attrs, &ctx);
         let metadata = attrs.metadata();
-        let mut state = SpanState {
-            name: Cow::Borrowed(metadata.name()),
-            kind: SpanKind::Internal,
-            start_time: SystemTime::now(),
-            // The fields, the thread and the target.
-            attributes: Vec::with_capacity(attrs.fields().len() + 3),
-            dropped_attributes: 0,
-            events: Vec::new(),
-            dropped_events: 0,
-            links: Vec::new(),
-            dropped_links: 0,
-            status: Status::Unset,
-            timed: false,
-            phase: Phase::Pending { parent },
-        };
+        // The fields, the thread and the target.
+        let mut state = SpanState::new(metadata.name(), attrs.fields().len() + 3, parent);
         let limits = &self.core.limits;
         THREAD.with(|(thread_id, name)| {
             state.push_attribute(KeyValue::new("thread.id", *thread_id), limits);
@@ -849,22 +854,7 @@ mod tests {
 
     #[test]
     fn status_follows_the_sdk_precedence() {
-        let mut state = SpanState {
-            name: Cow::Borrowed("s"),
-            kind: SpanKind::Internal,
-            start_time: SystemTime::now(),
-            attributes: Vec::new(),
-            dropped_attributes: 0,
-            events: Vec::new(),
-            dropped_events: 0,
-            links: Vec::new(),
-            dropped_links: 0,
-            status: Status::Unset,
-            timed: false,
-            phase: Phase::Pending {
-                parent: Context::new(),
-            },
-        };
+        let mut state = SpanState::new("s", 0, Context::new());
         state.set_status(Status::error("first"));
         state.set_status(Status::Unset);
         assert_eq!(state.status, Status::error("first"));

@@ -412,16 +412,7 @@ fn spans_of_the_opentelemetry_api_nest_under_the_entered_span() {
     use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
     use traced_runtime::SpanExt;
 
-    let spans = opentelemetry_sdk::trace::InMemorySpanExporter::default();
-    let (layer, guard) = Config::builder()
-        .without_env()
-        .with_exporters([])
-        .with_span_exporter(spans.clone())
-        .with_log_format(LogFormat::None)
-        .build()
-        .expect("config")
-        .layer()
-        .expect("pipeline");
+    let (layer, guard, spans) = in_memory();
     let subscriber = tracing_subscriber::registry().with(layer);
     let outer_context = tracing::subscriber::with_default(subscriber, || {
         let outer = tracing::info_span!("outer");
@@ -464,16 +455,7 @@ impl std::fmt::Debug for Chatty {
 
 #[test]
 fn field_values_that_log_while_formatted_do_not_deadlock() {
-    let spans = opentelemetry_sdk::trace::InMemorySpanExporter::default();
-    let (layer, guard) = Config::builder()
-        .without_env()
-        .with_exporters([])
-        .with_span_exporter(spans.clone())
-        .with_log_format(LogFormat::None)
-        .build()
-        .expect("config")
-        .layer()
-        .expect("pipeline");
+    let (layer, guard, spans) = in_memory();
     let subscriber = tracing_subscriber::registry().with(layer);
     tracing::subscriber::with_default(subscriber, || {
         let span = tracing::info_span!("holder", value = tracing::field::Empty);
@@ -492,4 +474,26 @@ fn field_values_that_log_while_formatted_do_not_deadlock() {
         .iter()
         .any(|kv| kv.key.as_str() == "value" && kv.value.as_str() == "chatty"));
     assert_eq!(holder.events.events.len(), 1, "{:?}", holder.events);
+}
+
+/// A pipeline exporting to an in-memory exporter given in code, and that exporter.
+fn in_memory<S>() -> (
+    impl tracing_subscriber::Layer<S>,
+    Guard,
+    opentelemetry_sdk::trace::InMemorySpanExporter,
+)
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a> + Send + Sync,
+{
+    let spans = opentelemetry_sdk::trace::InMemorySpanExporter::default();
+    let (layer, guard) = Config::builder()
+        .without_env()
+        .with_exporters([])
+        .with_span_exporter(spans.clone())
+        .with_log_format(LogFormat::None)
+        .build()
+        .expect("config")
+        .layer()
+        .expect("pipeline");
+    (layer, guard, spans)
 }
