@@ -22,6 +22,7 @@ use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
 use opentelemetry_sdk::Resource;
 use tokio::sync::mpsc;
+use tokio::task::{self, JoinSet};
 
 use crate::config::{BatchConfig, Config};
 use crate::exporter::{self, DynExporter};
@@ -189,7 +190,7 @@ impl BatchProcessor {
                     }
                     let _ = ready_tx.send(Ok(()));
                     Worker {
-                        exporters,
+                        exporters: Arc::new(exporters),
                         batch,
                         value_length_limit: worker_config.limits.attribute_value_length,
                         redactor: worker_config
@@ -199,6 +200,8 @@ impl BatchProcessor {
                         stats: worker_stats,
                         errors: ErrorLog::default(),
                         buffer: Vec::with_capacity(batch.max_export_batch_size),
+                        in_flight: JoinSet::new(),
+                        in_flight_spans: Vec::with_capacity(MAX_CONCURRENT_EXPORTS),
                     }
                     .run(span_rx, control_rx)
                     .await;
@@ -338,8 +341,17 @@ impl ErrorLog {
     }
 }
 
+/// Exports in flight at once. With one, the thread waits a whole round trip to the collector per batch while
+/// the queue overflows; with a few, the next batch is encoded and sent during that wait. Spans held beyond the
+/// queue: at most this many batches.
+const MAX_CONCURRENT_EXPORTS: usize = 4;
+
+/// The outcome of one export task: its spans are already counted in the stats.
+type Outcome = Result<(), String>;
+
 struct Worker {
-    exporters: Vec<Box<dyn DynExporter>>,
+    /// Shared with the export tasks; only [`Control::SetResource`] needs them alone (and waits for that).
+    exporters: Arc<Vec<Box<dyn DynExporter>>>,
     batch: BatchConfig,
     value_length_limit: Option<usize>,
     /// `None` when redaction is off.
@@ -347,6 +359,10 @@ struct Worker {
     stats: Arc<SharedStats>,
     errors: ErrorLog,
     buffer: Vec<SpanData>,
+    /// Exports under way, on this thread's runtime.
+    in_flight: JoinSet<Outcome>,
+    /// The span count of each export under way, to count them as failed if the task never answers.
+    in_flight_spans: Vec<(task::Id, u64)>,
 }
 
 impl Worker {
@@ -356,14 +372,17 @@ impl Worker {
         mut control: mpsc::UnboundedReceiver<Control>,
     ) {
         let mut next_flush = tokio::time::Instant::now() + self.batch.schedule_delay;
+        // The schedule delay passed while every export slot was taken: export the partial batch at the next free slot.
+        let mut flush_due = false;
         loop {
+            let batch_size = self.batch.max_export_batch_size;
             tokio::select! {
                 // Control first: a flush must not wait behind an endless stream of spans.
                 biased;
                 request = control.recv() => match request {
                     Some(Control::Flush { deadline, reply }) => {
                         drain(&mut spans, &mut self.buffer);
-                        let result = self.export_buffer(deadline).await;
+                        let result = self.export_all(deadline).await;
                         let _ = reply.send(result);
                     }
                     Some(Control::Shutdown { deadline, reply }) => {
@@ -371,11 +390,7 @@ impl Worker {
                         let _ = reply.send(result);
                         return;
                     }
-                    Some(Control::SetResource(resource)) => {
-                        for exporter in &mut self.exporters {
-                            exporter.set_resource(&resource);
-                        }
-                    }
+                    Some(Control::SetResource(resource)) => self.set_resource(&resource).await,
                     None => {
                         // The processor was dropped without a shutdown: still deliver what is queued.
                         let deadline = Instant::now() + self.batch.export_timeout;
@@ -383,20 +398,47 @@ impl Worker {
                         return;
                     }
                 },
-                span = spans.recv(), if !spans.is_closed() || !spans.is_empty() => {
+                Some(joined) = self.in_flight.join_next_with_id(), if !self.in_flight.is_empty() => {
+                    let _ = self.complete(joined);
+                    if self.buffer.len() >= batch_size || (flush_due && !self.buffer.is_empty()) {
+                        flush_due = false;
+                        self.launch(Instant::now() + self.batch.export_timeout);
+                    }
+                }
+                // A full batch waiting for a slot: leave the rest in the queue, whose bound counts the drops.
+                span = spans.recv(), if self.buffer.len() < batch_size && (!spans.is_closed() || !spans.is_empty()) => {
                     if let Some(span) = span {
                         self.buffer.push(span);
-                        if self.buffer.len() >= self.batch.max_export_batch_size {
-                            let deadline = Instant::now() + self.batch.export_timeout;
-                            let _ = self.export_buffer(deadline).await;
+                        if self.buffer.len() >= batch_size && self.in_flight.len() < MAX_CONCURRENT_EXPORTS {
+                            self.launch(Instant::now() + self.batch.export_timeout);
                         }
                     }
                 }
                 () = tokio::time::sleep_until(next_flush) => {
-                    let deadline = Instant::now() + self.batch.export_timeout;
-                    let _ = self.export_buffer(deadline).await;
+                    if !self.buffer.is_empty() {
+                        if self.in_flight.len() < MAX_CONCURRENT_EXPORTS {
+                            self.launch(Instant::now() + self.batch.export_timeout);
+                        } else {
+                            flush_due = true;
+                        }
+                    }
                     next_flush = tokio::time::Instant::now() + self.batch.schedule_delay;
                 }
+            }
+        }
+    }
+
+    /// Gives the exporters the resource, once no export borrows them.
+    async fn set_resource(&mut self, resource: &Resource) {
+        while let Some(joined) = self.in_flight.join_next_with_id().await {
+            let _ = self.complete(joined);
+        }
+        match Arc::get_mut(&mut self.exporters) {
+            Some(exporters) => exporters
+                .iter_mut()
+                .for_each(|exporter| exporter.set_resource(resource)),
+            None => {
+                tracing::warn!(target: LOG_TARGET, "the resource could not be updated: exporters busy")
             }
         }
     }
@@ -409,46 +451,78 @@ impl Worker {
     ) -> OTelSdkResult {
         spans.close();
         drain(spans, &mut self.buffer);
-        let exported = self.export_buffer(deadline).await;
+        let exported = self.export_all(deadline).await;
         let remaining = deadline.saturating_duration_since(Instant::now());
-        for exporter in &self.exporters {
+        for exporter in self.exporters.iter() {
             let _ = exporter.shutdown_with_timeout(remaining);
         }
         exported
     }
 
-    /// Exports the buffer in batches, each bounded by the export timeout and all by `deadline`.
-    async fn export_buffer(&mut self, deadline: Instant) -> OTelSdkResult {
+    /// Exports the buffer and waits for every export under way, all within `deadline`; the result is an error
+    /// if any of them failed.
+    async fn export_all(&mut self, deadline: Instant) -> OTelSdkResult {
         let mut result = Ok(());
-        while !self.buffer.is_empty() {
+        loop {
+            if self.buffer.is_empty() && self.in_flight.is_empty() {
+                return result;
+            }
             if Instant::now() >= deadline {
                 // Past the deadline every attempt would time out at once: count the rest as failed in one go,
                 // so a shutdown answers (with exact counts) instead of grinding through doomed batches.
+                self.in_flight.abort_all();
+                while let Some(joined) = self.in_flight.join_next_with_id().await {
+                    let _ = self.complete(joined);
+                }
                 let count = self.buffer.len();
                 self.buffer.clear();
                 let message =
                     format!("{count} spans not sent: the flush or shutdown deadline passed");
-                let failure = Err(message.clone());
-                self.errors.report(&message);
-                self.stats.record(count as u64, &failure);
+                if count > 0 {
+                    self.errors.report(&message);
+                    self.stats.record(count as u64, &Err(message.clone()));
+                }
                 return Err(OTelSdkError::InternalFailure(message));
             }
-            let take = self.buffer.len().min(self.batch.max_export_batch_size);
-            let batch: Vec<SpanData> = self.buffer.drain(..take).collect();
-            if let Err(message) = self.export(batch, deadline).await {
-                result = Err(OTelSdkError::InternalFailure(message));
+            while !self.buffer.is_empty() && self.in_flight.len() < MAX_CONCURRENT_EXPORTS {
+                self.launch(deadline);
+            }
+            let next = tokio::time::timeout_at(deadline.into(), self.in_flight.join_next_with_id());
+            if let Ok(Some(joined)) = next.await {
+                if let Err(message) = self.complete(joined) {
+                    result = Err(OTelSdkError::InternalFailure(message));
+                }
             }
         }
-        result
     }
 
-    async fn export(&mut self, mut batch: Vec<SpanData>, deadline: Instant) -> Result<(), String> {
-        if self.exporters.is_empty() {
-            return Ok(());
-        }
+    /// Starts exporting the next batch of the buffer, bounded by the export timeout and by `deadline`.
+    fn launch(&mut self, deadline: Instant) {
+        let take = self.buffer.len().min(self.batch.max_export_batch_size);
+        let mut batch: Vec<SpanData> = if take == self.buffer.len() {
+            std::mem::replace(
+                &mut self.buffer,
+                Vec::with_capacity(self.batch.max_export_batch_size),
+            )
+        } else {
+            self.buffer.drain(..take).collect()
+        };
+        self.prepare(&mut batch);
+        let count = batch.len() as u64;
+        let timeout = self
+            .batch
+            .export_timeout
+            .min(deadline.saturating_duration_since(Instant::now()));
+        let task = export(self.exporters.clone(), batch, timeout, self.stats.clone());
+        let handle = self.in_flight.spawn(task);
+        self.in_flight_spans.push((handle.id(), count));
+    }
+
+    /// What every exporter gets: no empty keys, secrets redacted, values cut to the length limit.
+    fn prepare(&self, batch: &mut [SpanData]) {
         batch.iter_mut().for_each(drop_empty_keys);
         if let Some(redactor) = &self.redactor {
-            for span in &mut batch {
+            for span in batch.iter_mut() {
                 redactor.redact(&mut span.attributes);
                 for event in span.events.events.iter_mut() {
                     redactor.redact(&mut event.attributes);
@@ -463,51 +537,97 @@ impl Worker {
                 .iter_mut()
                 .for_each(|span| truncate_values(span, limit));
         }
-        let count = batch.len() as u64;
-        let timeout = self
-            .batch
-            .export_timeout
-            .min(deadline.saturating_duration_since(Instant::now()));
-        let last = self.exporters.len() - 1;
-        let mut batch = Some(batch);
-        // Fan out concurrently, so a slow exporter does not delay the others; each is bounded by `timeout`.
-        let exports: Vec<_> = self
-            .exporters
-            .iter()
-            .enumerate()
-            .map(|(i, exporter)| {
-                // Every exporter but the last gets a copy.
-                let spans = if i == last {
-                    batch.take().unwrap_or_default()
-                } else {
-                    batch.clone().unwrap_or_default()
-                };
-                let name = exporter.name();
-                // The exporter's retries stop at the deadline; the timeout also bounds an attempt in flight.
-                let export =
-                    tokio::time::timeout(timeout, exporter.export(spans, Instant::now() + timeout));
-                Box::pin(async move {
-                    match export.await {
-                        Ok(Ok(())) => Ok(()),
-                        Ok(Err(e)) => Err(format!("{name} exporter: {e}")),
-                        Err(_) => Err(format!(
-                            "{name} exporter: no answer within the export timeout of {timeout:?}"
-                        )),
-                    }
-                })
-            })
-            .collect();
-        let mut result = Ok(());
-        for outcome in join_all(exports).await {
-            let outcome = outcome.unwrap_or_else(|| Err("an exporter panicked".to_owned()));
-            if let Err(message) = outcome {
-                self.errors.report(&message);
-                result = Err(message);
-            }
-        }
-        self.stats.record(count, &result);
-        result
     }
+
+    /// Takes the outcome of a finished export task: logs its error, and counts its spans as failed if the task
+    /// never got to count them (aborted at a deadline, or panicked).
+    fn complete(&mut self, joined: Result<(task::Id, Outcome), task::JoinError>) -> Outcome {
+        let outcome = match joined {
+            Ok((id, outcome)) => {
+                self.take_count(id);
+                outcome
+            }
+            Err(e) => {
+                let failure = Err(if e.is_panic() {
+                    "an exporter panicked".to_owned()
+                } else {
+                    "the export was cut at the flush or shutdown deadline".to_owned()
+                });
+                let count = self.take_count(e.id());
+                self.stats.record(count, &failure);
+                failure
+            }
+        };
+        if let Err(message) = &outcome {
+            self.errors.report(message);
+        }
+        outcome
+    }
+
+    fn take_count(&mut self, id: task::Id) -> u64 {
+        match self.in_flight_spans.iter().position(|(i, _)| *i == id) {
+            Some(index) => self.in_flight_spans.swap_remove(index).1,
+            None => 0,
+        }
+    }
+}
+
+/// One export task: the batch to every exporter concurrently, each bounded by `timeout`; counts the spans.
+async fn export(
+    exporters: Arc<Vec<Box<dyn DynExporter>>>,
+    batch: Vec<SpanData>,
+    timeout: Duration,
+    stats: Arc<SharedStats>,
+) -> Outcome {
+    if exporters.is_empty() {
+        return Ok(());
+    }
+    let count = batch.len() as u64;
+    let last = exporters.len() - 1;
+    let mut batch = Some(batch);
+    // Fan out concurrently, so a slow exporter does not delay the others.
+    let exports: Vec<_> = exporters
+        .iter()
+        .enumerate()
+        .map(|(i, exporter)| {
+            // Every exporter but the last gets a copy.
+            let spans = if i == last {
+                batch.take().unwrap_or_default()
+            } else {
+                batch.clone().unwrap_or_default()
+            };
+            let name = exporter.name();
+            // The exporter's retries stop at the deadline; the timeout also bounds an attempt in flight.
+            let export =
+                tokio::time::timeout(timeout, exporter.export(spans, Instant::now() + timeout));
+            Box::pin(async move {
+                match export.await {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(e)) => Err(format!("{name} exporter: {e}")),
+                    Err(_) => Err(format!(
+                        "{name} exporter: no answer within the export timeout of {timeout:?}"
+                    )),
+                }
+            })
+        })
+        .collect();
+    let failures: Vec<String> = join_all(exports)
+        .await
+        .into_iter()
+        .filter_map(|outcome| {
+            outcome
+                .unwrap_or_else(|| Err("an exporter panicked".to_owned()))
+                .err()
+        })
+        .collect();
+    // One message per batch, naming every exporter that failed; the worker logs it, rate-limited.
+    let result = if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(failures.join("; "))
+    };
+    stats.record(count, &result);
+    result
 }
 
 /// Polls every future until all are done; their outputs in order, `None` for one that panicked: a broken
