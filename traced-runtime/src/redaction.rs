@@ -41,6 +41,9 @@ pub const TRACED_REDACT_SALT: &str = "TRACED_REDACT_SALT";
 pub(crate) struct Redactor {
     /// Lowercase, `-` as `_`.
     words: Vec<Vec<u8>>,
+    /// The (folded) bytes some word starts with: most positions of a key start none, and are skipped at the
+    /// cost of one lookup instead of a comparison per word.
+    starts: [bool; 256],
 }
 
 impl Redactor {
@@ -55,17 +58,22 @@ impl Redactor {
             .collect();
         words.sort();
         words.dedup();
-        Redactor { words }
+        let mut starts = [false; 256];
+        for word in &words {
+            starts[usize::from(word[0])] = true;
+        }
+        Redactor { words, starts }
     }
 
     /// True when `key` contains one of the words.
     pub(crate) fn matches(&self, key: &str) -> bool {
         let key = key.as_bytes();
-        self.words.iter().any(|word| {
-            key.len() >= word.len()
-                && key
-                    .windows(word.len())
-                    .any(|window| window.iter().zip(word).all(|(&k, &w)| fold(k) == w))
+        (0..key.len()).any(|at| {
+            self.starts[usize::from(fold(key[at]))]
+                && self.words.iter().any(|word| {
+                    key[at..].len() >= word.len()
+                        && key[at..].iter().zip(word).all(|(&k, &w)| fold(k) == w)
+                })
         })
     }
 
