@@ -346,6 +346,10 @@ impl ErrorLog {
 /// queue: at most this many batches.
 const MAX_CONCURRENT_EXPORTS: usize = 4;
 
+/// How long past a flush or shutdown deadline the exports under way may still report their own outcome (their
+/// timeouts end at the deadline, the timer a little after) before they are cut; well within [`REPLY_GRACE`].
+const CUT_GRACE: Duration = Duration::from_millis(50);
+
 /// The outcome of one export task: its spans are already counted in the stats.
 type Outcome = Result<(), String>;
 
@@ -372,7 +376,8 @@ impl Worker {
         mut control: mpsc::UnboundedReceiver<Control>,
     ) {
         let mut next_flush = tokio::time::Instant::now() + self.batch.schedule_delay;
-        // The schedule delay passed while every export slot was taken: export the partial batch at the next free slot.
+        // The schedule delay passed while every export slot was taken: the partial batch goes at the next free
+        // slot.
         let mut flush_due = false;
         loop {
             let batch_size = self.batch.max_export_batch_size;
@@ -467,27 +472,36 @@ impl Worker {
             if self.buffer.is_empty() && self.in_flight.is_empty() {
                 return result;
             }
-            if Instant::now() >= deadline {
+            let now = Instant::now();
+            if now < deadline {
+                while !self.buffer.is_empty() && self.in_flight.len() < MAX_CONCURRENT_EXPORTS {
+                    self.launch(deadline);
+                }
+            } else if !self.buffer.is_empty() {
                 // Past the deadline every attempt would time out at once: count the rest as failed in one go,
                 // so a shutdown answers (with exact counts) instead of grinding through doomed batches.
-                self.in_flight.abort_all();
-                while let Some(joined) = self.in_flight.join_next_with_id().await {
-                    let _ = self.complete(joined);
-                }
                 let count = self.buffer.len();
                 self.buffer.clear();
                 let message =
                     format!("{count} spans not sent: the flush or shutdown deadline passed");
-                if count > 0 {
-                    self.errors.report(&message);
-                    self.stats.record(count as u64, &Err(message.clone()));
+                self.errors.report(&message);
+                self.stats.record(count as u64, &Err(message.clone()));
+                result = Err(OTelSdkError::InternalFailure(message));
+            } else if now >= deadline + CUT_GRACE {
+                // Exports started before this flush may have a later deadline of their own: cut them.
+                self.in_flight.abort_all();
+                while let Some(joined) = self.in_flight.join_next_with_id().await {
+                    let _ = self.complete(joined);
                 }
-                return Err(OTelSdkError::InternalFailure(message));
+                return Err(OTelSdkError::InternalFailure(
+                    "exports under way were cut at the flush or shutdown deadline".into(),
+                ));
             }
-            while !self.buffer.is_empty() && self.in_flight.len() < MAX_CONCURRENT_EXPORTS {
-                self.launch(deadline);
-            }
-            let next = tokio::time::timeout_at(deadline.into(), self.in_flight.join_next_with_id());
+            // Those started here time out by `deadline` and report it themselves, given a moment to.
+            let next = tokio::time::timeout_at(
+                (deadline + CUT_GRACE).into(),
+                self.in_flight.join_next_with_id(),
+            );
             if let Ok(Some(joined)) = next.await {
                 if let Err(message) = self.complete(joined) {
                     result = Err(OTelSdkError::InternalFailure(message));
