@@ -21,7 +21,7 @@ use opentelemetry::{Array, Context, StringValue, Value};
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
 use opentelemetry_sdk::Resource;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 use tokio::task::{self, JoinSet};
 
 use crate::config::{BatchConfig, Config};
@@ -137,10 +137,80 @@ enum Control {
     SetResource(Resource),
 }
 
+/// The queue between the application's threads and the export thread: a vector behind a mutex, which the export
+/// thread swaps out whole. The export thread is woken when a batch is ready, not per span: with a channel that
+/// wakes its receiver on every send, the wake-up (a system call on both sides) cost more than the span.
+#[derive(Debug)]
+struct Queue {
+    state: Mutex<QueueState>,
+    /// `OTEL_BSP_MAX_QUEUE_SIZE`.
+    capacity: usize,
+    /// `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`: the length at which the export thread is woken.
+    batch: usize,
+    ready: Notify,
+}
+
+#[derive(Debug)]
+struct QueueState {
+    spans: Vec<SpanData>,
+    /// Set by shutdown: later spans are dropped (and counted).
+    closed: bool,
+}
+
+impl Queue {
+    fn new(capacity: usize, batch: usize) -> Queue {
+        Queue {
+            state: Mutex::new(QueueState {
+                spans: Vec::with_capacity(capacity),
+                closed: false,
+            }),
+            capacity,
+            batch,
+            ready: Notify::new(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
+        // A panic while holding the lock cannot leave the vector inconsistent: keep using it.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Queues `span`, or gives it back when the queue is full or closed.
+    fn push(&self, span: SpanData) -> Result<(), SpanData> {
+        let mut state = self.lock();
+        if state.closed || state.spans.len() >= self.capacity {
+            return Err(span);
+        }
+        state.spans.push(span);
+        let batch_ready = state.spans.len() == self.batch;
+        drop(state);
+        if batch_ready {
+            self.ready.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Moves every queued span to the end of `buffer`; `spare` (empty) becomes the queue's vector, and gets
+    /// back the queue's, emptied, so neither side allocates in the steady state.
+    fn take(&self, buffer: &mut Vec<SpanData>, spare: &mut Vec<SpanData>, close: bool) {
+        let mut state = self.lock();
+        state.closed |= close;
+        std::mem::swap(&mut state.spans, spare);
+        drop(state);
+        if buffer.is_empty() {
+            std::mem::swap(buffer, spare);
+        } else {
+            buffer.append(spare);
+        }
+    }
+}
+
 /// The batch span processor; see the module documentation.
 #[derive(Debug)]
 pub(crate) struct BatchProcessor {
-    spans: mpsc::Sender<SpanData>,
+    queue: Arc<Queue>,
     control: mpsc::UnboundedSender<Control>,
     stats: Arc<SharedStats>,
     export_timeout: Duration,
@@ -154,7 +224,11 @@ impl BatchProcessor {
         stats: Arc<SharedStats>,
     ) -> Result<Self, Error> {
         let batch = normalized(config.batch);
-        let (span_tx, span_rx) = mpsc::channel(batch.max_queue_size);
+        let queue = Arc::new(Queue::new(
+            batch.max_queue_size,
+            batch.max_export_batch_size,
+        ));
+        let worker_queue = queue.clone();
         let (control_tx, control_rx) = mpsc::unbounded_channel();
         let (ready_tx, ready_rx) = std_mpsc::sync_channel(1);
         let worker_config = config.clone();
@@ -202,8 +276,10 @@ impl BatchProcessor {
                         buffer: Vec::with_capacity(batch.max_export_batch_size),
                         in_flight: JoinSet::new(),
                         in_flight_spans: Vec::with_capacity(MAX_CONCURRENT_EXPORTS),
+                        spare: Vec::with_capacity(batch.max_queue_size),
+                        queue: worker_queue,
                     }
-                    .run(span_rx, control_rx)
+                    .run(control_rx)
                     .await;
                 });
                 // Blocking tasks of the transports (DNS lookups) must not hold the thread forever.
@@ -223,7 +299,7 @@ impl BatchProcessor {
             *current = Some(Arc::downgrade(&stats));
         }
         Ok(BatchProcessor {
-            spans: span_tx,
+            queue,
             control: control_tx,
             stats,
             export_timeout: batch.export_timeout,
@@ -264,7 +340,9 @@ impl SpanProcessor for BatchProcessor {
         }
         // Never block the caller: a full queue (or one closed by shutdown) drops the span and counts it, so
         // that every span ended is exported, dropped or failed.
-        if self.spans.try_send(span).is_err() {
+        if let Err(span) = self.queue.push(span) {
+            // Freed outside the queue's lock.
+            drop(span);
             self.stats.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -367,31 +445,30 @@ struct Worker {
     in_flight: JoinSet<Outcome>,
     /// The span count of each export under way, to count them as failed if the task never answers.
     in_flight_spans: Vec<(task::Id, u64)>,
+    queue: Arc<Queue>,
+    /// The vector handed to the queue at the next take.
+    spare: Vec<SpanData>,
 }
 
 impl Worker {
-    async fn run(
-        mut self,
-        mut spans: mpsc::Receiver<SpanData>,
-        mut control: mpsc::UnboundedReceiver<Control>,
-    ) {
+    async fn run(mut self, mut control: mpsc::UnboundedReceiver<Control>) {
         let mut next_flush = tokio::time::Instant::now() + self.batch.schedule_delay;
-        // The schedule delay passed while every export slot was taken: the partial batch goes at the next free
-        // slot.
+        // The schedule delay passed while the buffer could not all be sent: send the partial batch as soon as
+        // a slot is free.
         let mut flush_due = false;
         loop {
-            let batch_size = self.batch.max_export_batch_size;
+            let queue = self.queue.clone();
             tokio::select! {
                 // Control first: a flush must not wait behind an endless stream of spans.
                 biased;
                 request = control.recv() => match request {
                     Some(Control::Flush { deadline, reply }) => {
-                        drain(&mut spans, &mut self.buffer);
+                        self.take(false);
                         let result = self.export_all(deadline).await;
                         let _ = reply.send(result);
                     }
                     Some(Control::Shutdown { deadline, reply }) => {
-                        let result = self.finish(&mut spans, deadline).await;
+                        let result = self.finish(deadline).await;
                         let _ = reply.send(result);
                         return;
                     }
@@ -399,38 +476,43 @@ impl Worker {
                     None => {
                         // The processor was dropped without a shutdown: still deliver what is queued.
                         let deadline = Instant::now() + self.batch.export_timeout;
-                        let _ = self.finish(&mut spans, deadline).await;
+                        let _ = self.finish(deadline).await;
                         return;
                     }
                 },
                 Some(joined) = self.in_flight.join_next_with_id(), if !self.in_flight.is_empty() => {
                     let _ = self.complete(joined);
-                    if self.buffer.len() >= batch_size || (flush_due && !self.buffer.is_empty()) {
-                        flush_due = false;
-                        self.launch(Instant::now() + self.batch.export_timeout);
-                    }
+                    flush_due = self.send(flush_due);
                 }
-                // A full batch waiting for a slot: leave the rest in the queue, whose bound counts the drops.
-                span = spans.recv(), if self.buffer.len() < batch_size && (!spans.is_closed() || !spans.is_empty()) => {
-                    if let Some(span) = span {
-                        self.buffer.push(span);
-                        if self.buffer.len() >= batch_size && self.in_flight.len() < MAX_CONCURRENT_EXPORTS {
-                            self.launch(Instant::now() + self.batch.export_timeout);
-                        }
-                    }
+                () = queue.ready.notified() => {
+                    flush_due = self.send(flush_due);
                 }
                 () = tokio::time::sleep_until(next_flush) => {
-                    if !self.buffer.is_empty() {
-                        if self.in_flight.len() < MAX_CONCURRENT_EXPORTS {
-                            self.launch(Instant::now() + self.batch.export_timeout);
-                        } else {
-                            flush_due = true;
-                        }
-                    }
+                    flush_due = self.send(true);
                     next_flush = tokio::time::Instant::now() + self.batch.schedule_delay;
                 }
             }
         }
+    }
+
+    /// Moves the queued spans to the buffer (closing the queue for good if `close`).
+    fn take(&mut self, close: bool) {
+        self.queue.take(&mut self.buffer, &mut self.spare, close);
+    }
+
+    /// Refills the buffer when it holds less than a batch, and starts exporting whole batches (and the partial
+    /// rest if `partial`) while a slot is free. Returns whether a partial rest still waits for a slot.
+    fn send(&mut self, partial: bool) -> bool {
+        let batch_size = self.batch.max_export_batch_size;
+        if self.buffer.len() < batch_size {
+            self.take(false);
+        }
+        while self.in_flight.len() < MAX_CONCURRENT_EXPORTS
+            && (self.buffer.len() >= batch_size || (partial && !self.buffer.is_empty()))
+        {
+            self.launch(Instant::now() + self.batch.export_timeout);
+        }
+        partial && !self.buffer.is_empty()
     }
 
     /// Gives the exporters the resource, once no export borrows them.
@@ -449,13 +531,8 @@ impl Worker {
     }
 
     /// Exports everything queued, then shuts the exporters down with what is left of the deadline.
-    async fn finish(
-        &mut self,
-        spans: &mut mpsc::Receiver<SpanData>,
-        deadline: Instant,
-    ) -> OTelSdkResult {
-        spans.close();
-        drain(spans, &mut self.buffer);
+    async fn finish(&mut self, deadline: Instant) -> OTelSdkResult {
+        self.take(true);
         let exported = self.export_all(deadline).await;
         let remaining = deadline.saturating_duration_since(Instant::now());
         for exporter in self.exporters.iter() {
@@ -674,12 +751,6 @@ async fn join_all<F: Future + Unpin>(futures: Vec<F>) -> Vec<Option<F::Output>> 
     })
     .await;
     outputs
-}
-
-fn drain(spans: &mut mpsc::Receiver<SpanData>, buffer: &mut Vec<SpanData>) {
-    while let Ok(span) = spans.try_recv() {
-        buffer.push(span);
-    }
 }
 
 /// Attributes with an empty key are invalid (OTel common spec) and some backends reject the whole batch for
