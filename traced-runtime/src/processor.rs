@@ -8,10 +8,11 @@
 //! never on a runtime.
 
 use std::cell::Cell;
+use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::task::Poll;
@@ -143,8 +144,10 @@ enum Control {
 #[derive(Debug)]
 struct Queue {
     state: Mutex<QueueState>,
-    /// `OTEL_BSP_MAX_QUEUE_SIZE`.
+    /// `OTEL_BSP_MAX_QUEUE_SIZE`: what the queue and the export thread's buffer hold together.
     capacity: usize,
+    /// Spans taken to the export thread's buffer and not yet sent.
+    buffered: AtomicUsize,
     /// `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`: the length at which the export thread is woken.
     batch: usize,
     ready: Notify,
@@ -165,6 +168,7 @@ impl Queue {
                 closed: false,
             }),
             capacity,
+            buffered: AtomicUsize::new(0),
             batch,
             ready: Notify::new(),
         }
@@ -180,7 +184,9 @@ impl Queue {
     /// Queues `span`, or gives it back when the queue is full or closed.
     fn push(&self, span: SpanData) -> Result<(), SpanData> {
         let mut state = self.lock();
-        if state.closed || state.spans.len() >= self.capacity {
+        if state.closed
+            || state.spans.len() + self.buffered.load(Ordering::Relaxed) >= self.capacity
+        {
             return Err(span);
         }
         state.spans.push(span);
@@ -194,16 +200,13 @@ impl Queue {
 
     /// Moves every queued span to the end of `buffer`; `spare` (empty) becomes the queue's vector, and gets
     /// back the queue's, emptied, so neither side allocates in the steady state.
-    fn take(&self, buffer: &mut Vec<SpanData>, spare: &mut Vec<SpanData>, close: bool) {
+    fn take(&self, buffer: &mut VecDeque<SpanData>, spare: &mut Vec<SpanData>, close: bool) {
         let mut state = self.lock();
         state.closed |= close;
         std::mem::swap(&mut state.spans, spare);
         drop(state);
-        if buffer.is_empty() {
-            std::mem::swap(buffer, spare);
-        } else {
-            buffer.append(spare);
-        }
+        buffer.extend(spare.drain(..));
+        self.buffered.store(buffer.len(), Ordering::Relaxed);
     }
 }
 
@@ -273,7 +276,7 @@ impl BatchProcessor {
                             .then(|| Redactor::new(&worker_config.redaction.keys)),
                         stats: worker_stats,
                         errors: ErrorLog::default(),
-                        buffer: Vec::with_capacity(batch.max_export_batch_size),
+                        buffer: VecDeque::with_capacity(batch.max_queue_size),
                         in_flight: JoinSet::new(),
                         in_flight_spans: Vec::with_capacity(MAX_CONCURRENT_EXPORTS),
                         spare: Vec::with_capacity(batch.max_queue_size),
@@ -440,7 +443,8 @@ struct Worker {
     redactor: Option<Redactor>,
     stats: Arc<SharedStats>,
     errors: ErrorLog,
-    buffer: Vec<SpanData>,
+    /// Spans taken from the queue, oldest first: batches leave from the front without moving the rest.
+    buffer: VecDeque<SpanData>,
     /// Exports under way, on this thread's runtime.
     in_flight: JoinSet<Outcome>,
     /// The span count of each export under way, to count them as failed if the task never answers.
@@ -559,6 +563,7 @@ impl Worker {
                 // so a shutdown answers (with exact counts) instead of grinding through doomed batches.
                 let count = self.buffer.len();
                 self.buffer.clear();
+                self.queue.buffered.store(0, Ordering::Relaxed);
                 let message =
                     format!("{count} spans not sent: the flush or shutdown deadline passed");
                 self.errors.report(&message);
@@ -590,14 +595,10 @@ impl Worker {
     /// Starts exporting the next batch of the buffer, bounded by the export timeout and by `deadline`.
     fn launch(&mut self, deadline: Instant) {
         let take = self.buffer.len().min(self.batch.max_export_batch_size);
-        let mut batch: Vec<SpanData> = if take == self.buffer.len() {
-            std::mem::replace(
-                &mut self.buffer,
-                Vec::with_capacity(self.batch.max_export_batch_size),
-            )
-        } else {
-            self.buffer.drain(..take).collect()
-        };
+        let mut batch: Vec<SpanData> = self.buffer.drain(..take).collect();
+        self.queue
+            .buffered
+            .store(self.buffer.len(), Ordering::Relaxed);
         self.prepare(&mut batch);
         let count = batch.len() as u64;
         let timeout = self
