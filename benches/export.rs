@@ -11,7 +11,8 @@
 //! a fresh rotel, in rounds that alternate the pipelines (3; 1 with `BENCH_QUICK=1`), and the summary takes the
 //! median. Spans/s = spans received / time from the first span to the end of the flush at shutdown. Export CPU
 //! per span = CPU time of every thread of the child but the producer / spans received: what the export path
-//! costs, which a busy machine changes less than it changes spans/s.
+//! costs, which a busy machine changes less than it changes spans/s; rotel + sink CPU per span is the same for
+//! the collector's side.
 //!
 //! Run: `cargo bench --bench export` (`BENCH_QUICK=1` for a short run; `-- traced/grpc` runs the runs whose
 //! `pipeline/protocol` contains one of the words given).
@@ -72,6 +73,8 @@ fn run(sink: &Sink, pipeline: &'static str, protocol: &'static str, seconds: f64
         _ => format!("http://{}/v1/traces", rotel.http),
     };
     let before = sink.count();
+    // The sink is this process's only busy thread.
+    let cpu_before = support::cpu_seconds().0;
     let result = support::run_child(&[
         pipeline.to_owned(),
         protocol.to_owned(),
@@ -80,6 +83,8 @@ fn run(sink: &Sink, pipeline: &'static str, protocol: &'static str, seconds: f64
     ]);
     let produced: u64 = field(&result, "produced");
     let received = sink.settle(before + produced, Duration::from_secs(2)) - before;
+    let collector_cpu_s =
+        support::process_cpu_seconds(rotel.id()) + support::cpu_seconds().0 - cpu_before;
     Row {
         pipeline,
         protocol,
@@ -93,6 +98,7 @@ fn run(sink: &Sink, pipeline: &'static str, protocol: &'static str, seconds: f64
             _ => produced - received,
         },
         export_cpu_s: field::<f64>(&result, "cpu_s") - field::<f64>(&result, "main_cpu_s"),
+        collector_cpu_s,
     }
 }
 
@@ -106,6 +112,8 @@ struct Row {
     dropped: u64,
     /// CPU of every thread but the producer's: the export path.
     export_cpu_s: f64,
+    /// CPU of rotel and of the sink.
+    collector_cpu_s: f64,
 }
 
 impl Row {
@@ -117,9 +125,13 @@ impl Row {
         self.export_cpu_s * 1e6 / self.received.max(1) as f64
     }
 
+    fn collector_us_per_span(&self) -> f64 {
+        self.collector_cpu_s * 1e6 / self.received.max(1) as f64
+    }
+
     fn line(&self) -> String {
         format!(
-            "| {} | {} | {} | {:.2} | {} | {} | {:.2} | {:.0} | {:.2} |",
+            "| {} | {} | {} | {:.2} | {} | {} | {:.2} | {:.0} | {:.2} | {:.2} |",
             self.pipeline,
             self.protocol,
             self.produced,
@@ -128,7 +140,8 @@ impl Row {
             self.dropped,
             self.total_s,
             self.rate(),
-            self.cpu_us_per_span()
+            self.cpu_us_per_span(),
+            self.collector_us_per_span()
         )
     }
 }
@@ -144,14 +157,14 @@ fn median(mut values: Vec<f64>) -> f64 {
 
 fn print_table(rows: &[Row]) {
     println!("\nexport throughput (spans received at the sink through rotel), every run");
-    println!("| pipeline | protocol | produced | producer s | received | dropped | until flushed s | spans/s | export CPU µs/span |");
-    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+    println!("| pipeline | protocol | produced | producer s | received | dropped | until flushed s | spans/s | export CPU µs/span | rotel + sink CPU µs/span |");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for row in rows {
         println!("{}", row.line());
     }
     println!("\nexport summary (median of the runs)");
-    println!("| protocol | traced spans/s | stock spans/s | traced / stock | traced export CPU µs/span | stock export CPU µs/span |");
-    println!("|---|---:|---:|---:|---:|---:|");
+    println!("| protocol | traced spans/s | stock spans/s | traced / stock | export CPU µs/span traced | stock | rotel + sink CPU µs/span traced | stock |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     for protocol in PROTOCOLS {
         let of = |pipeline: &str, f: fn(&Row) -> f64| {
             median(
@@ -163,10 +176,12 @@ fn print_table(rows: &[Row]) {
         };
         let (traced, stock) = (of("traced", Row::rate), of("stock", Row::rate));
         println!(
-            "| {protocol} | {traced:.0} | {stock:.0} | {:.2}x | {:.2} | {:.2} |",
+            "| {protocol} | {traced:.0} | {stock:.0} | {:.2}x | {:.2} | {:.2} | {:.2} | {:.2} |",
             traced / stock,
             of("traced", Row::cpu_us_per_span),
-            of("stock", Row::cpu_us_per_span)
+            of("stock", Row::cpu_us_per_span),
+            of("traced", Row::collector_us_per_span),
+            of("stock", Row::collector_us_per_span)
         );
     }
 }

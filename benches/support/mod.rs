@@ -131,22 +131,29 @@ pub fn produce_for(duration: Duration, f: fn(u64) -> u64) -> u64 {
     n
 }
 
-/// CPU seconds (user + system) used so far by this process, dead threads included, and by the calling thread
-/// alone: their difference is what the pipeline's own threads cost, whatever else the machine was running.
+/// CPU seconds (user + system) in a `/proc/.../stat` file: a process's, dead threads included, or a thread's.
+fn stat_cpu_seconds(path: &str) -> f64 {
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
+    // The command name (field 2) may hold spaces: count the fields after its closing parenthesis.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // utime and stime, fields 14 and 15, in clock ticks of 1/100 s (USER_HZ on Linux).
+    let field = |n: usize| fields.get(n - 3).and_then(|v| v.parse::<f64>().ok());
+    (field(14).unwrap_or(0.0) + field(15).unwrap_or(0.0)) / 100.0
+}
+
+/// CPU seconds used so far by this process and by the calling thread alone: their difference is what the
+/// pipeline's own threads cost, whatever else the machine was running.
 pub fn cpu_seconds() -> (f64, f64) {
-    // utime and stime, fields 14 and 15 of `stat`, in clock ticks of 1/100 s (USER_HZ on Linux).
-    let ticks = |path: &str| -> f64 {
-        let stat = std::fs::read_to_string(path).unwrap_or_default();
-        // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
-        let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-        let fields: Vec<&str> = after.split_whitespace().collect();
-        let field = |n: usize| fields.get(n - 3).and_then(|v| v.parse::<f64>().ok());
-        field(14).unwrap_or(0.0) + field(15).unwrap_or(0.0)
-    };
     (
-        ticks("/proc/self/stat") / 100.0,
-        ticks("/proc/thread-self/stat") / 100.0,
+        stat_cpu_seconds("/proc/self/stat"),
+        stat_cpu_seconds("/proc/thread-self/stat"),
     )
+}
+
+/// CPU seconds used so far by process `pid` (rotel).
+pub fn process_cpu_seconds(pid: u32) -> f64 {
+    stat_cpu_seconds(&format!("/proc/{pid}/stat"))
 }
 
 /// The words given on the command line that are not flags (`cargo bench` passes `--bench`): run names to keep.
