@@ -8,10 +8,11 @@
 //! never on a runtime.
 
 use std::cell::Cell;
+use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::task::Poll;
@@ -22,6 +23,7 @@ use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
 use opentelemetry_sdk::Resource;
 use tokio::sync::{mpsc, Notify};
+use tokio::task::{self, JoinSet};
 
 use crate::config::{BatchConfig, Config};
 use crate::exporter::{self, DynExporter};
@@ -136,15 +138,115 @@ enum Control {
     SetResource(Resource),
 }
 
+/// The queue between the application's threads and the export thread: a vector behind a mutex, which the export
+/// thread swaps out whole. The export thread is woken when a batch is ready, not per span: with a channel that
+/// wakes its receiver on every send, the wake-up (a system call on both sides) cost more than the span.
+#[derive(Debug)]
+struct Queue {
+    state: Mutex<QueueState>,
+    /// `OTEL_BSP_MAX_QUEUE_SIZE`: what the queue and the export thread's buffer hold together.
+    capacity: usize,
+    /// Spans taken to the export thread's buffer and not yet sent.
+    buffered: AtomicUsize,
+    /// `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`: the length at which the export thread is woken.
+    batch: usize,
+    ready: Notify,
+}
+
+#[derive(Debug)]
+struct QueueState {
+    spans: Vec<SpanData>,
+    /// Set by shutdown: later spans are dropped (and counted).
+    closed: bool,
+}
+
+impl Queue {
+    fn new(capacity: usize, batch: usize) -> Queue {
+        Queue {
+            state: Mutex::new(QueueState {
+                spans: Vec::with_capacity(capacity),
+                closed: false,
+            }),
+            capacity,
+            buffered: AtomicUsize::new(0),
+            batch,
+            ready: Notify::new(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
+        // A panic while holding the lock cannot leave the vector inconsistent: keep using it.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Queues `span`, or gives it back when the queue is full or closed.
+    fn push(&self, span: SpanData) -> Option<SpanData> {
+        let mut state = self.lock();
+        if state.closed
+            || state.spans.len() + self.buffered.load(Ordering::Relaxed) >= self.capacity
+        {
+            return Some(span);
+        }
+        state.spans.push(span);
+        let batch_ready = state.spans.len() == self.batch;
+        drop(state);
+        if batch_ready {
+            self.ready.notify_one();
+        }
+        None
+    }
+
+    /// Moves every queued span to the end of `buffer`; `spare` (empty) becomes the queue's vector, and gets
+    /// back the queue's, emptied, so neither side allocates in the steady state.
+    fn take(&self, buffer: &mut VecDeque<SpanData>, spare: &mut Vec<SpanData>, close: bool) {
+        let mut state = self.lock();
+        state.closed |= close;
+        std::mem::swap(&mut state.spans, spare);
+        drop(state);
+        buffer.extend(spare.drain(..));
+        self.buffered.store(buffer.len(), Ordering::Relaxed);
+    }
+}
+
 /// The batch span processor; see the module documentation.
 #[derive(Debug)]
 pub(crate) struct BatchProcessor {
-    sink: SpanSink,
+    queue: Arc<Queue>,
     control: mpsc::UnboundedSender<Control>,
+    stats: Arc<SharedStats>,
     export_timeout: Duration,
 }
 
+/// The sending end of the export queue, for the span layer: finished spans go straight in, without an SDK span.
+#[derive(Clone, Debug)]
+pub(crate) struct SpanSink {
+    queue: Arc<Queue>,
+    stats: Arc<SharedStats>,
+}
+
+impl SpanSink {
+    /// Queues a sampled span. Never blocks the caller: a full queue (or one closed by shutdown) drops the span
+    /// and counts it, so that every span ended is exported, dropped or failed.
+    pub(crate) fn send(&self, span: SpanData) {
+        if let Some(span) = self.queue.push(span) {
+            // Freed outside the queue's lock.
+            drop(span);
+            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
 impl BatchProcessor {
+    /// A sending end for the span layer.
+    pub(crate) fn sink(&self) -> SpanSink {
+        SpanSink {
+            queue: self.queue.clone(),
+            stats: self.stats.clone(),
+        }
+    }
+
     /// Starts the export thread and builds the configured exporters on it.
     pub(crate) fn start(
         config: &Config,
@@ -152,9 +254,11 @@ impl BatchProcessor {
         stats: Arc<SharedStats>,
     ) -> Result<Self, Error> {
         let batch = normalized(config.batch);
-        let (span_tx, span_rx) = mpsc::channel(batch.max_queue_size);
-        let batch_ready = Arc::new(Notify::new());
-        let worker_ready = batch_ready.clone();
+        let queue = Arc::new(Queue::new(
+            batch.max_queue_size,
+            batch.max_export_batch_size,
+        ));
+        let worker_queue = queue.clone();
         let (control_tx, control_rx) = mpsc::unbounded_channel();
         let (ready_tx, ready_rx) = std_mpsc::sync_channel(1);
         let worker_config = config.clone();
@@ -190,7 +294,7 @@ impl BatchProcessor {
                     }
                     let _ = ready_tx.send(Ok(()));
                     Worker {
-                        exporters,
+                        exporters: Arc::new(exporters),
                         batch,
                         value_length_limit: worker_config.limits.attribute_value_length,
                         redactor: worker_config
@@ -199,9 +303,13 @@ impl BatchProcessor {
                             .then(|| Redactor::new(&worker_config.redaction.keys)),
                         stats: worker_stats,
                         errors: ErrorLog::default(),
-                        buffer: Vec::with_capacity(batch.max_export_batch_size),
+                        buffer: VecDeque::with_capacity(batch.max_queue_size),
+                        in_flight: JoinSet::new(),
+                        in_flight_spans: Vec::with_capacity(MAX_CONCURRENT_EXPORTS),
+                        spare: Vec::with_capacity(batch.max_queue_size),
+                        queue: worker_queue,
                     }
-                    .run(span_rx, control_rx, &worker_ready)
+                    .run(control_rx)
                     .await;
                 });
                 // Blocking tasks of the transports (DNS lookups) must not hold the thread forever.
@@ -221,13 +329,9 @@ impl BatchProcessor {
             *current = Some(Arc::downgrade(&stats));
         }
         Ok(BatchProcessor {
-            sink: SpanSink {
-                spans: span_tx,
-                stats,
-                batch_ready,
-                batch_size: batch.max_export_batch_size,
-            },
+            queue,
             control: control_tx,
+            stats,
             export_timeout: batch.export_timeout,
         })
     }
@@ -257,51 +361,13 @@ impl BatchProcessor {
     }
 }
 
-/// The sending end of the export queue, for the span layer (finished spans go straight in, without an SDK span)
-/// and for the processor itself.
-///
-/// The worker does not wait on the queue: a receiver waiting for every span would be woken for every span, a
-/// system call on the application's thread each time. It sleeps until the schedule delay ends or until a whole
-/// batch is queued, which is the only time a sender wakes it.
-#[derive(Clone, Debug)]
-pub(crate) struct SpanSink {
-    spans: mpsc::Sender<SpanData>,
-    stats: Arc<SharedStats>,
-    batch_ready: Arc<Notify>,
-    batch_size: usize,
-}
-
-impl SpanSink {
-    /// Queues a sampled span. Never blocks the caller: a full queue (or one closed by shutdown) drops the span
-    /// and counts it, so that every span ended is exported, dropped or failed.
-    pub(crate) fn send(&self, span: SpanData) {
-        if self.spans.try_send(span).is_err() {
-            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
-            return;
-        }
-        let queued = self.spans.max_capacity() - self.spans.capacity();
-        if queued >= self.batch_size {
-            // Once the worker waits, a single wake-up; while it exports, a stored permit (an atomic store).
-            self.batch_ready.notify_one();
-        }
-    }
-}
-
-impl BatchProcessor {
-    /// A sending end for the span layer.
-    pub(crate) fn sink(&self) -> SpanSink {
-        self.sink.clone()
-    }
-}
-
 impl SpanProcessor for BatchProcessor {
     fn on_start(&self, _span: &mut Span, _cx: &Context) {}
 
     fn on_end(&self, span: SpanData) {
-        if !span.span_context.is_sampled() {
-            return;
+        if span.span_context.is_sampled() {
+            self.sink().send(span);
         }
-        self.sink.send(span);
     }
 
     fn force_flush(&self) -> OTelSdkResult {
@@ -376,120 +442,199 @@ impl ErrorLog {
     }
 }
 
+/// Exports in flight at once. With one, the thread waits a whole round trip to the collector per batch while
+/// the queue overflows; with a few, the next batch is encoded and sent during that wait. Spans held beyond the
+/// queue: at most this many batches.
+const MAX_CONCURRENT_EXPORTS: usize = 4;
+
+/// How long past a flush or shutdown deadline the exports under way may still report their own outcome (their
+/// timeouts end at the deadline, the timer a little after) before they are cut; well within [`REPLY_GRACE`].
+const CUT_GRACE: Duration = Duration::from_millis(50);
+
+/// The outcome of one export task: its spans are already counted in the stats.
+type Outcome = Result<(), String>;
+
 struct Worker {
-    exporters: Vec<Box<dyn DynExporter>>,
+    /// Shared with the export tasks; only [`Control::SetResource`] needs them alone (and waits for that).
+    exporters: Arc<Vec<Box<dyn DynExporter>>>,
     batch: BatchConfig,
     value_length_limit: Option<usize>,
     /// `None` when redaction is off.
     redactor: Option<Redactor>,
     stats: Arc<SharedStats>,
     errors: ErrorLog,
-    buffer: Vec<SpanData>,
+    /// Spans taken from the queue, oldest first: batches leave from the front without moving the rest.
+    buffer: VecDeque<SpanData>,
+    /// Exports under way, on this thread's runtime.
+    in_flight: JoinSet<Outcome>,
+    /// The span count of each export under way, to count them as failed if the task never answers.
+    in_flight_spans: Vec<(task::Id, u64)>,
+    queue: Arc<Queue>,
+    /// The vector handed to the queue at the next take.
+    spare: Vec<SpanData>,
 }
 
 impl Worker {
-    async fn run(
-        mut self,
-        mut spans: mpsc::Receiver<SpanData>,
-        mut control: mpsc::UnboundedReceiver<Control>,
-        batch_ready: &Notify,
-    ) {
+    async fn run(mut self, mut control: mpsc::UnboundedReceiver<Control>) {
         let mut next_flush = tokio::time::Instant::now() + self.batch.schedule_delay;
+        // The schedule delay passed while the buffer could not all be sent: send the partial batch as soon as
+        // a slot is free.
+        let mut flush_due = false;
         loop {
+            let queue = self.queue.clone();
             tokio::select! {
                 // Control first: a flush must not wait behind an endless stream of spans.
                 biased;
                 request = control.recv() => match request {
                     Some(Control::Flush { deadline, reply }) => {
-                        drain(&mut spans, &mut self.buffer);
-                        let result = self.export_buffer(deadline).await;
+                        self.take(false);
+                        let result = self.export_all(deadline).await;
                         let _ = reply.send(result);
                     }
                     Some(Control::Shutdown { deadline, reply }) => {
-                        let result = self.finish(&mut spans, deadline).await;
+                        let result = self.finish(deadline).await;
                         let _ = reply.send(result);
                         return;
                     }
-                    Some(Control::SetResource(resource)) => {
-                        for exporter in &mut self.exporters {
-                            exporter.set_resource(&resource);
-                        }
-                    }
+                    Some(Control::SetResource(resource)) => self.set_resource(&resource).await,
                     None => {
                         // The processor was dropped without a shutdown: still deliver what is queued.
                         let deadline = Instant::now() + self.batch.export_timeout;
-                        let _ = self.finish(&mut spans, deadline).await;
+                        let _ = self.finish(deadline).await;
                         return;
                     }
                 },
-                () = batch_ready.notified() => {
-                    drain(&mut spans, &mut self.buffer);
-                    let deadline = Instant::now() + self.batch.export_timeout;
-                    let _ = self.export_buffer(deadline).await;
+                Some(joined) = self.in_flight.join_next_with_id(), if !self.in_flight.is_empty() => {
+                    let _ = self.complete(joined);
+                    flush_due = self.send(flush_due);
+                }
+                () = queue.ready.notified() => {
+                    flush_due = self.send(flush_due);
                 }
                 () = tokio::time::sleep_until(next_flush) => {
-                    drain(&mut spans, &mut self.buffer);
-                    let deadline = Instant::now() + self.batch.export_timeout;
-                    let _ = self.export_buffer(deadline).await;
+                    flush_due = self.send(true);
                     next_flush = tokio::time::Instant::now() + self.batch.schedule_delay;
                 }
             }
         }
     }
 
+    /// Moves the queued spans to the buffer (closing the queue for good if `close`).
+    fn take(&mut self, close: bool) {
+        self.queue.take(&mut self.buffer, &mut self.spare, close);
+    }
+
+    /// Refills the buffer when it holds less than a batch, and starts exporting whole batches (and the partial
+    /// rest if `partial`) while a slot is free. Returns whether a partial rest still waits for a slot.
+    fn send(&mut self, partial: bool) -> bool {
+        let batch_size = self.batch.max_export_batch_size;
+        if self.buffer.len() < batch_size {
+            self.take(false);
+        }
+        while self.in_flight.len() < MAX_CONCURRENT_EXPORTS
+            && (self.buffer.len() >= batch_size || (partial && !self.buffer.is_empty()))
+        {
+            self.launch(Instant::now() + self.batch.export_timeout);
+        }
+        partial && !self.buffer.is_empty()
+    }
+
+    /// Gives the exporters the resource, once no export borrows them.
+    async fn set_resource(&mut self, resource: &Resource) {
+        while let Some(joined) = self.in_flight.join_next_with_id().await {
+            let _ = self.complete(joined);
+        }
+        match Arc::get_mut(&mut self.exporters) {
+            Some(exporters) => exporters
+                .iter_mut()
+                .for_each(|exporter| exporter.set_resource(resource)),
+            None => {
+                tracing::warn!(target: LOG_TARGET, "the resource could not be updated: exporters busy")
+            }
+        }
+    }
+
     /// Exports everything queued, then shuts the exporters down with what is left of the deadline.
-    async fn finish(
-        &mut self,
-        spans: &mut mpsc::Receiver<SpanData>,
-        deadline: Instant,
-    ) -> OTelSdkResult {
-        spans.close();
-        drain(spans, &mut self.buffer);
-        let exported = self.export_buffer(deadline).await;
+    async fn finish(&mut self, deadline: Instant) -> OTelSdkResult {
+        self.take(true);
+        let exported = self.export_all(deadline).await;
         let remaining = deadline.saturating_duration_since(Instant::now());
-        for exporter in &self.exporters {
+        for exporter in self.exporters.iter() {
             let _ = exporter.shutdown_with_timeout(remaining);
         }
         exported
     }
 
-    /// Exports the buffer in batches, each bounded by the export timeout and all by `deadline`.
-    async fn export_buffer(&mut self, deadline: Instant) -> OTelSdkResult {
+    /// Exports the buffer and waits for every export under way, all within `deadline`; the result is an error
+    /// if any of them failed.
+    async fn export_all(&mut self, deadline: Instant) -> OTelSdkResult {
         let mut result = Ok(());
-        // Each span moves once, into its batch: draining the front of the buffer batch by batch would move the
-        // rest of it every time.
-        let mut pending = std::mem::take(&mut self.buffer).into_iter();
-        while pending.len() > 0 {
-            if Instant::now() >= deadline {
+        loop {
+            if self.buffer.is_empty() && self.in_flight.is_empty() {
+                return result;
+            }
+            let now = Instant::now();
+            if now < deadline {
+                while !self.buffer.is_empty() && self.in_flight.len() < MAX_CONCURRENT_EXPORTS {
+                    self.launch(deadline);
+                }
+            } else if !self.buffer.is_empty() {
                 // Past the deadline every attempt would time out at once: count the rest as failed in one go,
                 // so a shutdown answers (with exact counts) instead of grinding through doomed batches.
-                let count = pending.len();
-                drop(pending);
+                let count = self.buffer.len();
+                self.buffer.clear();
+                self.queue.buffered.store(0, Ordering::Relaxed);
                 let message =
                     format!("{count} spans not sent: the flush or shutdown deadline passed");
-                let failure = Err(message.clone());
                 self.errors.report(&message);
-                self.stats.record(count as u64, &failure);
-                return Err(OTelSdkError::InternalFailure(message));
-            }
-            let batch: Vec<SpanData> = pending
-                .by_ref()
-                .take(self.batch.max_export_batch_size)
-                .collect();
-            if let Err(message) = self.export(batch, deadline).await {
+                self.stats.record(count as u64, &Err(message.clone()));
                 result = Err(OTelSdkError::InternalFailure(message));
+            } else if now >= deadline + CUT_GRACE {
+                // Exports started before this flush may have a later deadline of their own: cut them.
+                self.in_flight.abort_all();
+                while let Some(joined) = self.in_flight.join_next_with_id().await {
+                    let _ = self.complete(joined);
+                }
+                return Err(OTelSdkError::InternalFailure(
+                    "exports under way were cut at the flush or shutdown deadline".into(),
+                ));
+            }
+            // Those started here time out by `deadline` and report it themselves, given a moment to.
+            let next = tokio::time::timeout_at(
+                (deadline + CUT_GRACE).into(),
+                self.in_flight.join_next_with_id(),
+            );
+            if let Ok(Some(joined)) = next.await {
+                if let Err(message) = self.complete(joined) {
+                    result = Err(OTelSdkError::InternalFailure(message));
+                }
             }
         }
-        result
     }
 
-    async fn export(&mut self, mut batch: Vec<SpanData>, deadline: Instant) -> Result<(), String> {
-        if self.exporters.is_empty() {
-            return Ok(());
-        }
+    /// Starts exporting the next batch of the buffer, bounded by the export timeout and by `deadline`.
+    fn launch(&mut self, deadline: Instant) {
+        let take = self.buffer.len().min(self.batch.max_export_batch_size);
+        let mut batch: Vec<SpanData> = self.buffer.drain(..take).collect();
+        self.queue
+            .buffered
+            .store(self.buffer.len(), Ordering::Relaxed);
+        self.prepare(&mut batch);
+        let count = batch.len() as u64;
+        let timeout = self
+            .batch
+            .export_timeout
+            .min(deadline.saturating_duration_since(Instant::now()));
+        let task = export(self.exporters.clone(), batch, timeout, self.stats.clone());
+        let handle = self.in_flight.spawn(task);
+        self.in_flight_spans.push((handle.id(), count));
+    }
+
+    /// What every exporter gets: no empty keys, secrets redacted, values cut to the length limit.
+    fn prepare(&mut self, batch: &mut [SpanData]) {
         batch.iter_mut().for_each(drop_empty_keys);
         if let Some(redactor) = &mut self.redactor {
-            for span in &mut batch {
+            for span in batch.iter_mut() {
                 redactor.redact(&mut span.attributes);
                 for event in span.events.events.iter_mut() {
                     redactor.redact(&mut event.attributes);
@@ -504,51 +649,97 @@ impl Worker {
                 .iter_mut()
                 .for_each(|span| truncate_values(span, limit));
         }
-        let count = batch.len() as u64;
-        let timeout = self
-            .batch
-            .export_timeout
-            .min(deadline.saturating_duration_since(Instant::now()));
-        let last = self.exporters.len() - 1;
-        let mut batch = Some(batch);
-        // Fan out concurrently, so a slow exporter does not delay the others; each is bounded by `timeout`.
-        let exports: Vec<_> = self
-            .exporters
-            .iter()
-            .enumerate()
-            .map(|(i, exporter)| {
-                // Every exporter but the last gets a copy.
-                let spans = if i == last {
-                    batch.take().unwrap_or_default()
-                } else {
-                    batch.clone().unwrap_or_default()
-                };
-                let name = exporter.name();
-                // The exporter's retries stop at the deadline; the timeout also bounds an attempt in flight.
-                let export =
-                    tokio::time::timeout(timeout, exporter.export(spans, Instant::now() + timeout));
-                Box::pin(async move {
-                    match export.await {
-                        Ok(Ok(())) => Ok(()),
-                        Ok(Err(e)) => Err(format!("{name} exporter: {e}")),
-                        Err(_) => Err(format!(
-                            "{name} exporter: no answer within the export timeout of {timeout:?}"
-                        )),
-                    }
-                })
-            })
-            .collect();
-        let mut result = Ok(());
-        for outcome in join_all(exports).await {
-            let outcome = outcome.unwrap_or_else(|| Err("an exporter panicked".to_owned()));
-            if let Err(message) = outcome {
-                self.errors.report(&message);
-                result = Err(message);
-            }
-        }
-        self.stats.record(count, &result);
-        result
     }
+
+    /// Takes the outcome of a finished export task: logs its error, and counts its spans as failed if the task
+    /// never got to count them (aborted at a deadline, or panicked).
+    fn complete(&mut self, joined: Result<(task::Id, Outcome), task::JoinError>) -> Outcome {
+        let outcome = match joined {
+            Ok((id, outcome)) => {
+                self.take_count(id);
+                outcome
+            }
+            Err(e) => {
+                let failure = Err(if e.is_panic() {
+                    "an exporter panicked".to_owned()
+                } else {
+                    "the export was cut at the flush or shutdown deadline".to_owned()
+                });
+                let count = self.take_count(e.id());
+                self.stats.record(count, &failure);
+                failure
+            }
+        };
+        if let Err(message) = &outcome {
+            self.errors.report(message);
+        }
+        outcome
+    }
+
+    fn take_count(&mut self, id: task::Id) -> u64 {
+        match self.in_flight_spans.iter().position(|(i, _)| *i == id) {
+            Some(index) => self.in_flight_spans.swap_remove(index).1,
+            None => 0,
+        }
+    }
+}
+
+/// One export task: the batch to every exporter concurrently, each bounded by `timeout`; counts the spans.
+async fn export(
+    exporters: Arc<Vec<Box<dyn DynExporter>>>,
+    batch: Vec<SpanData>,
+    timeout: Duration,
+    stats: Arc<SharedStats>,
+) -> Outcome {
+    if exporters.is_empty() {
+        return Ok(());
+    }
+    let count = batch.len() as u64;
+    let last = exporters.len() - 1;
+    let mut batch = Some(batch);
+    // Fan out concurrently, so a slow exporter does not delay the others.
+    let exports: Vec<_> = exporters
+        .iter()
+        .enumerate()
+        .map(|(i, exporter)| {
+            // Every exporter but the last gets a copy.
+            let spans = if i == last {
+                batch.take().unwrap_or_default()
+            } else {
+                batch.clone().unwrap_or_default()
+            };
+            let name = exporter.name();
+            // The exporter's retries stop at the deadline; the timeout also bounds an attempt in flight.
+            let export =
+                tokio::time::timeout(timeout, exporter.export(spans, Instant::now() + timeout));
+            Box::pin(async move {
+                match export.await {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(e)) => Err(format!("{name} exporter: {e}")),
+                    Err(_) => Err(format!(
+                        "{name} exporter: no answer within the export timeout of {timeout:?}"
+                    )),
+                }
+            })
+        })
+        .collect();
+    let failures: Vec<String> = join_all(exports)
+        .await
+        .into_iter()
+        .filter_map(|outcome| {
+            outcome
+                .unwrap_or_else(|| Err("an exporter panicked".to_owned()))
+                .err()
+        })
+        .collect();
+    // One message per batch, naming every exporter that failed; the worker logs it, rate-limited.
+    let result = if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(failures.join("; "))
+    };
+    stats.record(count, &result);
+    result
 }
 
 /// Polls every future until all are done; their outputs in order, `None` for one that panicked: a broken
@@ -581,12 +772,6 @@ async fn join_all<F: Future + Unpin>(futures: Vec<F>) -> Vec<Option<F::Output>> 
     })
     .await;
     outputs
-}
-
-fn drain(spans: &mut mpsc::Receiver<SpanData>, buffer: &mut Vec<SpanData>) {
-    while let Ok(span) = spans.try_recv() {
-        buffer.push(span);
-    }
 }
 
 /// Attributes with an empty key are invalid (OTel common spec) and some backends reject the whole batch for

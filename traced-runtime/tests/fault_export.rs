@@ -250,12 +250,14 @@ fn black_hole(protocol: Protocol) {
     assert!(stats.dropped > 0, "the queue is bounded: {stats:?}");
     let (stats, took) = app.finish();
     eprintln!("{protocol:?} per span: healthy {baseline:?}, black hole {down:?}; shutdown {took:?}; {stats:?}");
+    // Loose bounds on purpose (two cores shared with other tests): what they catch is the application waiting
+    // on the collector, which costs milliseconds per span and seconds at shutdown, not a noisy microsecond.
     assert!(
-        down < baseline * 3 + Duration::from_micros(5),
+        down < baseline * 5 + Duration::from_micros(100),
         "per-span cost while black-holed {down:?} vs healthy {baseline:?}"
     );
     assert!(
-        took < timeout + Duration::from_secs(1),
+        took < timeout + Duration::from_secs(2),
         "shutdown took {took:?}"
     );
     assert_eq!(stats.exported, 0);

@@ -87,6 +87,13 @@ impl Rotel {
     }
 }
 
+impl Rotel {
+    /// The process id of rotel-agent.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+}
+
 impl Drop for Rotel {
     fn drop(&mut self) {
         let _ = self.child.kill();

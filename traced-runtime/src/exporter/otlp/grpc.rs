@@ -1,12 +1,15 @@
 //! OTLP/gRPC: one `TraceService/Export` call per attempt over a lazily connected tonic channel.
+//!
+//! The request is sent as the bytes [`encode`](super::encode) wrote, through a codec that copies them: the
+//! generated client would take the message structs, and need a deep copy of them per attempt.
 
 use std::time::Duration;
 
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use tonic::codec::CompressionEncoding;
+use bytes::{Buf as _, BufMut as _, Bytes};
+use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::metadata::MetadataMap;
 use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
+use tonic::Status;
 
 use super::{unreachable, Attempt};
 use crate::config::OtlpConfig;
@@ -15,7 +18,7 @@ use crate::Error;
 
 #[derive(Debug)]
 pub(super) struct Grpc {
-    client: TraceServiceClient<Channel>,
+    client: tonic::client::Grpc<Channel>,
     endpoint: String,
     metadata: MetadataMap,
 }
@@ -59,7 +62,7 @@ impl Grpc {
                 .tls_config(ClientTlsConfig::new().with_enabled_roots())
                 .map_err(|e| bad_endpoint(e.to_string()))?;
         }
-        let mut client = TraceServiceClient::new(endpoint.connect_lazy());
+        let mut client = tonic::client::Grpc::new(endpoint.connect_lazy());
         if gzip {
             client = client.send_compressed(CompressionEncoding::Gzip);
         }
@@ -70,17 +73,27 @@ impl Grpc {
         })
     }
 
-    pub(super) async fn send(
-        &self,
-        request: ExportTraceServiceRequest,
-        timeout: Duration,
-    ) -> Result<(), Attempt> {
-        let mut request = tonic::Request::new(request);
+    /// One attempt: `body` is an encoded `ExportTraceServiceRequest`.
+    pub(super) async fn send(&self, body: Bytes, timeout: Duration) -> Result<(), Attempt> {
+        let mut request = tonic::Request::new(body);
         *request.metadata_mut() = self.metadata.clone();
         request.set_timeout(timeout);
-        // A slow answer must not outlive the attempt even if the server ignores `grpc-timeout`.
+        request
+            .extensions_mut()
+            .insert(tonic::GrpcMethod::new(SERVICE, METHOD));
         let mut client = self.client.clone();
-        match tokio::time::timeout(timeout, client.export(request)).await {
+        // What the generated client does, with our codec.
+        let call = async move {
+            client
+                .ready()
+                .await
+                .map_err(|e| Status::unknown(format!("Service was not ready: {e}")))?;
+            client
+                .unary(request, http::uri::PathAndQuery::from_static(PATH), Encoded)
+                .await
+        };
+        // A slow answer must not outlive the attempt even if the server ignores `grpc-timeout`.
+        match tokio::time::timeout(timeout, call).await {
             Ok(Ok(_)) => Ok(()),
             Err(_) => Err(unreachable(
                 &self.endpoint,
@@ -106,5 +119,49 @@ impl Grpc {
                 })
             }
         }
+    }
+}
+
+const SERVICE: &str = "opentelemetry.proto.collector.trace.v1.TraceService";
+const METHOD: &str = "Export";
+const PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+
+/// Sends bytes already encoded; reads the answer's body no further than needed to discard it (a partial
+/// success is a success: retrying would duplicate the spans accepted).
+#[derive(Clone, Copy, Debug, Default)]
+struct Encoded;
+
+impl Codec for Encoded {
+    type Encode = Bytes;
+    type Decode = ();
+    type Encoder = Encoded;
+    type Decoder = Encoded;
+
+    fn encoder(&mut self) -> Encoded {
+        Encoded
+    }
+
+    fn decoder(&mut self) -> Encoded {
+        Encoded
+    }
+}
+
+impl Encoder for Encoded {
+    type Item = Bytes;
+    type Error = Status;
+
+    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl Decoder for Encoded {
+    type Item = ();
+    type Error = Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<()>, Status> {
+        src.advance(src.remaining());
+        Ok(Some(()))
     }
 }

@@ -3,8 +3,7 @@
 use std::io::Write as _;
 use std::time::Duration;
 
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use prost::Message as _;
+use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_ENCODING, CONTENT_TYPE};
 
 use super::{unreachable, Attempt};
@@ -72,15 +71,15 @@ impl Http {
         })
     }
 
-    /// The request body, encoded and compressed once for every attempt.
-    pub(super) fn encode(&self, request: &ExportTraceServiceRequest) -> Result<Vec<u8>, String> {
-        let body = if self.json {
-            serde_json::to_vec(request).map_err(|e| format!("cannot encode OTLP/JSON: {e}"))?
-        } else {
-            request.encode_to_vec()
-        };
+    /// True for OTLP/JSON, false for protobuf.
+    pub(super) fn json(&self) -> bool {
+        self.json
+    }
+
+    /// The request body from the encoded request: gzipped when configured. Done once for every attempt.
+    pub(super) fn compress(&self, body: Vec<u8>) -> Result<Bytes, String> {
         if !self.gzip {
-            return Ok(body);
+            return Ok(body.into());
         }
         let mut encoder = flate2::write::GzEncoder::new(
             Vec::with_capacity(body.len() / 4),
@@ -89,10 +88,11 @@ impl Http {
         encoder
             .write_all(&body)
             .and_then(|()| encoder.finish())
+            .map(Bytes::from)
             .map_err(|e| format!("cannot gzip the request: {e}"))
     }
 
-    pub(super) async fn send(&self, body: Vec<u8>, timeout: Duration) -> Result<(), Attempt> {
+    pub(super) async fn send(&self, body: Bytes, timeout: Duration) -> Result<(), Attempt> {
         let content_type = if self.json {
             "application/json"
         } else {

@@ -10,8 +10,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+
+#[cfg(feature = "otlp-http")]
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
+#[cfg(feature = "otlp-http")]
 use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::SpanData;
@@ -23,6 +27,7 @@ use crate::config::{Compression, OtlpConfig, Protocol};
 use crate::processor::SharedStats;
 use crate::Error;
 
+mod encode;
 #[cfg(feature = "otlp-grpc")]
 mod grpc;
 #[cfg(feature = "otlp-http")]
@@ -66,6 +71,7 @@ pub(super) fn build(
         transport,
         timeout: config.timeout,
         resource: ResourceAttributesWithSchema::default(),
+        encoded_resource: encode::EncodedResource::default(),
         stats: stats.clone(),
     }))
 }
@@ -83,7 +89,10 @@ struct OtlpExporter {
     transport: Transport,
     /// `OTEL_EXPORTER_OTLP_TIMEOUT`: the bound of one attempt.
     timeout: Duration,
+    /// For OTLP/JSON, which goes through opentelemetry-proto's messages.
     resource: ResourceAttributesWithSchema,
+    /// For protobuf, written straight from the spans.
+    encoded_resource: encode::EncodedResource,
     stats: Arc<SharedStats>,
 }
 
@@ -101,23 +110,36 @@ impl DynExporter for OtlpExporter {
     }
 
     fn export(&self, batch: Vec<SpanData>, deadline: Instant) -> ExportFuture<'_> {
-        let request = ExportTraceServiceRequest {
-            resource_spans: group_spans_by_resource_and_scope(batch, &self.resource),
-        };
         Box::pin(async move {
             let retries = &self.stats.retries;
+            // Encoded (and compressed) once per batch, whatever the number of attempts; the spans are freed
+            // before the first attempt waits for an answer.
             let result = match &self.transport {
                 #[cfg(feature = "otlp-grpc")]
                 Transport::Grpc(grpc) => {
+                    let body = Bytes::from(encode::request(&batch, &self.encoded_resource));
+                    drop(batch);
                     retry::with_backoff(deadline, retries, || {
-                        grpc.send(request.clone(), self.attempt_timeout(deadline))
+                        grpc.send(body.clone(), self.attempt_timeout(deadline))
                     })
                     .await
                 }
                 #[cfg(feature = "otlp-http")]
                 Transport::Http(http) => {
-                    let body = http
-                        .encode(&request)
+                    let encoded = if http.json() {
+                        let request = ExportTraceServiceRequest {
+                            resource_spans: group_spans_by_resource_and_scope(
+                                batch,
+                                &self.resource,
+                            ),
+                        };
+                        serde_json::to_vec(&request)
+                            .map_err(|e| format!("cannot encode OTLP/JSON: {e}"))
+                    } else {
+                        Ok(encode::request(&batch, &self.encoded_resource))
+                    };
+                    let body = encoded
+                        .and_then(|encoded| http.compress(encoded))
                         .map_err(OTelSdkError::InternalFailure)?;
                     retry::with_backoff(deadline, retries, || {
                         http.send(body.clone(), self.attempt_timeout(deadline))
@@ -136,6 +158,7 @@ impl DynExporter for OtlpExporter {
 
     fn set_resource(&mut self, resource: &Resource) {
         self.resource = resource.into();
+        self.encoded_resource = (&self.resource).into();
     }
 }
 

@@ -1,0 +1,211 @@
+//! What the export and memory benches share: a real collector (rotel) forwarding to a sink that counts the
+//! bench's spans, the producer loop, and the re-execution of the bench binary as a child per measured run.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+
+#[path = "../../traced-runtime/tests/rotel_support/mod.rs"]
+mod rotel_support;
+
+pub use rotel_support::{free_addr, rotel_agent, Rotel};
+
+/// The name of every span a producer creates; the sink counts these only, so a pipeline that also exported
+/// spans of its own transport (h2, hyper) would not inflate its count.
+pub const SPAN_NAME: &str = "work";
+
+/// `BENCH_QUICK=1`: short runs, to test the bench and `benches/run`, not to measure.
+pub fn quick() -> bool {
+    std::env::var("BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
+/// An OTLP/gRPC receiver that only counts the spans named [`SPAN_NAME`]: storing them would put the sink's own
+/// work into the figures it measures.
+#[derive(Clone)]
+pub struct Sink {
+    pub addr: SocketAddr,
+    count: Arc<AtomicU64>,
+}
+
+struct Counter(Arc<AtomicU64>);
+
+#[tonic::async_trait]
+impl TraceService for Counter {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        let spans = request
+            .into_inner()
+            .resource_spans
+            .iter()
+            .flat_map(|r| &r.scope_spans)
+            .flat_map(|s| &s.spans)
+            .filter(|span| span.name == SPAN_NAME)
+            .count();
+        self.0.fetch_add(spans as u64, Ordering::Relaxed);
+        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+    }
+}
+
+impl Sink {
+    /// Starts the sink on a thread and current-thread runtime of its own.
+    pub fn start() -> Sink {
+        let count = Arc::new(AtomicU64::new(0));
+        let service = Counter(count.clone());
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                tx.send(listener.local_addr().unwrap()).unwrap();
+                tonic::transport::Server::builder()
+                    .add_service(
+                        TraceServiceServer::new(service)
+                            .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
+                            .max_decoding_message_size(64 << 20),
+                    )
+                    .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
+                    .await
+                    .unwrap();
+            });
+        });
+        Sink {
+            addr: rx.recv().unwrap(),
+            count,
+        }
+    }
+
+    /// Spans counted so far.
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// Waits until `expected` spans arrived, or until the count stopped moving for `quiet` (what was lost
+    /// on the way never arrives); returns the count.
+    pub fn settle(&self, expected: u64, quiet: Duration) -> u64 {
+        let mut last = self.count();
+        let mut since = Instant::now();
+        while last < expected && since.elapsed() < quiet {
+            std::thread::sleep(Duration::from_millis(20));
+            let now = self.count();
+            if now != last {
+                last = now;
+                since = Instant::now();
+            }
+        }
+        last
+    }
+}
+
+/// A rotel forwarding to `sink`, on fresh loopback ports: one per measured run, so nothing of a run is still
+/// in flight during the next one.
+pub fn start_rotel(sink: &Sink) -> Rotel {
+    Rotel::start(&rotel_agent(), free_addr(), free_addr(), sink.addr)
+}
+
+/// Calls `f` as fast as it can until `duration` passed; returns how many calls were made.
+pub fn produce_for(duration: Duration, f: fn(u64) -> u64) -> u64 {
+    let start = Instant::now();
+    let mut n = 0u64;
+    // Reading the clock every call would be a sizable part of a call: every 256 calls is enough.
+    while start.elapsed() < duration {
+        for _ in 0..256 {
+            std::hint::black_box(f(std::hint::black_box(n)));
+            n += 1;
+        }
+    }
+    n
+}
+
+/// CPU seconds (user + system) in a `/proc/.../stat` file: a process's, dead threads included, or a thread's.
+fn stat_cpu_seconds(path: &str) -> f64 {
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
+    // The command name (field 2) may hold spaces: count the fields after its closing parenthesis.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // utime and stime, fields 14 and 15, in clock ticks of 1/100 s (USER_HZ on Linux).
+    let field = |n: usize| fields.get(n - 3).and_then(|v| v.parse::<f64>().ok());
+    (field(14).unwrap_or(0.0) + field(15).unwrap_or(0.0)) / 100.0
+}
+
+/// CPU seconds used so far by this process and by the calling thread alone: their difference is what the
+/// pipeline's own threads cost, whatever else the machine was running.
+pub fn cpu_seconds() -> (f64, f64) {
+    (
+        stat_cpu_seconds("/proc/self/stat"),
+        stat_cpu_seconds("/proc/thread-self/stat"),
+    )
+}
+
+/// CPU seconds used so far by process `pid` (rotel).
+pub fn process_cpu_seconds(pid: u32) -> f64 {
+    stat_cpu_seconds(&format!("/proc/{pid}/stat"))
+}
+
+/// The words given on the command line that are not flags (`cargo bench` passes `--bench`): run names to keep.
+pub fn filters() -> Vec<String> {
+    std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect()
+}
+
+/// True when `name` is to run: no filter, or one it contains.
+pub fn selected(filters: &[String], name: &str) -> bool {
+    filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str()))
+}
+
+/// The arguments after `--child`, when this process is a child run.
+pub fn child_args() -> Option<Vec<String>> {
+    let mut args = std::env::args().skip_while(|a| a != "--child");
+    args.next()?;
+    Some(args.collect())
+}
+
+/// Runs this bench binary again as a child with `args`, and returns the `key=value` pairs of its `RESULT` line.
+pub fn run_child(args: &[String]) -> Vec<(String, String)> {
+    let exe = std::env::current_exe().expect("the bench binary");
+    let output = Command::new(exe)
+        .arg("--child")
+        .args(args)
+        .output()
+        .expect("cannot run the bench child");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "child {args:?} failed ({}):\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("RESULT "))
+        .unwrap_or_else(|| panic!("child {args:?} printed no RESULT line:\n{stdout}"));
+    line.split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// The value of `key` in a child's result.
+pub fn field<T: std::str::FromStr>(result: &[(String, String)], key: &str) -> T {
+    result
+        .iter()
+        .find(|(k, _)| k == key)
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {key} in the child's result {result:?}"))
+}
