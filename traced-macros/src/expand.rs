@@ -111,12 +111,8 @@ pub(crate) fn body(
                 #span
                 let __traced_future = async move #block;
                 match __traced_started {
-                    // A trace the sampler dropped: only the thread's mark to set on each poll.
-                    ::core::option::Option::Some((_, __traced_skipped)) if __traced_skipped.is_skipped() => {
-                        #p::Marked::new(__traced_skipped, __traced_future).await
-                    }
                     ::core::option::Option::Some((__traced_span, __traced_skipped))
-                        if !#p::is_inert(&__traced_span, __traced_skipped) =>
+                        if !__traced_span.is_disabled() =>
                     {
                         let __traced_timer = #p::Timer::begin(&__traced_span, __traced_skipped);
                         let (__traced_ret, __traced_done) #annotation =
@@ -125,12 +121,9 @@ pub(crate) fn body(
                         __traced_done.finish();
                         __traced_ret
                     }
-                    // A disabled span that marks nothing has nothing to enter, time or record: poll the body as
-                    // is, without keeping the span in the future.
-                    _ => {
-                        ::core::mem::drop(__traced_started);
-                        __traced_future.await
-                    }
+                    // No span to enter, time or record: the body as is, with the thread marked on each poll if
+                    // the sampler dropped its trace. One await for both, which keeps the future small.
+                    __traced_other => #p::Marked::new(__traced_other, __traced_future).await,
                 }
             }
         }

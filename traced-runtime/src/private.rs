@@ -279,20 +279,24 @@ pin_project_lite::pin_project! {
 }
 
 pin_project_lite::pin_project! {
-    /// The future of an async fn whose trace the sampler dropped: no span to enter, time or close, only the
-    /// thread's mark to set on every poll, so that what the fn calls is dropped too.
+    /// The future of an async fn without a span: polled as is, with the thread marked as running a dropped
+    /// trace on each poll when the sampler dropped it (so that what the fn calls is dropped too).
     pub struct Marked<F> {
         #[pin]
         inner: F,
-        skip: Skip,
+        unsampled: Option<Unsampled>,
     }
 }
 
 impl<F: Future> Marked<F> {
-    /// Wraps `inner`, which runs in the dropped trace `skip` names.
+    /// Wraps `inner`; `started` is the disabled span and what [`skip`] said, if the level was enabled. The span
+    /// is dropped here, not kept in the future.
     #[inline]
-    pub fn new(skip: Skip, inner: F) -> Self {
-        Marked { inner, skip }
+    pub fn new(started: Option<(Span, Skip)>, inner: F) -> Self {
+        Marked {
+            inner,
+            unsampled: started.and_then(|(_, skip)| skip.unsampled),
+        }
     }
 }
 
@@ -302,8 +306,13 @@ impl<F: Future> Future for Marked<F> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
         let this = self.project();
-        let _mark = Mark::set(this.skip.unsampled);
-        this.inner.poll(cx)
+        match *this.unsampled {
+            None => this.inner.poll(cx),
+            Some(ids) => {
+                let _mark = Mark::set(Some(ids));
+                this.inner.poll(cx)
+            }
+        }
     }
 }
 
