@@ -4,8 +4,8 @@
 //! - `traced`: `#[traced]` through its own pipeline (`Config::layer`, default batch settings), its drops read
 //!   from the guard;
 //! - stock: `#[tracing::instrument]` + tracing-opentelemetry + the SDK batch processor with its default settings
-//!   + the `opentelemetry-otlp` exporter (tonic for gRPC, the blocking reqwest client for HTTP); its drops are
-//!   what was produced and never arrived.
+//!   and the `opentelemetry-otlp` exporter (tonic for gRPC, the blocking reqwest client for HTTP); its drops
+//!   are what was produced and never arrived.
 //!
 //! Each pipeline × protocol runs in a child process of its own (this binary, re-executed with `--child`), against
 //! a fresh rotel, in rounds that alternate the pipelines (3; 1 with `BENCH_QUICK=1`), and the summary takes the

@@ -181,13 +181,13 @@ impl Queue {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Queues `span`, or gives it back when the queue is full or closed.
-    fn push(&self, span: SpanData) -> Result<(), SpanData> {
+    /// Queues `span`, or gives it back when the queue is full or closed (to be freed outside the lock).
+    fn push(&self, span: SpanData) -> Option<SpanData> {
         let mut state = self.lock();
         if state.closed
             || state.spans.len() + self.buffered.load(Ordering::Relaxed) >= self.capacity
         {
-            return Err(span);
+            return Some(span);
         }
         state.spans.push(span);
         let batch_ready = state.spans.len() == self.batch;
@@ -195,7 +195,7 @@ impl Queue {
         if batch_ready {
             self.ready.notify_one();
         }
-        Ok(())
+        None
     }
 
     /// Moves every queued span to the end of `buffer`; `spare` (empty) becomes the queue's vector, and gets
@@ -343,9 +343,8 @@ impl SpanProcessor for BatchProcessor {
         }
         // Never block the caller: a full queue (or one closed by shutdown) drops the span and counts it, so
         // that every span ended is exported, dropped or failed.
-        if let Err(span) = self.queue.push(span) {
-            // Freed outside the queue's lock.
-            drop(span);
+        if let Some(rejected) = self.queue.push(span) {
+            drop(rejected);
             self.stats.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
