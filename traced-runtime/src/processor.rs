@@ -184,13 +184,14 @@ impl Queue {
     /// Queues `span`, or gives it back when the queue is full or closed.
     fn push(&self, span: SpanData) -> Option<SpanData> {
         let mut state = self.lock();
-        if state.closed
-            || state.spans.len() + self.buffered.load(Ordering::Relaxed) >= self.capacity
-        {
+        let buffered = self.buffered.load(Ordering::Relaxed);
+        if state.closed || state.spans.len() + buffered >= self.capacity {
             return Some(span);
         }
         state.spans.push(span);
-        let batch_ready = state.spans.len() == self.batch;
+        // A batch is ready, or the queue just filled up (with a large buffer it may never hold a whole batch).
+        let len = state.spans.len();
+        let batch_ready = len == self.batch || len + buffered == self.capacity;
         drop(state);
         if batch_ready {
             self.ready.notify_one();

@@ -98,7 +98,9 @@ fn accounted(stats: &Stats) -> u64 {
 /// after it comes up arrive.
 fn absent_at_start_then_recovers(protocol: Protocol) {
     let addr = free_addr();
-    let mut app = App::start(config_for(protocol, addr, Duration::from_millis(500)));
+    // Time for a few retries within one export even on a loaded machine, where a connection attempt alone can
+    // take a good part of a shorter timeout.
+    let mut app = App::start(config_for(protocol, addr, Duration::from_secs(2)));
     app.emit("before", 300);
     let stats = app.wait_stats("failures counted", |s| s.failed > 0);
     assert!(stats.retries > 0, "{stats:?}");
