@@ -10,6 +10,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+#[cfg(feature = "otlp-grpc")]
 use bytes::Bytes;
 
 #[cfg(feature = "otlp-http")]
