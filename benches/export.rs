@@ -21,23 +21,9 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::WithExportConfig as _;
 use support::{field, Sink};
-use traced::config::{ExporterKind, LogFormat, Protocol};
-use tracing_subscriber::layer::SubscriberExt;
-
-#[traced::traced(name = "work")]
-#[inline(never)]
-fn traced_work(x: u64) -> u64 {
-    std::hint::black_box(x) + 1
-}
-
-#[tracing::instrument(name = "work", skip_all)]
-#[inline(never)]
-fn instrument_work(x: u64) -> u64 {
-    std::hint::black_box(x) + 1
-}
+use traced::config::Protocol;
 
 const PIPELINES: [&str; 2] = ["traced", "stock"];
 const PROTOCOLS: [&str; 2] = ["grpc", "http"];
@@ -200,23 +186,13 @@ fn child(args: &[String]) {
 }
 
 fn child_traced(protocol: &str, endpoint: &str, duration: Duration) {
-    let config = traced::Config::builder()
-        .without_env()
-        .with_service_name("bench-export")
-        .with_exporters([ExporterKind::Otlp])
-        .with_protocol(match protocol {
-            "grpc" => Protocol::Grpc,
-            _ => Protocol::HttpProtobuf,
-        })
-        .with_otlp_traces_endpoint(endpoint)
-        .with_log_format(LogFormat::None)
-        .build()
-        .expect("bench config");
-    let (layer, guard) = config.layer().expect("traced pipeline");
-    tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer))
-        .expect("first subscriber");
+    let protocol = match protocol {
+        "grpc" => Protocol::Grpc,
+        _ => Protocol::HttpProtobuf,
+    };
+    let guard = support::install_traced(protocol, endpoint, "bench-export");
     let start = Instant::now();
-    let produced = support::produce_for(duration, traced_work);
+    let produced = support::produce_for(duration, support::traced_work);
     let produce_s = start.elapsed().as_secs_f64();
     let (result, stats) = guard.shutdown_with_stats();
     let total_s = start.elapsed().as_secs_f64();
@@ -253,21 +229,9 @@ fn child_stock(protocol: &str, endpoint: &str, duration: Duration) {
             .build(),
     }
     .expect("otlp exporter");
-    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
-        .with_resource(
-            opentelemetry_sdk::Resource::builder()
-                .with_service_name("bench-export")
-                .build(),
-        )
-        .with_batch_exporter(exporter)
-        .build();
-    // INFO, as applications filter: without it the transports' own TRACE spans would be exported too.
-    let subscriber = tracing_subscriber::registry()
-        .with(tracing_subscriber::filter::LevelFilter::INFO)
-        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("bench")));
-    tracing::subscriber::set_global_default(subscriber).expect("first subscriber");
+    let provider = support::install_stock(exporter, "bench-export");
     let start = Instant::now();
-    let produced = support::produce_for(duration, instrument_work);
+    let produced = support::produce_for(duration, support::instrument_work);
     let produce_s = start.elapsed().as_secs_f64();
     if let Err(e) = provider.shutdown() {
         eprintln!("shutdown: {e}");

@@ -17,26 +17,12 @@ mod support;
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
-use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::WithExportConfig as _;
 use support::{field, Sink, SPAN_NAME};
-use traced::config::{ExporterKind, LogFormat, Protocol};
-use tracing_subscriber::layer::SubscriberExt;
+use traced::config::Protocol;
 
 #[inline(never)]
 fn plain_work(x: u64) -> u64 {
-    std::hint::black_box(x) + 1
-}
-
-#[traced::traced(name = "work")]
-#[inline(never)]
-fn traced_work(x: u64) -> u64 {
-    std::hint::black_box(x) + 1
-}
-
-#[tracing::instrument(name = "work", skip_all)]
-#[inline(never)]
-fn instrument_work(x: u64) -> u64 {
     std::hint::black_box(x) + 1
 }
 
@@ -179,19 +165,8 @@ fn child(args: &[String]) {
 }
 
 fn child_traced(endpoint: &str, spans: u64) -> String {
-    let config = traced::Config::builder()
-        .without_env()
-        .with_service_name("bench-memory")
-        .with_exporters([ExporterKind::Otlp])
-        .with_protocol(Protocol::Grpc)
-        .with_otlp_traces_endpoint(endpoint)
-        .with_log_format(LogFormat::None)
-        .build()
-        .expect("bench config");
-    let (layer, guard) = config.layer().expect("traced pipeline");
-    tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer))
-        .expect("first subscriber");
-    produce(spans, traced_work);
+    let guard = support::install_traced(Protocol::Grpc, endpoint, "bench-memory");
+    produce(spans, support::traced_work);
     let (result, stats) = guard.shutdown_with_stats();
     if let Err(e) = result {
         eprintln!("shutdown: {e}");
@@ -215,26 +190,13 @@ fn tonic_exporter(
         .expect("otlp exporter")
 }
 
-fn resource() -> opentelemetry_sdk::Resource {
-    opentelemetry_sdk::Resource::builder()
-        .with_service_name("bench-memory")
-        .build()
-}
-
 fn child_stock(endpoint: &str, spans: u64) -> String {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
-    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
-        .with_resource(resource())
-        .with_batch_exporter(tonic_exporter(&runtime, endpoint))
-        .build();
-    let subscriber = tracing_subscriber::registry()
-        .with(tracing_subscriber::filter::LevelFilter::INFO)
-        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("bench")));
-    tracing::subscriber::set_global_default(subscriber).expect("first subscriber");
-    produce(spans, instrument_work);
+    let provider = support::install_stock(tonic_exporter(&runtime, endpoint), "bench-memory");
+    produce(spans, support::instrument_work);
     if let Err(e) = provider.shutdown() {
         eprintln!("shutdown: {e}");
     }
@@ -249,7 +211,11 @@ fn child_fastrace(endpoint: &str, spans: u64) -> String {
     let handle = runtime.handle().clone();
     let reporter = fastrace_opentelemetry::OpenTelemetryReporter::new(
         tonic_exporter(&runtime, endpoint),
-        Cow::Owned(resource()),
+        Cow::Owned(
+            opentelemetry_sdk::Resource::builder()
+                .with_service_name("bench-memory")
+                .build(),
+        ),
         opentelemetry::InstrumentationScope::builder("bench").build(),
     )
     // The tonic exporter needs its runtime to make progress.

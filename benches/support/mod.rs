@@ -8,12 +8,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
+
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use traced::config::{ExporterKind, LogFormat, Protocol};
+use tracing_subscriber::layer::SubscriberExt;
 
 #[path = "../../traced-runtime/tests/rotel_support/mod.rs"]
 mod rotel_support;
@@ -23,6 +28,59 @@ pub use rotel_support::{free_addr, rotel_agent, Rotel};
 /// The name of every span a producer creates; the sink counts these only, so a pipeline that also exported
 /// spans of its own transport (h2, hyper) would not inflate its count.
 pub const SPAN_NAME: &str = "work";
+
+/// The fn every `traced` producer calls.
+#[traced::traced(name = "work")]
+#[inline(never)]
+pub fn traced_work(x: u64) -> u64 {
+    std::hint::black_box(x) + 1
+}
+
+/// The fn every stock producer calls.
+#[tracing::instrument(name = "work", skip_all)]
+#[inline(never)]
+pub fn instrument_work(x: u64) -> u64 {
+    std::hint::black_box(x) + 1
+}
+
+/// `traced`'s own pipeline to the OTLP `endpoint`, default batch settings, as the global subscriber.
+pub fn install_traced(protocol: Protocol, endpoint: &str, service: &str) -> traced::Guard {
+    let config = traced::Config::builder()
+        .without_env()
+        .with_service_name(service)
+        .with_exporters([ExporterKind::Otlp])
+        .with_protocol(protocol)
+        .with_otlp_traces_endpoint(endpoint)
+        .with_log_format(LogFormat::None)
+        .build()
+        .expect("bench config");
+    let (layer, guard) = config.layer().expect("traced pipeline");
+    tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer))
+        .expect("first subscriber");
+    guard
+}
+
+/// The stock pipeline as the global subscriber: tracing-opentelemetry over the SDK batch processor with its
+/// default settings and `exporter`.
+pub fn install_stock(
+    exporter: opentelemetry_otlp::SpanExporter,
+    service: &str,
+) -> SdkTracerProvider {
+    let provider = SdkTracerProvider::builder()
+        .with_resource(
+            opentelemetry_sdk::Resource::builder()
+                .with_service_name(service.to_owned())
+                .build(),
+        )
+        .with_batch_exporter(exporter)
+        .build();
+    // INFO, as applications filter: without it the transports' own TRACE spans would be exported too.
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_subscriber::filter::LevelFilter::INFO)
+        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("bench")));
+    tracing::subscriber::set_global_default(subscriber).expect("first subscriber");
+    provider
+}
 
 /// `BENCH_QUICK=1`: short runs, to test the bench and `benches/run`, not to measure.
 pub fn quick() -> bool {
