@@ -214,9 +214,9 @@ impl Queue {
 /// The batch span processor; see the module documentation.
 #[derive(Debug)]
 pub(crate) struct BatchProcessor {
-    queue: Arc<Queue>,
+    /// Where `on_end` queues spans; the span layer gets a clone.
+    sink: SpanSink,
     control: mpsc::UnboundedSender<Control>,
-    stats: Arc<SharedStats>,
     export_timeout: Duration,
 }
 
@@ -242,10 +242,7 @@ impl SpanSink {
 impl BatchProcessor {
     /// A sending end for the span layer.
     pub(crate) fn sink(&self) -> SpanSink {
-        SpanSink {
-            queue: self.queue.clone(),
-            stats: self.stats.clone(),
-        }
+        self.sink.clone()
     }
 
     /// Starts the export thread and builds the configured exporters on it.
@@ -330,9 +327,8 @@ impl BatchProcessor {
             *current = Some(Arc::downgrade(&stats));
         }
         Ok(BatchProcessor {
-            queue,
+            sink: SpanSink { queue, stats },
             control: control_tx,
-            stats,
             export_timeout: batch.export_timeout,
         })
     }
@@ -367,7 +363,7 @@ impl SpanProcessor for BatchProcessor {
 
     fn on_end(&self, span: SpanData) {
         if span.span_context.is_sampled() {
-            self.sink().send(span);
+            self.sink.send(span);
         }
     }
 
