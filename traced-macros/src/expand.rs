@@ -87,7 +87,7 @@ pub(crate) fn body(
                     }
                     #[allow(unreachable_code, clippy::used_underscore_binding)]
                     ::core::option::Option::Some((__traced_span, __traced_skipped))
-                        if !#p::is_inert(&__traced_span, __traced_skipped) =>
+                        if !__traced_span.is_disabled() =>
                     {
                         #p::run(
                             __traced_span,

@@ -123,12 +123,6 @@ impl Timer {
         }
     }
 
-    /// True when the span is disabled and the fn changes no mark: wrapping it would do nothing.
-    #[inline]
-    pub fn is_inert(&self) -> bool {
-        matches!(self.0, Timing::Off)
-    }
-
     #[inline]
     fn mark(&self) -> Option<Mark> {
         match self.0 {
@@ -137,13 +131,6 @@ impl Timer {
             Timing::Since(_) | Timing::ByLayer => Some(Mark::set(None)),
         }
     }
-}
-
-/// True when `span` records nothing and marks nothing (no subscriber, its level filtered out): the fn body can
-/// run as is, with no clock read, unwind guard or result probe.
-#[inline(always)]
-pub fn is_inert(span: &Span, skip: Skip) -> bool {
-    span.is_disabled() && !skip.is_skipped()
 }
 
 /// The span and sampling decision of an [`enabled`] level, or a disabled span.
