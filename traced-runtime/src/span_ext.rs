@@ -10,7 +10,7 @@ use tracing::span::Id;
 use tracing::Dispatch;
 use tracing_opentelemetry::OpenTelemetrySpanExt as Stock;
 
-use crate::span_layer::{StateFn, WithSpan};
+use crate::span_layer::{Core, SpanState, StateFn, WithSpan};
 
 /// OpenTelemetry operations on a `tracing::Span`: its context (to propagate or to read the trace id), its
 /// parent (from an incoming request), links, attributes, status and events set from code.
@@ -61,64 +61,74 @@ impl SpanExt for tracing::Span {
     }
 
     fn set_parent(&self, parent: Context) {
-        let mut parent = Some(parent);
-        let mine = on_state(self, &mut |_, state| {
-            if let Some(parent) = parent.take() {
+        ours_or_stock(
+            self,
+            parent,
+            |_, state, parent| {
                 state.set_parent(parent);
-            }
-        });
-        if let (false, Some(parent)) = (mine, parent) {
-            // Fails only once the span has started; the documented behaviour is to change nothing then.
-            let _ = Stock::set_parent(self, parent);
-        }
+            },
+            |span, parent| {
+                // Fails only once the span has started; the documented behaviour is to change nothing then.
+                let _ = Stock::set_parent(span, parent);
+            },
+        );
     }
 
     fn add_link(&self, span_context: SpanContext) {
-        let mut link = Some(span_context);
-        let mine = on_state(self, &mut |core, state| {
-            if let Some(link) = link.take() {
-                state.add_link(link, core);
-            }
-        });
-        if let (false, Some(link)) = (mine, link) {
-            Stock::add_link(self, link);
-        }
+        ours_or_stock(
+            self,
+            span_context,
+            |core, state, link| state.add_link(link, core),
+            Stock::add_link,
+        );
     }
 
     fn set_attribute(&self, key: impl Into<Key>, value: impl Into<Value>) {
-        let mut attribute = Some(KeyValue::new(key, value));
-        let mine = on_state(self, &mut |core, state| {
-            if let Some(attribute) = attribute.take() {
-                state.set_attribute(attribute, core);
-            }
-        });
-        if let (false, Some(attribute)) = (mine, attribute) {
-            Stock::set_attribute(self, attribute.key, attribute.value);
-        }
+        ours_or_stock(
+            self,
+            KeyValue::new(key, value),
+            |core, state, attribute| state.set_attribute(attribute, core),
+            |span, attribute| Stock::set_attribute(span, attribute.key, attribute.value),
+        );
     }
 
     fn set_status(&self, status: Status) {
-        let mut status = Some(status);
-        let mine = on_state(self, &mut |_, state| {
-            if let Some(status) = status.take() {
-                state.set_status_from_code(status);
-            }
-        });
-        if let (false, Some(status)) = (mine, status) {
-            Stock::set_status(self, status);
-        }
+        ours_or_stock(
+            self,
+            status,
+            |_, state, status| state.set_status(status),
+            Stock::set_status,
+        );
     }
 
     fn add_event(&self, name: impl Into<Cow<'static, str>>, attributes: Vec<KeyValue>) {
-        let mut event = Some((name.into(), attributes));
-        let mine = on_state(self, &mut |core, state| {
-            if let Some((name, attributes)) = event.take() {
+        ours_or_stock(
+            self,
+            (name.into(), attributes),
+            |core, state, (name, attributes)| {
                 state.add_event(Event::new(name, SystemTime::now(), attributes, 0), core);
-            }
-        });
-        if let (false, Some((name, attributes))) = (mine, event) {
-            Stock::add_event(self, name, attributes);
+            },
+            |span, (name, attributes)| Stock::add_event(span, name, attributes),
+        );
+    }
+}
+
+/// Hands `value` to `ours` when `traced`'s span layer holds `span`, to `stock` (tracing-opentelemetry's
+/// extension) otherwise.
+fn ours_or_stock<T>(
+    span: &tracing::Span,
+    value: T,
+    ours: impl FnOnce(&Core, &mut SpanState, T),
+    stock: impl FnOnce(&tracing::Span, T),
+) {
+    let mut pending = Some((value, ours));
+    on_state(span, &mut |core, state| {
+        if let Some((value, ours)) = pending.take() {
+            ours(core, state, value);
         }
+    });
+    if let Some((value, _)) = pending {
+        stock(span, value);
     }
 }
 

@@ -270,11 +270,6 @@ impl SpanState {
         }
     }
 
-    /// Sets the status, with the SDK's precedence.
-    pub(crate) fn set_status_from_code(&mut self, status: Status) {
-        self.set_status(status);
-    }
-
     /// Adds an event, set from code.
     pub(crate) fn add_event(&mut self, event: Event, core: &Core) {
         if self.is_recording() {
@@ -315,7 +310,7 @@ impl SpanState {
     }
 
     /// The SDK's rule: `Ok` is final, `Unset` changes nothing, an error replaces an error.
-    fn set_status(&mut self, status: Status) {
+    pub(crate) fn set_status(&mut self, status: Status) {
         match (&self.status, &status) {
             (Status::Ok, _) | (_, Status::Unset) => {}
             _ => self.status = status,
