@@ -124,13 +124,35 @@ pub(crate) struct Options {
     pub(crate) args: Option<Spanned<Vec<Ident>>>,
     pub(crate) fields: Option<Spanned<Vec<Field>>>,
     pub(crate) err: Option<Spanned<ErrMode>>,
+    /// `err(log = off)`: false turns the error's log line off (the span still records it).
+    pub(crate) err_log: Option<Spanned<bool>>,
     pub(crate) ret: Option<Spanned<()>>,
     pub(crate) parent: Option<Spanned<Expr>>,
     pub(crate) root: Option<Spanned<()>>,
     pub(crate) links: Vec<Spanned<Expr>>,
     pub(crate) krate: Option<Spanned<Path>>,
     pub(crate) skip: Option<Spanned<()>>,
+    /// `metrics(off)`: no function metrics for this fn.
+    pub(crate) metrics_off: Option<Spanned<()>>,
+    pub(crate) objective: Option<Spanned<Objective>>,
 }
+
+/// `objective(name = "api", success = 99.9, latency_ms = 250, latency_percentile = 99)`: the labels of the
+/// autometrics specification, as text.
+#[derive(Clone, Debug)]
+pub(crate) struct Objective {
+    pub(crate) name: String,
+    /// The success-rate percentile (`"99.9"`).
+    pub(crate) success: Option<String>,
+    /// The latency threshold in seconds (`"0.25"`) and its percentile (`"99"`).
+    pub(crate) latency: Option<(String, String)>,
+}
+
+/// The latency thresholds an objective may name, in milliseconds: the bounds of `function.calls.duration`, so
+/// the threshold is a bucket the SLO queries can read.
+const LATENCIES_MS: [u32; 14] = [
+    5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000,
+];
 
 impl Options {
     /// A fn's own options over its impl block's: what the fn says wins, fields and links add up.
@@ -139,8 +161,11 @@ impl Options {
         self.level = self.level.or_else(|| block.level.clone());
         self.target = self.target.or_else(|| block.target.clone());
         self.err = self.err.or_else(|| block.err.clone());
+        self.err_log = self.err_log.or_else(|| block.err_log.clone());
         self.ret = self.ret.or_else(|| block.ret.clone());
         self.krate = self.krate.or_else(|| block.krate.clone());
+        self.metrics_off = self.metrics_off.or_else(|| block.metrics_off.clone());
+        self.objective = self.objective.or_else(|| block.objective.clone());
         self.fields = match (self.fields, &block.fields) {
             (Some(mut own), Some(shared)) => {
                 let inherited: Vec<Field> = shared
@@ -162,6 +187,30 @@ impl Options {
 struct RawOption {
     key: Ident,
     value: RawValue,
+}
+
+/// One item of `err(...)`: a mode word, or `log = on|off`.
+struct ErrItem {
+    key: Ident,
+    value: Option<Ident>,
+    tokens: TokenStream,
+}
+
+impl Parse for ErrItem {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let key: Ident = input.parse()?;
+        let mut tokens = key.to_token_stream();
+        let value = if input.peek(Token![=]) {
+            let eq: Token![=] = input.parse()?;
+            let value: Ident = input.parse()?;
+            eq.to_tokens(&mut tokens);
+            value.to_tokens(&mut tokens);
+            Some(value)
+        } else {
+            None
+        };
+        Ok(ErrItem { key, value, tokens })
+    }
 }
 
 enum RawValue {
@@ -203,9 +252,6 @@ impl RawOption {
         tokens
     }
 }
-
-const OPTIONS: &str =
-    "name, kind, level, target, args, fields, err, ret, parent, root, link, crate, skip";
 
 /// Parses the attribute's tokens. Unknown, malformed and duplicate options are reported in `cx`; the rest are
 /// kept, so one mistake does not hide the others.
@@ -286,22 +332,46 @@ pub(crate) fn parse(tokens: TokenStream, cx: &mut Ctxt) -> Options {
                 ),
             },
             "err" => {
-                let mode = match &option.value {
-                    RawValue::Flag => Some(ErrMode::Display),
-                    RawValue::List(_, inner) => match syn::parse2::<Ident>(inner.clone()) {
-                        Ok(word) if word == "Display" => Some(ErrMode::Display),
-                        Ok(word) if word == "Debug" => Some(ErrMode::Debug),
-                        Ok(word) if word == "off" => Some(ErrMode::Off),
-                        _ => {
-                            cx.error(inner, "`err` takes `Display`, `Debug` or `off`: `err(Debug)`");
-                            None
+                const ERR: &str = "`err` takes `Display`, `Debug` or `off`, and `log = off`: `err(Debug)`, `err(log = off)`";
+                let mut mode = None;
+                match &option.value {
+                    RawValue::Flag => mode = Some(ErrMode::Display),
+                    RawValue::List(_, inner) => {
+                        let items = Punctuated::<ErrItem, Token![,]>::parse_terminated
+                            .parse2(inner.clone());
+                        match items {
+                            Ok(items) => {
+                                for item in items {
+                                    match (item.key.to_string().as_str(), &item.value) {
+                                        ("Display", None) => mode = Some(ErrMode::Display),
+                                        ("Debug", None) => mode = Some(ErrMode::Debug),
+                                        ("off", None) => mode = Some(ErrMode::Off),
+                                        ("log", Some(value)) if value == "off" || value == "on" => {
+                                            set(
+                                                &mut options.err_log,
+                                                value == "on",
+                                                item.tokens.clone(),
+                                                &item.key,
+                                                cx,
+                                            );
+                                        }
+                                        ("log", _) => cx.error(
+                                            &item.tokens,
+                                            "`log` in `err` takes `on` or `off`: `err(log = off)`",
+                                        ),
+                                        _ => cx.error(&item.tokens, ERR),
+                                    }
+                                }
+                                // `err(log = off)` alone keeps the default mode.
+                                if mode.is_none() && options.err_log.is_some() {
+                                    mode = Some(ErrMode::Display);
+                                }
+                            }
+                            Err(_) => cx.error(inner, ERR),
                         }
-                    },
-                    RawValue::Assign(..) => {
-                        cx.error(&tokens, "`err` takes `Display`, `Debug` or `off`: `err(Debug)`");
-                        None
                     }
-                };
+                    RawValue::Assign(..) => cx.error(&tokens, ERR),
+                }
                 if let Some(mode) = mode {
                     set(&mut options.err, mode, tokens, &option.key, cx);
                 }
@@ -332,6 +402,20 @@ pub(crate) fn parse(tokens: TokenStream, cx: &mut Ctxt) -> Options {
                     options.links.push(Spanned { value: expr, tokens });
                 }
             }
+            "metrics" => match &option.value {
+                RawValue::List(_, inner) if syn::parse2::<Ident>(inner.clone()).is_ok_and(|w| w == "off") => {
+                    set(&mut options.metrics_off, (), tokens, &option.key, cx);
+                }
+                _ => cx.error(&tokens, "`metrics` takes `off`: `metrics(off)` leaves the fn out of the function metrics"),
+            },
+            "objective" => match &option.value {
+                RawValue::List(_, inner) => {
+                    if let Some(objective) = parse_objective(inner, &tokens, cx) {
+                        set(&mut options.objective, objective, tokens, &option.key, cx);
+                    }
+                }
+                _ => cx.error(&tokens, OBJECTIVE_SHAPE),
+            },
             "crate" => match &option.value {
                 RawValue::Assign(_, Expr::Path(path)) if path.qself.is_none() => {
                     set(&mut options.krate, path.path.clone(), tokens, &option.key, cx);
@@ -339,12 +423,13 @@ pub(crate) fn parse(tokens: TokenStream, cx: &mut Ctxt) -> Options {
                 _ => cx.error(&tokens, "`crate` takes a path: `crate = my_traced`"),
             },
             _ => {
-                let hint = closest(&key)
+                let hint = traced_conventions::suggest::closest(&key, &KNOWN)
                     .map(|known| format!(", did you mean `{known}`?"))
                     .unwrap_or_default();
+                let known = KNOWN.join(", ");
                 cx.error(
                     &option.key,
-                    format!("unknown option `{key}`{hint} (known options: {OPTIONS})"),
+                    format!("unknown option `{key}`{hint} (known options: {known})"),
                 );
             }
         }
@@ -507,33 +592,152 @@ fn parse_level(
     Some(level)
 }
 
-const KNOWN: [&str; 13] = [
-    "name", "kind", "level", "target", "args", "fields", "err", "ret", "parent", "root", "link",
-    "crate", "skip",
+/// Every option, in the order the "known options" of an error message list them.
+const KNOWN: [&str; 15] = [
+    "name",
+    "kind",
+    "level",
+    "target",
+    "args",
+    "fields",
+    "err",
+    "ret",
+    "parent",
+    "root",
+    "link",
+    "crate",
+    "skip",
+    "metrics",
+    "objective",
 ];
 
-/// A known option one or two edits away from `key`, for the "did you mean" hint.
-fn closest(key: &str) -> Option<&'static str> {
-    KNOWN
-        .into_iter()
-        .find(|known| edit_distance(key, known) <= 2 && key.len() > 2)
-}
+const OBJECTIVE_SHAPE: &str = "`objective` takes `name = \"..\"` and a success percentile, a latency, or both: \
+                               `objective(name = \"api\", success = 99.9, latency_ms = 250, latency_percentile = 99)`";
 
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (diagonal + usize::from(ca != *cb))
-                .min(row[j] + 1)
-                .min(above + 1);
-            diagonal = above;
+/// A percentile literal (`99`, `99.9`) in `(0, 100)`, as written.
+fn percentile(expr: &Expr, cx: &mut Ctxt) -> Option<String> {
+    let text = match expr {
+        Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Float(f),
+            ..
+        }) => f.base10_digits().to_owned(),
+        Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Int(i),
+            ..
+        }) => i.base10_digits().to_owned(),
+        _ => {
+            cx.error(expr, "a percentile is a number: `99.9`");
+            return None;
+        }
+    };
+    match text.parse::<f64>() {
+        Ok(p) if p > 0.0 && p < 100.0 => Some(text),
+        _ => {
+            cx.error(expr, "a percentile is between 0 and 100, exclusive: `99.9`");
+            None
         }
     }
-    row[b.len()]
+}
+
+fn parse_objective(inner: &TokenStream, tokens: &TokenStream, cx: &mut Ctxt) -> Option<Objective> {
+    let entries =
+        match Punctuated::<syn::MetaNameValue, Token![,]>::parse_terminated.parse2(inner.clone()) {
+            Ok(entries) => entries,
+            Err(_) => {
+                cx.error(tokens, OBJECTIVE_SHAPE);
+                return None;
+            }
+        };
+    let (mut name, mut success, mut latency_ms, mut latency_percentile) = (None, None, None, None);
+    for entry in &entries {
+        let key = entry
+            .path
+            .get_ident()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        match key.as_str() {
+            "name" => match &entry.value {
+                Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(lit),
+                    ..
+                }) if !lit.value().is_empty() => {
+                    name = Some(lit.value());
+                }
+                other => cx.error(
+                    other,
+                    "the objective's `name` is a non-empty string: `name = \"api\"`",
+                ),
+            },
+            "success" => success = percentile(&entry.value, cx),
+            "latency_percentile" => {
+                latency_percentile = percentile(&entry.value, cx).map(|p| (p, entry))
+            }
+            "latency_ms" => match &entry.value {
+                Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Int(ms),
+                    ..
+                }) if ms
+                    .base10_parse::<u32>()
+                    .is_ok_and(|ms| LATENCIES_MS.contains(&ms)) =>
+                {
+                    latency_ms = ms.base10_parse::<u32>().ok().map(|ms| (ms, entry));
+                }
+                other => {
+                    let accepted = LATENCIES_MS.map(|ms| ms.to_string()).join(", ");
+                    cx.error(
+                        other,
+                        format!("`latency_ms` is a bucket bound of `function.calls.duration`: one of {accepted}"),
+                    );
+                }
+            },
+            _ => {
+                let known = ["name", "success", "latency_ms", "latency_percentile"];
+                let hint = traced_conventions::suggest::closest(&key, &known)
+                    .map(|k| format!(", did you mean `{k}`?"))
+                    .unwrap_or_default();
+                cx.error(
+                    &entry.path,
+                    format!(
+                        "unknown objective option `{key}`{hint} (known: {})",
+                        known.join(", ")
+                    ),
+                );
+            }
+        }
+    }
+    let latency = match (latency_ms, latency_percentile) {
+        (Some((ms, _)), Some((percentile, _))) => Some((seconds(ms), percentile)),
+        (Some((_, entry)), None) => {
+            cx.error(entry, "`latency_ms` needs `latency_percentile` too: `latency_ms = 250, latency_percentile = 99`");
+            None
+        }
+        (None, Some((_, entry))) => {
+            cx.error(entry, "`latency_percentile` needs `latency_ms` too: `latency_ms = 250, latency_percentile = 99`");
+            None
+        }
+        (None, None) => None,
+    };
+    let Some(name) = name else {
+        cx.error(tokens, OBJECTIVE_SHAPE);
+        return None;
+    };
+    if success.is_none() && latency.is_none() {
+        cx.error(tokens, OBJECTIVE_SHAPE);
+        return None;
+    }
+    Some(Objective {
+        name,
+        success,
+        latency,
+    })
+}
+
+/// Milliseconds as the seconds text of `objective.latency_threshold` (`250` → `"0.25"`).
+fn seconds(ms: u32) -> String {
+    let text = format!("{}.{:03}", ms / 1000, ms % 1000);
+    let text = text.trim_end_matches('0');
+    text.strip_suffix('.')
+        .map_or_else(|| text.to_owned(), ToOwned::to_owned)
 }
 
 impl Parse for Field {

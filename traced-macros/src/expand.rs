@@ -2,11 +2,26 @@
 //!
 //! Generated locals start with `__traced_`; everything called lives in `<crate>::__private`; user tokens keep their
 //! spans so errors inside the body still point at the user's code.
+//!
+//! What a fn costs to compile is what its expansion asks of the compiler, so the expansion is kept to one `static`
+//! of the fn's constants (`__private::Site`, the `tracing` callsite among them, written as a struct literal rather
+//! than through `tracing::span!`'s token munching) and a few calls into non-generic functions of `__private`. What
+//! is generic per fn is only what must be: the body's closure (and its `FnMut` adapter, so that catching a panic is
+//! one non-generic function), the one future wrapper of an async body, and the probes that choose by type how a
+//! returned value and the values of `args`/`fields` are recorded.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};
+use syn::spanned::Spanned;
 use syn::visit::Visit;
 use syn::{Block, Expr, ReturnType, Signature, Stmt, Type};
+
+use traced_conventions::error::{ERROR_CHAIN, ERROR_TYPE};
+use traced_conventions::otel::{KIND, STATUS_CODE, STATUS_DESCRIPTION};
+use traced_conventions::span::{
+    CANCELLED, CODE_COLUMN_NUMBER, CODE_FILE_PATH, CODE_FUNCTION_NAME, CODE_LINE_NUMBER,
+    DURATION_MS, RETURN_VALUE,
+};
 
 use crate::attr::{ErrMode, FieldValue, Level, Options};
 
@@ -47,110 +62,110 @@ pub(crate) fn body(
         Shape::Async | Shape::ImplFuture | Shape::Boxed { .. }
     );
 
-    let span = span(options, sig, owner, &p, cancellable);
-    let imports = imports(options, &p);
-    let record_sync = record(options, &p, quote!((*__traced_ret)), quote!(__traced_span));
-    let record_done = record(
-        options,
-        &p,
-        quote!(__traced_ret),
-        quote!(__traced_done.span()),
-    );
+    let site = site(options, sig, owner, &p, cancellable);
+    let imports = imports(options, sig, &p);
+    let built = built(options, &p);
+    let started = built
+        .clone()
+        .unwrap_or_else(|| quote!(#p::start(&__TRACED_SITE)));
+    // Spanned on the expression: a type `parent` does not take is reported there, with the types it takes.
+    let parent = options.parent.as_ref().map(|parent| {
+        let expr = &parent.value;
+        let at = Span::call_site().located_at(expr.span());
+        let checked = quote_spanned!(at=> #p::parent(__traced_parent));
+        quote!(let __traced_parent = &(#expr); let __traced_parent = #checked;)
+    });
+    let finish = |done: TokenStream, value: TokenStream| finish(options, sig, &p, &done, &value);
 
     let tokens = match shape {
-        // `!` cannot be a generic argument on stable: the body, of type `!`, is caught as an `Infallible`, so a
-        // panic (the usual way out of a `-> !` fn besides `exit`) is recorded like in any other fn.
-        Shape::Diverging => quote! {
-            #span
-            let (__traced_span, __traced_skipped) = #p::started(__traced_started);
-            let __traced_timer = #p::Timer::begin(&__traced_span, __traced_skipped);
-            let __traced_result = {
-                let __traced_entered = #p::enter(&__traced_span, &__traced_timer);
-                #p::catch(move || -> ::core::convert::Infallible { #block })
-            };
-            match __traced_result {
-                ::core::result::Result::Ok(__traced_never) => match __traced_never {},
-                ::core::result::Result::Err(__traced_panic) => {
-                    #p::resume_panic(&__traced_span, __traced_timer, __traced_panic)
-                }
-            }
-        },
         Shape::Sync => {
-            let turbofish = return_turbofish(&sig.output);
+            let body = closure(&sig.output, block, &p);
+            let finish = finish(quote!(__traced_running), quote!(&__traced_ret));
+            let error = error_type(options, sig, &p, &quote!(&__traced_ret));
+            let run = run_sync(&p, &quote!(__traced_body()));
             quote! {
-                #span
-                let __traced_body = #p::body #turbofish (move || #block);
-                match __traced_started {
-                    // A trace the sampler dropped: only the thread's mark to set around the body.
-                    ::core::option::Option::Some((_, __traced_skipped)) if __traced_skipped.is_skipped() => {
-                        #p::run_marked(__traced_skipped, __traced_body)
+                let __traced_body = #body;
+                match #started {
+                    #p::Started::Plain(__traced_plain) => {
+                        let __traced_ret = {
+                            let __traced_mark = __traced_plain.mark();
+                            __traced_body()
+                        };
+                        __traced_plain.finish(#error);
+                        __traced_ret
                     }
                     #[allow(unreachable_code, clippy::used_underscore_binding)]
-                    ::core::option::Option::Some((__traced_span, __traced_skipped))
-                        if !__traced_span.is_disabled() =>
-                    {
-                        #p::run(
-                            __traced_span,
-                            __traced_skipped,
-                            __traced_body,
-                            |__traced_ret, __traced_span| { #record_sync },
-                        )
+                    #p::Started::Span(__traced_running) => {
+                        #run
+                        #finish
+                        __traced_ret
                     }
-                    // Nothing recorded and no mark to set (no subscriber, level filtered out): call the body as
-                    // `#[instrument]` would run it, with no clock, no unwind guard and no probe.
-                    _ => __traced_body(),
                 }
+            }
+        }
+        // The body returns an `Infallible` (see `closure`), so a panic (the usual way out of a `-> !` fn besides
+        // `exit`) is recorded like in any other fn.
+        Shape::Diverging => {
+            let body = closure(&sig.output, block, &p);
+            quote! {
+            let __traced_body = #body;
+            match #started {
+                #p::Started::Plain(__traced_plain) => {
+                    let __traced_mark = __traced_plain.mark();
+                    match __traced_body() {}
+                }
+                #p::Started::Span(__traced_running) => {
+                    let mut __traced_body = ::core::option::Option::Some(__traced_body);
+                    __traced_running.run_never(&mut || {
+                        if let ::core::option::Option::Some(__traced_body) = __traced_body.take() {
+                            match __traced_body() {}
+                        }
+                    })
+                }
+            }
             }
         }
         Shape::Async => {
-            let annotation = output_annotation(match &sig.output {
+            let output = match &sig.output {
                 ReturnType::Default => None,
-                ReturnType::Type(_, ty) => Some(ty),
-            });
-            quote! {
-                #span
-                let __traced_future = async move #block;
-                match __traced_started {
-                    ::core::option::Option::Some((__traced_span, __traced_skipped))
-                        if !__traced_span.is_disabled() =>
-                    {
-                        let __traced_timer = #p::Timer::begin(&__traced_span, __traced_skipped);
-                        let (__traced_ret, __traced_done) #annotation =
-                            #p::Instrumented::new(__traced_span, __traced_timer, __traced_future).await;
-                        #record_done
-                        __traced_done.finish();
-                        __traced_ret
-                    }
-                    // No span to enter, time or record: the body as is, with the thread marked on each poll if
-                    // the sampler dropped its trace. One await for both, which keeps the future small.
-                    __traced_other => #p::Marked::new(__traced_other, __traced_future).await,
-                }
-            }
+                ReturnType::Type(_, ty) => Some(&**ty),
+            };
+            let traced = traced(
+                &p,
+                built.as_ref(),
+                &quote!(async move #block),
+                output,
+                &finish,
+            );
+            quote!(#traced.await)
         }
+        // The future is wrapped before it is returned: dropped unpolled, it still closes its span as cancelled.
         Shape::ImplFuture => {
-            let annotation = future_output(&sig.output).map(|ty| output_annotation(Some(ty)));
+            let run = run_sync(&p, &quote!(__traced_body()));
+            let body = closure(&sig.output, block, &p);
+            let traced = traced(
+                &p,
+                Some(&quote!(__traced_started)),
+                &quote!(__traced_future),
+                future_output(&sig.output),
+                &finish,
+            );
             quote! {
-                #span
-                let (__traced_span, __traced_skipped) = #p::started(__traced_started);
-                let __traced_timer = #p::Timer::begin(&__traced_span, __traced_skipped);
-                let __traced_future = {
-                    let __traced_entered = #p::enter(&__traced_span, &__traced_timer);
-                    #p::catch(move || #block)
-                };
-                let __traced_future = match __traced_future {
-                    ::core::result::Result::Ok(__traced_future) => __traced_future,
-                    ::core::result::Result::Err(__traced_panic) => {
-                        #p::resume_panic(&__traced_span, __traced_timer, __traced_panic)
+                let __traced_body = #body;
+                let (__traced_started, __traced_future) = match #started {
+                    #p::Started::Plain(__traced_plain) => {
+                        let __traced_future = {
+                            let __traced_mark = __traced_plain.mark();
+                            __traced_body()
+                        };
+                        (#p::Started::Plain(__traced_plain), __traced_future)
+                    }
+                    #p::Started::Span(__traced_running) => {
+                        #run
+                        (#p::Started::Span(__traced_running), __traced_ret)
                     }
                 };
-                // Wrapped before the `async` block: a future dropped unpolled still closes its span as cancelled.
-                let __traced_future = #p::Instrumented::new(__traced_span, __traced_timer, __traced_future);
-                async move {
-                    let (__traced_ret, __traced_done) #annotation = __traced_future.await;
-                    #record_done
-                    __traced_done.finish();
-                    __traced_ret
-                }
+                #traced
             }
         }
         Shape::Boxed {
@@ -158,27 +173,97 @@ pub(crate) fn body(
             pin,
             future,
         } => {
-            // No `Output = T` in the signature: leave the type to inference rather than claim `()`.
-            let annotation = future_output(&sig.output).map(|ty| output_annotation(Some(ty)));
+            let traced = traced(
+                &p,
+                Some(&quote!(__traced_started)),
+                &future.to_token_stream(),
+                future_output(&sig.output),
+                &finish,
+            );
             quote! {
-                #span
-                let (__traced_span, __traced_skipped) = #p::started(__traced_started);
-                let __traced_timer = #p::Timer::begin(&__traced_span, __traced_skipped);
+                let __traced_started = #started;
                 #(#prefix)*
-                let __traced_future = #p::Instrumented::new(__traced_span, __traced_timer, #future);
-                #pin(async move {
-                    let (__traced_ret, __traced_done) #annotation = __traced_future.await;
-                    #record_done
-                    __traced_done.finish();
-                    __traced_ret
-                })
+                #pin(#traced)
             }
         }
     };
-    syn::parse_quote!({
+    // Handed back as tokens: parsing the generated body into a `syn::Block` only to print it again cost the
+    // proc macro, unoptimized in a dev build, more than all the rest of its work.
+    let tokens = quote! {
         #imports
+        #site
+        #parent
         #tokens
-    })
+    };
+    Block {
+        brace_token: block.brace_token,
+        stmts: vec![Stmt::Item(syn::Item::Verbatim(tokens))],
+    }
+}
+
+/// The `__private::Traced` future of an async body: `future` run as `started` says (the site's own start when
+/// `None`), its output recorded on
+/// completion by a closure (a fn pointer: the probes need the output's type, nothing else of the fn). `output` is
+/// the type of the future's output, when the signature says it, to help inference.
+fn traced(
+    p: &TokenStream,
+    started: Option<&TokenStream>,
+    future: &TokenStream,
+    output: Option<&Type>,
+    finish: &dyn Fn(TokenStream, TokenStream) -> TokenStream,
+) -> TokenStream {
+    let finish = finish(quote!(__traced_done), quote!(__traced_ret));
+    let ret = match output {
+        Some(ty) if nameable(ty) => quote!(: &#ty),
+        Some(_) => TokenStream::new(),
+        None => quote!(: &()),
+    };
+    let finish = quote!(|__traced_done: #p::Started, __traced_ret #ret| { #finish });
+    match started {
+        None => quote!(#p::Traced::start(&__TRACED_SITE, #future, #finish)),
+        Some(started) => quote!(#p::Traced::new(#started, #future, #finish)),
+    }
+}
+
+/// The body as a `FnOnce` closure returning the declared type, so `?`, coercions (`&Vec<T>` to `&[T]`), borrows
+/// returned from its captures and the probes see what the fn declares (a type with `impl Trait` inside is left to
+/// inference).
+fn closure(output: &ReturnType, block: &Block, p: &TokenStream) -> TokenStream {
+    let ret = match output {
+        ReturnType::Default => quote!(-> ()),
+        // `!` cannot be written there on stable: the body, of type `!`, is returned as an `Infallible`.
+        ReturnType::Type(_, ty) if matches!(**ty, Type::Never(_)) => {
+            quote!(-> ::core::convert::Infallible)
+        }
+        ReturnType::Type(_, ty) if nameable(ty) => quote!(-> #ty),
+        ReturnType::Type(..) => TokenStream::new(),
+    };
+    quote! {{
+        let __traced_once = #p::Once;
+        move || #ret {
+            __traced_once.take();
+            #block
+        }
+    }}
+}
+
+/// Runs the sync `__traced_body` in `__traced_running` through a `&mut dyn FnMut` (the body is `FnOnce`: taken out
+/// of an `Option` on the one call) and binds what it returned as `__traced_ret`.
+fn run_sync(p: &TokenStream, call: &TokenStream) -> TokenStream {
+    quote! {
+        let mut __traced_body = ::core::option::Option::Some(__traced_body);
+        let mut __traced_slot = ::core::option::Option::None;
+        __traced_running.run(&mut || {
+            if let ::core::option::Option::Some(__traced_body) = __traced_body.take() {
+                __traced_slot = ::core::option::Option::Some(#call);
+            }
+        });
+        let __traced_ret = match __traced_slot {
+            ::core::option::Option::Some(__traced_ret) => __traced_ret,
+            // `run` returns only after the body did.
+            ::core::option::Option::None => #p::unreachable(),
+        };
+    }
 }
 
 fn shape<'a>(sig: &Signature, block: &'a Block) -> Shape<'a> {
@@ -217,8 +302,10 @@ fn shape<'a>(sig: &Signature, block: &'a Block) -> Shape<'a> {
     Shape::Sync
 }
 
-/// The `span!` invocation with every attribute the span may carry, unrecorded ones declared `Empty`.
-fn span(
+/// The `static` of the fn's constants: its `tracing` callsite and metadata (name, target, level, location, every
+/// field name the span may carry, unrecorded ones declared empty), how it is sampled and records errors, and its
+/// function metrics (named by the span name and `module_path!()`, with its objective).
+fn site(
     options: &Options,
     sig: &Signature,
     owner: Option<&str>,
@@ -247,132 +334,209 @@ fn span(
         || quote!(::core::module_path!()),
         |t| t.value.to_token_stream(),
     );
-    let parent = if options.root.is_some() {
-        quote!(parent: ::core::option::Option::None::<#p::tracing::Id>,)
-    } else if options.parent.is_some() {
-        quote!(parent: #p::Parent::tracing_parent(&__traced_parent),)
-    } else {
-        TokenStream::new()
-    };
+    // Spanned on the fn's name, so that `line!()` and `column!()` point at the fn.
     let location = sig.ident.span();
-    // `line!()` is a `u32`, which `tracing` records as a `u64` and tracing-opentelemetry then exports as a
-    // string: widen to `i64` so the attributes are OTLP integers, as the semantic conventions say.
-    let line =
-        quote_spanned!(location=> <i64 as ::core::convert::From<u32>>::from(::core::line!()));
-    let column =
-        quote_spanned!(location=> <i64 as ::core::convert::From<u32>>::from(::core::column!()));
+    let line = quote_spanned!(location=> ::core::line!());
+    let column = quote_spanned!(location=> ::core::column!());
 
-    let mut fields = vec![
-        quote!("code.function.name" = ::core::concat!(::core::module_path!(), #code_name)),
-        quote!("code.file.path" = ::core::file!()),
-        quote!("code.line.number" = #line),
-        quote!("code.column.number" = #column),
+    let mut names = vec![
+        CODE_FUNCTION_NAME,
+        CODE_FILE_PATH,
+        CODE_LINE_NUMBER,
+        CODE_COLUMN_NUMBER,
     ];
-    if let Some(kind) = &options.kind {
-        let kind = kind.value.as_str();
-        fields.push(quote!("otel.kind" = #kind));
-    }
-    let mut empty = vec![
-        "duration_ms",
-        "error.type",
-        "error.chain",
-        "otel.status_code",
-        "otel.status_description",
-    ];
+    let kind = match &options.kind {
+        Some(kind) => {
+            names.push(KIND);
+            let kind = kind.value.as_str();
+            quote!(::core::option::Option::Some(#kind))
+        }
+        None => quote!(::core::option::Option::None),
+    };
+    names.extend([
+        DURATION_MS,
+        ERROR_TYPE,
+        ERROR_CHAIN,
+        STATUS_CODE,
+        STATUS_DESCRIPTION,
+    ]);
     if cancellable {
-        empty.push("cancelled");
+        names.push(CANCELLED);
     }
     if options.ret.is_some() {
-        empty.push("return.value");
+        names.push(RETURN_VALUE);
     }
-    fields.extend(
-        empty
+    let mut names: Vec<String> = names.into_iter().map(str::to_owned).collect();
+    let fixed = names.len();
+    names.extend(
+        options
+            .args
             .iter()
-            .map(|key| quote!(#key = #p::tracing::field::Empty)),
+            .flat_map(|args| args.value.iter().map(ToString::to_string)),
     );
+    names.extend(
+        options
+            .fields
+            .iter()
+            .flat_map(|fields| fields.value.iter().map(|f| f.key.clone())),
+    );
+    let user = names.len() - fixed;
+
+    let sampling = if options.parent.is_some() {
+        quote!(#p::Sampling::Parent)
+    } else {
+        let root = options.root.is_some();
+        quote!(#p::Sampling::Ask { root: #root })
+    };
+    // `err(log = off)`: the span records the error, no line is logged for this fn.
+    let quiet = options
+        .err_log
+        .as_ref()
+        .is_some_and(|log| !log.value)
+        .then(|| quote!(.without_log()));
+    let err = match err_mode(options) {
+        ErrMode::Debug => quote!(#p::ErrFormat::Debug #quiet),
+        ErrMode::Display | ErrMode::Off => quote!(#p::ErrFormat::Display #quiet),
+    };
+    let metrics = metrics(options, p);
+    quote! {
+        static __TRACED_SITE: #p::Site = #p::Site::new(
+            &__TRACED_SITE,
+            #p::Names {
+                name: #name,
+                target: #target,
+                module: ::core::module_path!(),
+                file: ::core::file!(),
+                line: #line,
+                column: #column,
+                fields: &[#(#names),*],
+                user: #user,
+            },
+            #p::tracing::Level::#level,
+            ::core::concat!(::core::module_path!(), #code_name),
+            #kind,
+            #sampling,
+            #err,
+            #metrics,
+        );
+    }
+}
+
+/// The site's `__private::Metrics`: `Off` with `metrics(off)`, else on with the `objective(..)`, if any.
+fn metrics(options: &Options, p: &TokenStream) -> TokenStream {
+    if options.metrics_off.is_some() {
+        return quote!(#p::Metrics::Off);
+    }
+    let objective = match options.objective.as_ref().map(|o| &o.value) {
+        None => quote!(::core::option::Option::None),
+        Some(objective) => {
+            let objective_name = &objective.name;
+            let success = match &objective.success {
+                Some(p) => quote!(::core::option::Option::Some(#p)),
+                None => quote!(::core::option::Option::None),
+            };
+            let latency = match &objective.latency {
+                Some((threshold, percentile)) => {
+                    quote!(::core::option::Option::Some((#threshold, #percentile)))
+                }
+                None => quote!(::core::option::Option::None),
+            };
+            quote!(::core::option::Option::Some(#p::Objective {
+                name: #objective_name,
+                success: #success,
+                latency: #latency,
+            }))
+        }
+    };
+    quote!(#p::Metrics::On(#objective))
+}
+
+/// The `error.type` of the function metrics for the returned value (`value`, a reference to it): the type of an
+/// `Err`, `None` for anything else, and for a fn that returns nothing or has `metrics(off)`.
+fn error_type(
+    options: &Options,
+    sig: &Signature,
+    p: &TokenStream,
+    value: &TokenStream,
+) -> TokenStream {
+    if options.metrics_off.is_some() || matches!(sig.output, ReturnType::Default) {
+        quote!(::core::option::Option::None)
+    } else {
+        quote!((&&#p::Outcome(#value)).__traced_error_type())
+    }
+}
+
+/// The expression that starts a span with values of the user's, parent or links, a `__private::Started` (`None`
+/// for a span without: `__private::start` does all). The level, the sampler and the subscriber are asked first;
+/// the values of `args` and `fields` are evaluated only for a span that is built, as `tracing::span!` evaluates
+/// them.
+fn built(options: &Options, p: &TokenStream) -> Option<TokenStream> {
+    let mut values = Vec::new();
     if let Some(args) = &options.args {
         for arg in &args.value {
-            let key = arg.to_string();
-            fields.push(quote_spanned!(arg.span()=> #key = #p::field(&(&&&#p::Value(&#arg)).__traced_value())));
+            values.push(quote_spanned!(arg.span()=>
+                ::core::option::Option::Some(#p::field(&(&&&#p::Value(&#arg)).__traced_value()))
+            ));
         }
     }
     if let Some(list) = &options.fields {
         for field in &list.value {
-            let key = &field.key;
             let key_span = crate::attr::span_of(&field.key_tokens);
-            fields.push(match &field.value {
+            let value = match &field.value {
                 FieldValue::Auto(expr) => {
-                    quote_spanned!(key_span=> #key = #p::field(&(&&&#p::Value(&(#expr))).__traced_value()))
+                    quote_spanned!(key_span=> #p::field(&(&&&#p::Value(&(#expr))).__traced_value()))
                 }
                 FieldValue::Display(expr) => {
-                    quote_spanned!(key_span=> #key = #p::tracing::field::display(&(#expr)))
+                    quote_spanned!(key_span=> #p::field(&#p::tracing::field::debug(#p::Shown::Display(&(#expr)))))
                 }
                 FieldValue::Debug(expr) => {
-                    quote_spanned!(key_span=> #key = #p::tracing::field::debug(&(#expr)))
+                    quote_spanned!(key_span=> #p::field(&#p::tracing::field::debug(#p::Shown::Debug(&(#expr)))))
                 }
-            });
+            };
+            values.push(quote!(::core::option::Option::Some(#value)));
         }
     }
-
-    let parent_binding = options.parent.as_ref().map(|parent| {
-        let expr = &parent.value;
-        quote!(let __traced_parent = &(#expr);)
-    });
-    let parent_apply = options
-        .parent
-        .as_ref()
-        .map(|_| quote!(#p::Parent::apply(&__traced_parent, &__traced_span);));
+    if values.is_empty() && options.parent.is_none() && options.links.is_empty() {
+        return None;
+    }
+    // The parent's context is current while the values are evaluated: what they read of it is the parent's.
+    let build = if options.parent.is_some() {
+        quote!({
+            let __traced_scope = #p::enter_parent(__traced_parent);
+            __traced_builder.build_child(__traced_parent, &[#(#values),*])
+        })
+    } else {
+        quote!(__traced_builder.build(&[#(#values),*]))
+    };
     let links = options.links.iter().map(|link| {
         let expr = &link.value;
-        quote!(#p::Link::add_to(&(#expr), &__traced_span);)
+        quote!(__traced_running.link(&(#expr));)
     });
-    let new_span = quote! {
-        #p::tracing::span!(
-            target: #target,
-            #parent
-            #p::tracing::Level::#level,
-            #name,
-            #(#fields),*
-        )
-    };
-    // Sampling is decided before anything is built; a span with an explicit parent leaves it to the parent.
-    // Below the level filter nothing is asked at all.
-    let create = if options.parent.is_some() {
-        quote! {
-            let __traced_unmarked = #p::unmarked();
-            (#new_span, #p::Skip::NO)
-        }
-    } else {
-        let root = options.root.is_some();
-        quote! {
-            let __traced_skipped = #p::skip(#root);
-            if __traced_skipped.is_skipped() {
-                (#p::tracing::Span::none(), __traced_skipped)
-            } else {
-                (#new_span, __traced_skipped)
+    Some(quote! {
+        match #p::begin(&__TRACED_SITE) {
+            #p::Begin::Plain(__traced_plain) => #p::Started::Plain(__traced_plain),
+            #p::Begin::Build(__traced_builder) => {
+                let __traced_running = #build;
+                #(#links)*
+                #p::Started::Span(__traced_running)
             }
         }
-    };
-    quote! {
-        #parent_binding
-        let __traced_started = if #p::enabled(#p::tracing::Level::#level) {
-            let (__traced_span, __traced_skipped) = { #create };
-            #parent_apply
-            #(#links)*
-            ::core::option::Option::Some((__traced_span, __traced_skipped))
-        } else {
-            ::core::option::Option::None
-        };
-    }
+    })
 }
 
 /// The probe traits, imported anonymously so their methods resolve by autoref.
-fn imports(options: &Options, p: &TokenStream) -> TokenStream {
+fn imports(options: &Options, sig: &Signature, p: &TokenStream) -> TokenStream {
     let mut traits = Vec::new();
+    if options.metrics_off.is_none() && !matches!(sig.output, ReturnType::Default) {
+        traits.extend([quote!(ErrorType), quote!(NoErrorType)]);
+    }
     if options.args.is_some() || options.fields.is_some() || options.ret.is_some() {
         traits.extend([quote!(AsNative), quote!(AsDisplay), quote!(AsDebug)]);
     }
-    if err_mode(options) != ErrMode::Off {
+    if options.ret.is_some() {
+        traits.extend([quote!(RetOk), quote!(RetWhole)]);
+    }
+    if err_mode(options) != ErrMode::Off && !matches!(sig.output, ReturnType::Default) {
         traits.extend([
             quote!(RecordStdError),
             quote!(RecordDerefError),
@@ -391,47 +555,43 @@ fn err_mode(options: &Options) -> ErrMode {
     options.err.as_ref().map_or(ErrMode::Display, |e| e.value)
 }
 
-/// Records the returned value: an `Err` as an exception (unless `err(off)`), the value itself with `ret`.
-fn record(
+/// Records the returned value (`value`, a reference to it) on `done` and closes the span: an `Err` as an exception
+/// (unless `err(off)`, or the fn returns nothing, which has no `Err` to probe for), the value itself with `ret`;
+/// then ends the call of the function metrics with the value's error type.
+fn finish(
     options: &Options,
+    sig: &Signature,
     p: &TokenStream,
-    value: TokenStream,
-    span: TokenStream,
+    done: &TokenStream,
+    value: &TokenStream,
 ) -> TokenStream {
-    let err = match err_mode(options) {
-        ErrMode::Off => TokenStream::new(),
-        ErrMode::Display => {
-            quote!((&&&&&#p::Returned(&#value)).__traced_record(#span, #p::ErrFormat::Display);)
-        }
-        ErrMode::Debug => {
-            quote!((&&&&&#p::Returned(&#value)).__traced_record(#span, #p::ErrFormat::Debug);)
-        }
+    let failure = if err_mode(options) == ErrMode::Off || matches!(sig.output, ReturnType::Default)
+    {
+        quote!(#p::Failure::None)
+    } else {
+        quote!((&&&&&#p::Returned(#value)).__traced_failure())
+    };
+    let error = error_type(options, sig, p, value);
+    let Some(ret) = &options.ret else {
+        return quote!(#done.finish(#failure, ::core::option::Option::None, #error););
     };
     // Spanned on `ret` itself: a return type with neither Display nor Debug is reported there, not on the whole
     // attribute (in an impl block, every fn inherits the block's `ret`).
-    let ret = options.ret.as_ref().map(|ret| {
-        let at = crate::attr::span_of(&ret.tokens);
-        quote_spanned!(at=> #p::record_return(#span, (&&&#p::Value(&#value)).__traced_value());)
-    });
-    quote!(#err #ret)
-}
-
-/// `::<R, _>` for the caught body of a sync fn: the closure then returns the declared type, so `?`, coercions
-/// (`&Vec<T>` to `&[T]`) and the probes see what the fn declares.
-fn return_turbofish(output: &ReturnType) -> TokenStream {
-    match output {
-        ReturnType::Default => quote!(::<(), _>),
-        ReturnType::Type(_, ty) if nameable(ty) => quote!(::<#ty, _>),
-        ReturnType::Type(..) => TokenStream::new(),
-    }
-}
-
-/// `: (T, _)` for the awaited output of an instrumented future.
-fn output_annotation(output: Option<&Type>) -> TokenStream {
-    match output {
-        None => quote!(: ((), _)),
-        Some(ty) if nameable(ty) => quote!(: (#ty, _)),
-        Some(_) => TokenStream::new(),
+    let at = crate::attr::span_of(&ret.tokens);
+    let record = |value: TokenStream| quote_spanned!(at=> ::core::option::Option::Some(#p::field(&(&&&#p::Value(#value)).__traced_value())));
+    // A `Result` records its `Ok` value with that value's type; its `Err` is the span's error, or, with
+    // `err(off)`, recorded whole so it is not lost.
+    let shown = record(quote!(__traced_shown));
+    let err = if err_mode(options) == ErrMode::Off {
+        record(value.clone())
+    } else {
+        quote!(::core::option::Option::None)
+    };
+    quote! {
+        match (&&#p::Ret(#value)).__traced_ok() {
+            ::core::option::Option::Some(__traced_shown) => #done.finish(#failure, #shown, #error),
+            ::core::option::Option::None => #done.finish(#failure, #err, #error),
+        }
     }
 }
 

@@ -34,8 +34,8 @@ use attr::{Ctxt, Options};
 /// | `args` | `args(user_id, amount)` | records these parameters only (none by default) |
 /// | `fields` | `fields(db.system = "postgresql", user = %u, req = ?r)` | attributes from expressions |
 /// | `err` | `err(Debug)`, `err(off)` | how an `Err` is described, or not recorded |
-/// | `ret` | `ret` | records the returned value as `return.value` |
-/// | `parent` | `parent = cx` | explicit parent: a `tracing::Span`, an OpenTelemetry `Context` or `SpanContext` |
+/// | `ret` | `ret` | records the returned value as `return.value`; of a `Result`, the `Ok` value (the `Err` is the error) |
+/// | `parent` | `parent = cx` | explicit parent: a `tracing::Span`, an OpenTelemetry `Context`, a `SpanContext` or an `Option` of them; current while `fields` and `args` are evaluated |
 /// | `root` | `root` | starts a new trace |
 /// | `link` | `link = other_cx` | adds a link (repeatable) |
 /// | `crate` | `crate = my_traced` | path of a renamed `traced` dependency |

@@ -36,6 +36,14 @@ pub(crate) fn check_fn(options: &Options, sig: &Signature, cx: &mut Ctxt) {
         }
     }
     check_fields(options, cx);
+    if let (Some(err), Some(log)) = (&options.err, &options.err_log) {
+        if err.value == crate::attr::ErrMode::Off {
+            cx.error(
+                &log.tokens,
+                "`err(off)` records no error: `log` has no line to turn on or off",
+            );
+        }
+    }
     if let (Some(root), Some(_)) = (&options.root, &options.parent) {
         cx.error(
             &root.tokens,
@@ -67,21 +75,6 @@ pub(crate) fn check_fn(options: &Options, sig: &Signature, cx: &mut Ctxt) {
     }
 }
 
-/// Attributes every span carries or may carry: a field of the same name would be recorded twice, or overwritten.
-const RESERVED: [&str; 11] = [
-    "code.function.name",
-    "code.file.path",
-    "code.line.number",
-    "code.column.number",
-    "duration_ms",
-    "error.type",
-    "error.chain",
-    "otel.status_code",
-    "otel.status_description",
-    "cancelled",
-    "return.value",
-];
-
 /// Field keys must be distinct from each other, from the recorded args and from the attributes `#[traced]`
 /// records itself.
 fn check_fields(options: &Options, cx: &mut Ctxt) {
@@ -96,7 +89,7 @@ fn check_fields(options: &Options, cx: &mut Ctxt) {
     let mut seen = BTreeSet::new();
     for field in &fields.value {
         let key = &field.key;
-        let problem = if RESERVED.contains(&key.as_str()) {
+        let problem = if traced_conventions::span::RESERVED.contains(&key.as_str()) {
             format!("`{key}` is recorded by `#[traced]` itself: choose another key")
         } else if args.contains(key) {
             format!("`{key}` is already recorded by `args`: drop one of them")
@@ -112,6 +105,14 @@ fn check_fields(options: &Options, cx: &mut Ctxt) {
 /// Options on an impl block: the defaults for its fns. What only makes sense for one fn is refused here.
 pub(crate) fn check_impl(options: &Options, cx: &mut Ctxt) {
     check_fields(options, cx);
+    if let (Some(err), Some(log)) = (&options.err, &options.err_log) {
+        if err.value == crate::attr::ErrMode::Off {
+            cx.error(
+                &log.tokens,
+                "`err(off)` records no error: `log` has no line to turn on or off",
+            );
+        }
+    }
     let per_fn = [
         ("name", options.name.as_ref().map(|o| &o.tokens)),
         ("args", options.args.as_ref().map(|o| &o.tokens)),

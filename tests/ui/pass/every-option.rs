@@ -30,10 +30,22 @@ fn defaults() -> Result<(), std::fmt::Error> {
     Ok(())
 }
 
+#[traced(err(Debug, log = off))]
+fn quiet() -> Result<(), std::fmt::Error> {
+    Err(std::fmt::Error)
+}
+
+#[traced(err(log = on))]
+fn loud() -> Result<(), std::fmt::Error> {
+    Ok(())
+}
+
 fn main() {
     let cx = opentelemetry::Context::current();
     assert!(!cx.span().span_context().is_valid());
     assert_eq!(checkout(&cx, "ann", 2), Ok(5));
     assert!(fresh().is_err());
     assert!(defaults().is_ok());
+    assert!(quiet().is_err());
+    assert!(loud().is_ok());
 }

@@ -1,0 +1,8 @@
+use traced::traced;
+
+#[traced(parent = id)]
+fn under(id: u64) {}
+
+fn main() {
+    under(7);
+}
