@@ -8,9 +8,10 @@ mod fault_support;
 
 use std::time::{Duration, Instant};
 
-use fault_support::{config_for, free_addr, Collector, Fault};
+use fault_support::config_for;
 use traced_runtime::config::{Config, Protocol};
 use traced_runtime::{Guard, Stats};
+use traced_test_support::{free_addr, Fault, Receiver};
 use tracing_subscriber::layer::SubscriberExt;
 
 /// A pipeline under a thread-local subscriber.
@@ -107,7 +108,7 @@ fn absent_at_start_then_recovers(protocol: Protocol) {
     assert!(!app.guard.healthy());
     assert!(stats.last_error.is_some(), "{stats:?}");
     assert!(stats.last_error_at.is_some());
-    let collector = Collector::start_on(protocol, addr, Default::default());
+    let collector = Receiver::start_on(addr);
     // Whatever was in flight finishes failing, then new spans go through.
     app.wait_stats("retries done", |s| s.exported + s.failed + s.dropped == 300);
     app.emit("after", 300);
@@ -131,14 +132,18 @@ fn absent_at_start_then_recovers(protocol: Protocol) {
 /// Killed mid-run, restarted on the same port: spans ended while it was down are retried or counted, the
 /// spans ended after it is back arrive.
 fn killed_mid_run_then_back(protocol: Protocol) {
-    let collector = Collector::start(protocol);
-    let mut app = App::start(collector.config(Duration::from_millis(500)));
+    let collector = Receiver::start();
+    let mut app = App::start(config_for(
+        protocol,
+        collector.addr,
+        Duration::from_millis(500),
+    ));
     app.emit("before", 100);
     assert_eq!(collector.wait_for(100, Duration::from_secs(10)), 100);
-    let (protocol, addr, state) = collector.stop();
+    let stopped = collector.stop();
     app.emit("during", 100);
     app.wait_stats("failures counted", |s| s.failed > 0);
-    let collector = Collector::start_on(protocol, addr, state);
+    let collector = stopped.restart();
     app.wait_stats("in-flight done", |s| accounted(s) == 200);
     app.emit("after", 100);
     let arrived = || {
@@ -160,12 +165,15 @@ fn killed_mid_run_then_back(protocol: Protocol) {
 /// Throttled twice with a hint of one second (HTTP 429 + `Retry-After: 1`, gRPC RESOURCE_EXHAUSTED +
 /// `RetryInfo`): retried no sooner than asked, nothing lost.
 fn throttled_with_hint(protocol: Protocol) {
-    let collector = Collector::start(protocol);
+    let collector = Receiver::start();
     collector.fail(Fault::Status(429, Some(Duration::from_secs(1))), 2);
-    let mut app = App::start(one_batch_of(50, collector.config(Duration::from_secs(5))));
+    let mut app = App::start(one_batch_of(
+        50,
+        config_for(protocol, collector.addr, Duration::from_secs(5)),
+    ));
     app.emit("work", 50);
     assert_eq!(collector.wait_for(50, Duration::from_secs(10)), 50);
-    let arrivals = collector.state.arrivals.lock().unwrap().clone();
+    let arrivals = collector.arrivals();
     assert_eq!(
         arrivals.len(),
         3,
@@ -184,9 +192,13 @@ fn throttled_with_hint(protocol: Protocol) {
 
 /// HTTP 503 / gRPC UNAVAILABLE without a hint: retried with backoff, nothing lost.
 fn unavailable_then_back(protocol: Protocol) {
-    let collector = Collector::start(protocol);
+    let collector = Receiver::start();
     collector.fail(Fault::Status(503, None), 3);
-    let mut app = App::start(collector.config(Duration::from_secs(10)));
+    let mut app = App::start(config_for(
+        protocol,
+        collector.addr,
+        Duration::from_secs(10),
+    ));
     app.emit("work", 50);
     assert_eq!(collector.wait_for(50, Duration::from_secs(15)), 50);
     let (stats, _) = app.finish();
@@ -200,12 +212,15 @@ fn unavailable_then_back(protocol: Protocol) {
 /// 400/401/403 (INVALID_ARGUMENT, UNAUTHENTICATED, PERMISSION_DENIED): never retried, counted as failed.
 fn permanent_errors_are_not_retried(protocol: Protocol) {
     for status in [400, 401, 403] {
-        let collector = Collector::start(protocol);
+        let collector = Receiver::start();
         collector.fail(
             Fault::Status(status, Some(Duration::from_millis(10))),
             usize::MAX,
         );
-        let mut app = App::start(one_batch_of(10, collector.config(Duration::from_secs(10))));
+        let mut app = App::start(one_batch_of(
+            10,
+            config_for(protocol, collector.addr, Duration::from_secs(10)),
+        ));
         app.emit("work", 10);
         let stats = app.wait_stats("failure counted", |s| s.failed == 10);
         assert_eq!(stats.retries, 0, "{status}: {stats:?}");
@@ -219,9 +234,9 @@ fn permanent_errors_are_not_retried(protocol: Protocol) {
 
 /// Slower than usual but within the timeout: everything arrives, nothing is retried.
 fn slow_collector(protocol: Protocol) {
-    let collector = Collector::start(protocol);
+    let collector = Receiver::start();
     collector.fail(Fault::Slow(Duration::from_millis(300)), usize::MAX);
-    let mut app = App::start(collector.config(Duration::from_secs(5)));
+    let mut app = App::start(config_for(protocol, collector.addr, Duration::from_secs(5)));
     app.emit("work", 500);
     let (stats, _) = app.finish();
     assert_eq!((stats.exported, stats.failed, stats.retries), (500, 0, 0));
@@ -236,20 +251,23 @@ fn per_span(app: &mut App, n: u64) -> Duration {
 /// Accepting connections and never answering: the application's per-span cost does not change, the queue
 /// stays bounded (overflow counted as dropped), and shutdown takes at most the export timeout (+ 1 s).
 fn black_hole(protocol: Protocol) {
-    let healthy = Collector::start(protocol);
-    let mut app = App::start(healthy.config(Duration::from_secs(5)));
+    let healthy = Receiver::start();
+    let mut app = App::start(config_for(protocol, healthy.addr, Duration::from_secs(5)));
     let baseline = per_span(&mut app, 2_000);
     app.finish();
 
     let timeout = Duration::from_secs(1);
-    let hole = Collector::start(protocol);
+    let hole = Receiver::start();
     hole.fail(Fault::Hang, usize::MAX);
-    let mut config = hole.config(timeout);
+    let mut config = config_for(protocol, hole.addr, timeout);
     config.batch.max_queue_size = 512;
     let mut app = App::start(config);
     let down = per_span(&mut app, 2_000);
     let stats = app.guard.stats();
     assert!(stats.dropped > 0, "the queue is bounded: {stats:?}");
+    // The counts add up while exports hang, not only after shutdown: the held spans are `queued`.
+    assert!(stats.queued > 0, "{stats:?}");
+    assert_eq!(accounted(&stats) + stats.queued, app.ended, "{stats:?}");
     let (stats, took) = app.finish();
     eprintln!("{protocol:?} per span: healthy {baseline:?}, black hole {down:?}; shutdown {took:?}; {stats:?}");
     // Loose bounds on purpose (two cores shared with other tests): what they catch is the application waiting

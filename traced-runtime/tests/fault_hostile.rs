@@ -5,15 +5,21 @@ mod fault_support;
 
 use std::time::Duration;
 
-use fault_support::Collector;
+use fault_support::config_for;
 use traced_runtime::config::Protocol;
 use traced_runtime::SpanExt;
+use traced_test_support::proto::tonic::common::v1::any_value::Value;
+use traced_test_support::Receiver;
 use tracing_subscriber::layer::SubscriberExt;
 
 #[test]
 fn limits_and_redaction_hold_against_hostile_spans() {
-    let collector = Collector::start(Protocol::HttpProtobuf);
-    let mut config = collector.config(Duration::from_secs(5));
+    let collector = Receiver::start();
+    let mut config = config_for(
+        Protocol::HttpProtobuf,
+        collector.addr,
+        Duration::from_secs(5),
+    );
     config.limits.attribute_value_length = Some(64);
     config.redaction.keys = vec!["ssn".into()];
     let (layer, guard) = config.layer().unwrap();
@@ -57,22 +63,23 @@ fn limits_and_redaction_hold_against_hostile_spans() {
         span.attributes.len()
     );
     let tokens: Vec<_> = span
-        .event_attributes
-        .iter()
-        .filter(|(k, _)| k == "token")
+        .event_attributes()
+        .filter(|(k, _)| *k == "token")
         .collect();
     assert!(
         !tokens.is_empty() && tokens.len() <= 128,
         "{} events",
         tokens.len()
     );
-    assert!(tokens.iter().all(|(_, v)| v == "[REDACTED]"));
+    assert!(tokens
+        .iter()
+        .all(|(_, v)| matches!(v, Some(Value::StringValue(s)) if s == "[REDACTED]")));
 }
 
 #[test]
 fn redaction_can_be_turned_off() {
-    let collector = Collector::start(Protocol::Grpc);
-    let mut config = collector.config(Duration::from_secs(5));
+    let collector = Receiver::start();
+    let mut config = config_for(Protocol::Grpc, collector.addr, Duration::from_secs(5));
     config.redaction.enabled = false;
     let (layer, guard) = config.layer().unwrap();
     tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
@@ -80,4 +87,52 @@ fn redaction_can_be_turned_off() {
     });
     guard.shutdown().unwrap();
     assert_eq!(collector.spans()[0].attr("password"), Some("hunter2"));
+}
+
+/// Issue 19.1: `exception.message` was cut but the status description kept all 5 MB, and a 10 MB resource value
+/// went out whole; over gRPC such a request passes a collector's 4 MiB limit. Every string obeys the limit now.
+#[test]
+fn every_exported_string_obeys_the_value_length_limit() {
+    let collector = Receiver::start();
+    let mut config = config_for(Protocol::Grpc, collector.addr, Duration::from_secs(5));
+    config.limits.attribute_value_length = Some(4096);
+    config
+        .resource_attributes
+        .push(("huge.resource".into(), "r".repeat(10 << 20)));
+    let (layer, guard) = config.layer().unwrap();
+    let huge = "x".repeat(5 << 20);
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        let span = tracing::info_span!(
+            "oversized",
+            otel.name = huge.as_str(),
+            otel.status_description = huge.as_str()
+        );
+        span.in_scope(|| tracing::info!("{huge}"));
+        span.add_event(huge.clone(), vec![]);
+    });
+    let (_, stats) = guard.shutdown_with_stats();
+    assert_eq!((stats.exported, stats.failed), (1, 0), "{stats:?}");
+    let span = &collector.spans()[0];
+    let mut strings = vec![("name", span.name.len())];
+    strings.push(("status", span.status.as_ref().unwrap().message.len()));
+    strings.extend(span.events.iter().map(|e| ("event name", e.name.len())));
+    strings.extend(
+        span.resource
+            .iter()
+            .chain(&span.attributes)
+            .chain(span.events.iter().flat_map(|e| &e.attributes))
+            .filter_map(|kv| match kv.value.as_ref()?.value.as_ref()? {
+                Value::StringValue(s) => Some((kv.key.as_str(), s.len())),
+                _ => None,
+            }),
+    );
+    assert_eq!(span.events.len(), 2);
+    for (what, len) in strings {
+        assert!(len <= 4096, "{what}: {len} bytes");
+    }
+    assert_eq!(span.status.as_ref().unwrap().message.len(), 4096);
+    assert_eq!(
+        span.resource_attr("huge.resource").map(str::len),
+        Some(4096)
+    );
 }

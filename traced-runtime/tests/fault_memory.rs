@@ -5,15 +5,16 @@ mod fault_support;
 
 use std::time::Duration;
 
-use fault_support::{rss_bytes, Collector, Fault};
+use fault_support::config_for;
 use traced_runtime::config::Protocol;
+use traced_test_support::{rss_bytes, Fault, Receiver};
 use tracing_subscriber::layer::SubscriberExt;
 
 #[test]
 fn memory_is_bounded_while_the_collector_black_holes() {
-    let hole = Collector::start(Protocol::Grpc);
+    let hole = Receiver::start();
     hole.fail(Fault::Hang, usize::MAX);
-    let mut config = hole.config(Duration::from_millis(500));
+    let mut config = config_for(Protocol::Grpc, hole.addr, Duration::from_millis(500));
     config.batch.max_queue_size = 2_048;
     let (layer, guard) = config.layer().unwrap();
     let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));

@@ -4,24 +4,25 @@
 //!
 //! Needs `rotel-agent`: `ROTEL_AGENT` (set by `.ci/test`) or `pip install rotel`. Fails, never skips, without it.
 
-mod fault_support;
-mod rotel_support;
-
 use std::time::{Duration, Instant};
 
-use fault_support::{free_addr, Collector};
-use rotel_support::{rotel_agent, Rotel};
 use traced_runtime::config::{Config, LogFormat, Protocol};
+use traced_test_support::{free_addr, rotel_agent, Receiver, Rotel};
 use tracing_subscriber::layer::SubscriberExt;
 
 fn killed_and_restarted(protocol: Protocol) {
     let agent = rotel_agent();
-    let receiver = Collector::start(Protocol::Grpc);
+    let receiver = Receiver::start();
     let (grpc, http) = (free_addr(), free_addr());
     let rotel = Rotel::start(&agent, grpc, http, receiver.addr);
     let mut config = Config {
         service_name: Some("via-rotel".into()),
         log_format: LogFormat::None,
+        // No log record export here: the logs_* tests cover it.
+        logs: traced_runtime::config::LogsConfig {
+            exporters: Vec::new(),
+            ..Default::default()
+        },
         ..Config::default()
     };
     config.otlp.protocol = protocol;
