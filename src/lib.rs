@@ -48,6 +48,15 @@
 //! - [`traced`](macro@traced): the attribute and its options.
 //! - [`span!`]: the same records around a block of code.
 //! - [`init`], [`Config`], [`Guard`]: configuration and lifecycle; [`propagation`]: context across processes.
+//! - [`metrics`]: the function and HTTP metrics the same instrumentation records, and the OpenTelemetry metrics
+//!   API for instruments of your own.
+//! - [`spawn`], [`spawn_blocking`]: tokio tasks that continue the current span, context and baggage.
 
 pub use traced_macros::traced;
 pub use traced_runtime::*;
+
+/// The README's examples, compiled and run as doctests so that they cannot rot (the one that needs `testing`, and
+/// the expansion).
+#[cfg(all(doctest, feature = "testing", not(feature = "off")))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -5,12 +5,17 @@ use opentelemetry_sdk::resource::TelemetryResourceDetector;
 use opentelemetry_sdk::Resource;
 
 use crate::config::Config;
+use crate::redact::{Redactor, REDACTED};
 
 /// The resource of every exported span.
 ///
 /// Precedence, lowest first: detected attributes (host, process, SDK), `resource_attributes`, then the dedicated
 /// fields (`service_version`, `deployment_environment`, `service_name`), so `OTEL_SERVICE_NAME` wins over a
 /// `service.name` in `OTEL_RESOURCE_ATTRIBUTES`, as the specification requires.
+///
+/// Every request carries it, so it obeys what spans obey: values cut to the value-length limit (a 10 MB
+/// `OTEL_RESOURCE_ATTRIBUTES` value failed every gRPC export), secret keys redacted (`db.password`). The count
+/// is bounded when the configuration is read.
 pub(crate) fn resource(config: &Config) -> Resource {
     let exe = executable_name();
     let mut detected = vec![KeyValue::new("process.pid", i64::from(std::process::id()))];
@@ -20,6 +25,16 @@ pub(crate) fn resource(config: &Config) -> Resource {
     if let Some(host) = host_name() {
         detected.push(KeyValue::new("host.name", host));
     }
+    let redactor = config
+        .redaction
+        .enabled
+        .then(|| Redactor::new(&config.redaction.keys));
+    let value = |key: &str, value: &str| -> String {
+        match &redactor {
+            Some(redactor) if redactor.matches(key) => REDACTED.to_owned(),
+            _ => config.limits.cut(value).to_owned(),
+        }
+    };
     let mut builder = Resource::builder_empty()
         .with_detector(Box::new(TelemetryResourceDetector))
         .with_attributes(detected)
@@ -27,13 +42,19 @@ pub(crate) fn resource(config: &Config) -> Resource {
             config
                 .resource_attributes
                 .iter()
-                .map(|(k, v)| KeyValue::new(k.clone(), v.clone())),
+                .map(|(k, v)| KeyValue::new(k.clone(), value(k, v))),
         );
     if let Some(version) = &config.service_version {
-        builder = builder.with_attribute(KeyValue::new("service.version", version.clone()));
+        builder = builder.with_attribute(KeyValue::new(
+            "service.version",
+            value("service.version", version),
+        ));
     }
     if let Some(env) = &config.deployment_environment {
-        builder = builder.with_attribute(KeyValue::new("deployment.environment.name", env.clone()));
+        builder = builder.with_attribute(KeyValue::new(
+            "deployment.environment.name",
+            value("deployment.environment.name", env),
+        ));
     }
     let explicit_name = config.service_name.clone().or_else(|| {
         config
@@ -45,7 +66,9 @@ pub(crate) fn resource(config: &Config) -> Resource {
     });
     let name = explicit_name
         .unwrap_or_else(|| format!("unknown_service:{}", exe.as_deref().unwrap_or("rust")));
-    builder.with_service_name(name).build()
+    builder
+        .with_service_name(config.limits.cut(&name).to_owned())
+        .build()
 }
 
 /// The file name of the running executable, as the spec's `unknown_service:<name>` and `process.executable.name`
@@ -113,5 +136,29 @@ mod tests {
             Some("prod")
         );
         assert_eq!(get(&r, "team").as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn values_are_cut_and_secret_keys_redacted() {
+        let mut config = Config {
+            service_name: Some("s".repeat(100)),
+            resource_attributes: vec![
+                ("big".into(), "é".repeat(10 << 20)),
+                ("db.password".into(), "hunter2".into()),
+                ("auth.token".into(), "t0k3n".into()),
+            ],
+            ..Config::default()
+        };
+        config.limits.attribute_value_length = Some(64);
+        let r = resource(&config);
+        assert_eq!(get(&r, "big").unwrap().chars().count(), 64);
+        assert_eq!(get(&r, "service.name").unwrap().len(), 64);
+        assert_eq!(get(&r, "db.password").as_deref(), Some(REDACTED));
+        assert_eq!(get(&r, "auth.token").as_deref(), Some(REDACTED));
+        config.redaction.enabled = false;
+        assert_eq!(
+            get(&resource(&config), "db.password").as_deref(),
+            Some("hunter2")
+        );
     }
 }

@@ -7,23 +7,13 @@ mod http_support;
 use std::time::Duration;
 
 use http_support::*;
-use opentelemetry::baggage::BaggageExt;
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt};
-use opentelemetry::{Context, KeyValue};
 use tower::{Service, ServiceExt};
 use tower_layer::Layer;
 use traced_runtime::http::{inject_headers, ClientTraceLayer};
+use traced_test_support::span::{find, text};
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
-
-/// A root span carrying baggage, for the client calls of one test.
-fn root(name: &'static str) -> tracing::Span {
-    exporter();
-    let span = tracing::info_span!("root", otel.name = name);
-    span.set_parent(Context::new().with_baggage([KeyValue::new("tenant", "acme")]))
-        .unwrap();
-    span
-}
 
 #[tokio::test]
 async fn the_client_span_is_the_parent_of_the_server() {
@@ -35,40 +25,12 @@ async fn the_client_span_is_the_parent_of_the_server() {
         .await
         .unwrap();
 
-    let spans = spans_of(trace_id, 3);
-    let client = spans
-        .iter()
-        .find(|s| s.span_kind == SpanKind::Client)
-        .unwrap();
-    let server = spans
-        .iter()
-        .find(|s| s.span_kind == SpanKind::Server)
-        .unwrap();
-    let root = find(&spans, "client-injects");
-    assert_eq!(client.parent_span_id, root.span_context.span_id());
-    assert_eq!(server.parent_span_id, client.span_context.span_id());
-
-    // The downstream got a traceparent naming the client span, and the baggage.
-    let seen: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
-    let (received_trace, received_parent) =
-        parse_traceparent(seen["traceparent"].as_str().unwrap());
-    assert_eq!(received_trace, trace_id);
-    assert_eq!(received_parent, client.span_context.span_id());
-    assert_eq!(seen["baggage_header"], "tenant=acme");
-
-    let port = base.rsplit(':').next().unwrap().to_owned();
-    assert_eq!(client.name, "GET");
-    assert_eq!(client.status, Status::Unset);
-    for (key, value) in [
-        ("http.request.method", "GET"),
-        ("url.full", format!("{base}/headers").as_str()),
-        ("server.address", "127.0.0.1"),
-        ("server.port", port.as_str()),
-        ("http.response.status_code", "200"),
-    ] {
-        assert_eq!(attr(client, key).as_deref(), Some(value), "{key}");
-    }
-    assert!(attr(client, "duration_ms").is_some());
+    assert_client_call(
+        "client-injects",
+        trace_id,
+        &reply.body,
+        &format!("{base}/headers"),
+    );
 }
 
 #[tokio::test]
@@ -93,7 +55,7 @@ async fn two_hops_make_one_trace() {
         .find(|s| s.span_context.span_id() == handler.parent_span_id)
         .expect("the handler's parent");
     assert_eq!(upstream.span_kind, SpanKind::Server);
-    assert_eq!(attr(upstream, "url.path").as_deref(), Some("/call/ok"));
+    assert_eq!(text(upstream, "url.path").as_deref(), Some("/call/ok"));
     let inner_client = spans
         .iter()
         .find(|s| s.parent_span_id == handler.span_context.span_id())
@@ -104,7 +66,7 @@ async fn two_hops_make_one_trace() {
         .find(|s| s.parent_span_id == inner_client.span_context.span_id())
         .expect("the second server span is a child of the downstream call");
     assert_eq!(downstream.span_kind, SpanKind::Server);
-    assert_eq!(attr(downstream, "url.path").as_deref(), Some("/ok"));
+    assert_eq!(text(downstream, "url.path").as_deref(), Some("/ok"));
 }
 
 #[tokio::test]
@@ -113,10 +75,7 @@ async fn a_5xx_and_a_refused_connection_are_errors() {
     let root = root("client-errors");
     let trace_id = root.context().span().span_context().trace_id();
     // A port that was free a moment ago: nothing listens there.
-    let closed = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap()
-    };
+    let closed = traced_test_support::free_addr();
     async {
         let mut client = client();
         assert_eq!(
@@ -147,13 +106,13 @@ async fn a_5xx_and_a_refused_connection_are_errors() {
         .collect();
     let failed = clients
         .iter()
-        .find(|s| attr(s, "http.response.status_code").as_deref() == Some("500"))
+        .find(|s| text(s, "http.response.status_code").as_deref() == Some("500"))
         .unwrap();
     assert!(matches!(failed.status, Status::Error { .. }));
-    assert_eq!(attr(failed, "error.type").as_deref(), Some("500"));
+    assert_eq!(text(failed, "error.type").as_deref(), Some("500"));
     let not_found = clients
         .iter()
-        .find(|s| attr(s, "http.response.status_code").as_deref() == Some("404"))
+        .find(|s| text(s, "http.response.status_code").as_deref() == Some("404"))
         .unwrap();
     assert!(
         matches!(not_found.status, Status::Error { .. }),
@@ -161,11 +120,11 @@ async fn a_5xx_and_a_refused_connection_are_errors() {
     );
     let refused = clients
         .iter()
-        .find(|s| attr(s, "http.response.status_code").is_none())
+        .find(|s| text(s, "http.response.status_code").is_none())
         .unwrap();
     assert!(matches!(&refused.status, Status::Error { description } if !description.is_empty()));
     assert_eq!(
-        attr(refused, "error.type").as_deref(),
+        text(refused, "error.type").as_deref(),
         Some("hyper_util::client::legacy::client::Error")
     );
 }

@@ -6,6 +6,7 @@ mod http_support;
 
 use http_support::*;
 use opentelemetry::trace::{SpanId, TraceId};
+use traced_test_support::span::find;
 
 #[tokio::test]
 async fn handler_spans_continue_the_caller_without_a_server_span() {

@@ -13,6 +13,7 @@ use opentelemetry::trace::{SpanKind, Status, TraceId};
 use tower::{Service, ServiceExt};
 use tower_layer::Layer;
 use traced_runtime::http::TraceLayer;
+use traced_test_support::span::text;
 
 const PARENT_ID: &str = "00f067aa0ba902b7";
 
@@ -26,20 +27,20 @@ async fn status_5xx_is_an_error_4xx_and_2xx_are_not() {
     let ok = server_span_with_path("/ok");
     assert_eq!(ok.status, Status::Unset);
     assert_eq!(
-        attr(&ok, "http.response.status_code").as_deref(),
+        text(&ok, "http.response.status_code").as_deref(),
         Some("200")
     );
-    assert_eq!(attr(&ok, "error.type"), None);
+    assert_eq!(text(&ok, "error.type"), None);
 
     let missing = server_span_with_path("/nowhere");
     assert_eq!(missing.status, Status::Unset, "a 4xx is the client's fault");
     assert_eq!(
-        attr(&missing, "http.response.status_code").as_deref(),
+        text(&missing, "http.response.status_code").as_deref(),
         Some("404")
     );
     // No route matched: the name is the method alone.
     assert_eq!(missing.name, "GET");
-    assert_eq!(attr(&missing, "http.route"), None);
+    assert_eq!(text(&missing, "http.route"), None);
 
     let failed = server_span_with_path("/fail");
     assert!(
@@ -48,10 +49,10 @@ async fn status_5xx_is_an_error_4xx_and_2xx_are_not() {
         failed.status
     );
     assert_eq!(
-        attr(&failed, "http.response.status_code").as_deref(),
+        text(&failed, "http.response.status_code").as_deref(),
         Some("500")
     );
-    assert_eq!(attr(&failed, "error.type").as_deref(), Some("500"));
+    assert_eq!(text(&failed, "error.type").as_deref(), Some("500"));
 }
 
 #[cfg(feature = "axum")]
@@ -86,10 +87,10 @@ async fn route_and_request_attributes() {
         ("network.protocol.version", "1.1"),
         ("http.response.status_code", "200"),
     ] {
-        assert_eq!(attr(&span, key).as_deref(), Some(value), "{key}");
+        assert_eq!(text(&span, key).as_deref(), Some(value), "{key}");
     }
-    assert!(attr(&span, "duration_ms").is_some());
-    assert_eq!(attr(&span, "cancelled"), None);
+    assert!(text(&span, "duration_ms").is_some());
+    assert_eq!(text(&span, "cancelled"), None);
 
     // The handler's own span is a child of the server span.
     let spans = spans_of(span.span_context.trace_id(), 2);
@@ -181,7 +182,7 @@ async fn a_malformed_traceparent_starts_a_new_trace_and_is_not_forwarded() {
 async fn a_dropped_response_future_marks_the_span_cancelled() {
     exporter();
     let mut service = TraceLayer::new().layer(tower::service_fn(|_: http::Request<()>| {
-        std::future::pending::<Result<http::Response<()>, std::io::Error>>()
+        std::future::pending::<Result<http::Response<String>, std::io::Error>>()
     }));
     let request = http::Request::get("/cancelled").body(()).unwrap();
     {
@@ -193,15 +194,15 @@ async fn a_dropped_response_future_marks_the_span_cancelled() {
             .is_pending());
     }
     let span = server_span_with_path("/cancelled");
-    assert_eq!(attr(&span, "cancelled").as_deref(), Some("true"));
-    assert_eq!(attr(&span, "http.response.status_code"), None);
+    assert_eq!(text(&span, "cancelled").as_deref(), Some("true"));
+    assert_eq!(text(&span, "http.response.status_code"), None);
 }
 
 #[tokio::test]
 async fn a_service_error_is_an_error() {
     exporter();
     let mut service = TraceLayer::new().layer(tower::service_fn(|_: http::Request<()>| async {
-        Err::<http::Response<()>, _>(std::io::Error::other("backend gone"))
+        Err::<http::Response<String>, _>(std::io::Error::other("backend gone"))
     }));
     let request = http::Request::get("/broken").body(()).unwrap();
     let result = service.ready().await.unwrap().call(request).await;
@@ -209,7 +210,7 @@ async fn a_service_error_is_an_error() {
     let span = server_span_with_path("/broken");
     assert_eq!(span.status, Status::error("backend gone"));
     assert_eq!(
-        attr(&span, "error.type").as_deref(),
+        text(&span, "error.type").as_deref(),
         Some("std::io::error::Error")
     );
     assert_ne!(span.span_context.trace_id(), TraceId::INVALID);
@@ -221,7 +222,7 @@ async fn a_panicking_service_is_an_error_not_a_cancellation() {
     let mut service = TraceLayer::new().layer(tower::service_fn(|_: http::Request<()>| async {
         panic!("handler bug");
         #[allow(unreachable_code)]
-        Ok::<http::Response<()>, std::io::Error>(http::Response::new(()))
+        Ok::<http::Response<String>, std::io::Error>(http::Response::new(String::new()))
     }));
     let request = http::Request::get("/panics").body(()).unwrap();
     let future = service.ready().await.unwrap().call(request);
@@ -229,6 +230,135 @@ async fn a_panicking_service_is_an_error_not_a_cancellation() {
     assert!(joined.unwrap_err().is_panic());
     let span = server_span_with_path("/panics");
     assert_eq!(span.status, Status::error("handler bug"));
-    assert_eq!(attr(&span, "error.type").as_deref(), Some("panic"));
-    assert_eq!(attr(&span, "cancelled"), None);
+    assert_eq!(text(&span, "error.type").as_deref(), Some("panic"));
+    assert_eq!(text(&span, "cancelled"), None);
+}
+
+/// A body of `chunks` chunks, `gap` apart: a streamed response.
+struct Drip {
+    left: u32,
+    gap: std::time::Duration,
+    sleep: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+impl Drip {
+    fn new(chunks: u32, gap: std::time::Duration) -> Drip {
+        Drip {
+            left: chunks,
+            gap,
+            sleep: Box::pin(tokio::time::sleep(gap)),
+        }
+    }
+}
+
+impl http_body::Body for Drip {
+    type Data = hyper::body::Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        if self.left == 0 {
+            return std::task::Poll::Ready(None);
+        }
+        std::task::ready!(self.sleep.as_mut().poll(cx));
+        self.left -= 1;
+        let next = tokio::time::Instant::now() + self.gap;
+        self.sleep.as_mut().reset(next);
+        std::task::Poll::Ready(Some(Ok(http_body::Frame::data(
+            hyper::body::Bytes::from_static(b"chunk\n"),
+        ))))
+    }
+}
+
+/// An axum server whose `/stream/{chunks}` route answers 200 with a body of that many chunks, 150 ms apart.
+async fn streaming_server() -> String {
+    exporter();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = axum::Router::new()
+        .route(
+            "/stream/{chunks}",
+            axum::routing::get(|chunks: axum::extract::Path<u32>| async move {
+                axum::body::Body::new(Drip::new(chunks.0, std::time::Duration::from_millis(150)))
+            }),
+        )
+        .layer(TraceLayer::new());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    base
+}
+
+fn duration_ms(span: &opentelemetry_sdk::trace::SpanData) -> f64 {
+    text(span, "duration_ms").unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn the_server_span_covers_a_streamed_body() {
+    let base = streaming_server().await;
+    let reply = get_with(&format!("{base}/stream/3"), &[]).await;
+    assert_eq!(reply.body, "chunk\nchunk\nchunk\n");
+    let span = server_span_with_path("/stream/3");
+    let lasted = span.end_time.duration_since(span.start_time).unwrap();
+    eprintln!(
+        "streamed body: span lasted {lasted:?}, duration_ms {}",
+        duration_ms(&span)
+    );
+    // Three chunks 150 ms apart: the head is out at once, the body 450 ms later.
+    assert!(
+        lasted >= std::time::Duration::from_millis(440),
+        "{lasted:?}"
+    );
+    assert!(duration_ms(&span) >= 440.0, "{}", duration_ms(&span));
+    assert_eq!(
+        text(&span, "http.response.status_code").as_deref(),
+        Some("200")
+    );
+    assert_eq!(span.status, Status::Unset);
+    assert_eq!(text(&span, "cancelled"), None);
+}
+
+// Multi-thread: the server must go on sending while the test waits for its span.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_dropped_mid_stream_marks_the_span_cancelled() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let base = streaming_server().await;
+    let addr = base.trim_start_matches("http://");
+    // A client that reads the head and the first chunk of 20, then closes the connection.
+    let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+    socket
+        .write_all(format!("GET /stream/20 HTTP/1.1\r\nhost: {addr}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 1024];
+    // `chunk\n` in the body, not `chunked` in the head.
+    while !String::from_utf8_lossy(&received).contains("chunk\n") {
+        let n = socket.read(&mut buffer).await.unwrap();
+        assert!(n > 0, "closed before the first chunk");
+        received.extend_from_slice(&buffer[..n]);
+    }
+    assert!(String::from_utf8_lossy(&received).starts_with("HTTP/1.1 200"));
+    drop(socket);
+    let span = tokio::task::spawn_blocking(|| server_span_with_path("/stream/20"))
+        .await
+        .unwrap();
+    let lasted = span.end_time.duration_since(span.start_time).unwrap();
+    eprintln!("body dropped after one chunk of 20: span lasted {lasted:?}");
+    assert_eq!(text(&span, "cancelled").as_deref(), Some("true"));
+    // The status of the head stays.
+    assert_eq!(
+        text(&span, "http.response.status_code").as_deref(),
+        Some("200")
+    );
+    // Ended when the connection went, not after the 20 chunks (3 s).
+    assert!(
+        lasted >= std::time::Duration::from_millis(140),
+        "{lasted:?}"
+    );
+    assert!(
+        lasted < std::time::Duration::from_millis(2_500),
+        "{lasted:?}"
+    );
 }

@@ -2,13 +2,12 @@
 //! current-thread runtime and no runtime. `Config::layer` with a thread-local subscriber keeps the tests
 //! independent of global state.
 
-mod pipeline_support;
-
 use std::time::{Duration, Instant};
 
-use pipeline_support::{grpc_receiver, http_receiver, silent_receiver, Receiver};
 use traced_runtime::config::{Config, LogFormat, Protocol, SamplerConfig};
 use traced_runtime::Guard;
+use traced_test_support::proto::tonic::common::v1::any_value::Value;
+use traced_test_support::{Fault, Receiver};
 use tracing_subscriber::layer::SubscriberExt;
 
 const SPANS: usize = 1_000;
@@ -19,6 +18,16 @@ fn config(endpoint: String, protocol: Protocol) -> Config {
         service_version: Some("9.9.9".into()),
         resource_attributes: vec![("team".into(), "tracing".into())],
         log_format: LogFormat::None,
+        // No log record export here: the logs_* tests cover it.
+        logs: traced_runtime::config::LogsConfig {
+            exporters: Vec::new(),
+            ..Default::default()
+        },
+        // Nor metrics: the metrics_* tests cover them.
+        metrics: traced_runtime::config::MetricsConfig {
+            exporters: Vec::new(),
+            ..Default::default()
+        },
         ..Config::default()
     };
     config.otlp.endpoint = endpoint;
@@ -52,7 +61,7 @@ fn assert_all_arrived(receiver: &Receiver, guard: Guard) {
         start.elapsed()
     );
     // Everything was delivered before drop returned: no waiting here.
-    let spans = receiver.received.spans();
+    let spans = receiver.spans();
     assert_eq!(spans.len(), SPANS, "stats before drop: {stats_before:?}");
     let first = &spans[0];
     assert_eq!(first.name, "work");
@@ -61,26 +70,26 @@ fn assert_all_arrived(receiver: &Receiver, guard: Guard) {
     assert_eq!(first.resource_attr("team"), Some("tracing"));
     assert_eq!(first.resource_attr("telemetry.sdk.language"), Some("rust"));
     assert_eq!(
-        first.resource_attr("process.pid"),
-        Some(std::process::id().to_string().as_str())
+        first.resource_attribute("process.pid"),
+        Some(&Value::IntValue(std::process::id().into()))
     );
     assert!(first.resource_attr("host.name").is_some());
 }
 
 fn grpc() -> (Receiver, Config) {
-    let receiver = grpc_receiver();
+    let receiver = Receiver::start();
     let config = config(receiver.grpc_endpoint(), Protocol::Grpc);
     (receiver, config)
 }
 
 fn http_protobuf() -> (Receiver, Config) {
-    let receiver = http_receiver();
+    let receiver = Receiver::start();
     let config = config(receiver.http_endpoint(), Protocol::HttpProtobuf);
     (receiver, config)
 }
 
 fn http_json() -> (Receiver, Config) {
-    let receiver = http_receiver();
+    let receiver = Receiver::start();
     let config = config(receiver.http_endpoint(), Protocol::HttpJson);
     (receiver, config)
 }
@@ -142,7 +151,7 @@ fn grpc_with_gzip() {
     config.otlp.headers = vec![("x-tenant".into(), "acme".into())];
     let guard = emit(config, SPANS);
     assert_all_arrived(&receiver, guard);
-    assert_eq!(receiver.received.last_tenant().as_deref(), Some("acme"));
+    assert_eq!(receiver.last_header("x-tenant").as_deref(), Some("acme"));
 }
 
 #[test]
@@ -151,8 +160,8 @@ fn http_sends_headers() {
     config.otlp.headers = vec![("x-tenant".into(), "acme".into())];
     let guard = emit(config, 10);
     guard.shutdown().unwrap();
-    assert_eq!(receiver.received.count(), 10);
-    assert_eq!(receiver.received.last_tenant().as_deref(), Some("acme"));
+    assert_eq!(receiver.span_count(), 10);
+    assert_eq!(receiver.last_header("x-tenant").as_deref(), Some("acme"));
 }
 
 #[test]
@@ -164,7 +173,7 @@ fn fan_out_to_two_exporters() {
     ];
     let guard = emit(config, 10);
     guard.shutdown().unwrap();
-    assert_eq!(receiver.received.count(), 20);
+    assert_eq!(receiver.span_count(), 20);
 }
 
 #[test]
@@ -180,7 +189,7 @@ fn stats_count_exported_spans() {
     );
     assert!(stats.last_error.is_none());
     assert!(guard.healthy());
-    assert_eq!(receiver.received.count(), SPANS);
+    assert_eq!(receiver.span_count(), SPANS);
     guard.shutdown().unwrap();
 }
 
@@ -190,7 +199,7 @@ fn full_batches_are_exported_before_the_schedule_delay() {
     config.batch.max_export_batch_size = 10;
     let guard = emit(config, 50);
     // The schedule delay is a minute: only full batches explain an early arrival.
-    assert_eq!(receiver.received.wait_for(50, Duration::from_secs(10)), 50);
+    assert_eq!(receiver.wait_for(50, Duration::from_secs(10)), 50);
     guard.shutdown().unwrap();
 }
 
@@ -199,7 +208,7 @@ fn schedule_delay_flushes_a_partial_batch() {
     let (receiver, mut config) = grpc();
     config.batch.schedule_delay = Duration::from_millis(100);
     let guard = emit(config, 3);
-    assert_eq!(receiver.received.wait_for(3, Duration::from_secs(10)), 3);
+    assert_eq!(receiver.wait_for(3, Duration::from_secs(10)), 3);
     guard.shutdown().unwrap();
 }
 
@@ -212,17 +221,12 @@ fn trace_id_ratio_samples_within_binomial_bounds() {
     let guard = emit(config, TRACES);
     guard.shutdown().unwrap();
     // Mean 1000, standard deviation about 27.4: six of them either side.
-    let sampled = receiver.received.count();
+    let sampled = receiver.span_count();
     assert!(
         (836..=1164).contains(&sampled),
         "{sampled} of {TRACES} sampled"
     );
-    let mut trace_ids: Vec<_> = receiver
-        .received
-        .spans()
-        .into_iter()
-        .map(|s| s.trace_id)
-        .collect();
+    let mut trace_ids: Vec<_> = receiver.spans().into_iter().map(|s| s.trace_id).collect();
     trace_ids.sort();
     trace_ids.dedup();
     assert_eq!(
@@ -238,19 +242,21 @@ fn always_off_exports_nothing() {
     config.sampler = SamplerConfig::ParentBasedAlwaysOff;
     let guard = emit(config, 100);
     guard.shutdown().unwrap();
-    assert_eq!(receiver.received.count(), 0);
+    assert_eq!(receiver.span_count(), 0);
 }
 
-fn silent(protocol: Protocol) -> Config {
-    let addr = silent_receiver();
+/// A receiver that accepts connections and never answers, and a configuration exporting to it.
+fn silent(protocol: Protocol) -> (Receiver, Config) {
+    let hole = Receiver::start();
+    hole.fail(Fault::BlackHole, usize::MAX);
     let endpoint = match protocol {
-        Protocol::Grpc => format!("http://{addr}"),
-        _ => format!("http://{addr}/v1/traces"),
+        Protocol::Grpc => hole.grpc_endpoint(),
+        _ => hole.http_endpoint(),
     };
     let mut config = config(endpoint, protocol);
     config.batch.export_timeout = Duration::from_millis(500);
     config.otlp.timeout = Duration::from_secs(30);
-    config
+    (hole, config)
 }
 
 fn assert_export_timeout_enforced(config: Config) {
@@ -285,12 +291,14 @@ fn assert_export_timeout_enforced(config: Config) {
 
 #[test]
 fn grpc_export_timeout_is_enforced() {
-    assert_export_timeout_enforced(silent(Protocol::Grpc));
+    let (_hole, config) = silent(Protocol::Grpc);
+    assert_export_timeout_enforced(config);
 }
 
 #[test]
 fn http_export_timeout_is_enforced() {
-    assert_export_timeout_enforced(silent(Protocol::HttpProtobuf));
+    let (_hole, config) = silent(Protocol::HttpProtobuf);
+    assert_export_timeout_enforced(config);
 }
 
 /// TLS is set up (roots, crypto provider) without panicking the export thread: the handshake with a silent
@@ -298,7 +306,7 @@ fn http_export_timeout_is_enforced() {
 #[test]
 fn https_endpoints_time_out_cleanly() {
     for protocol in [Protocol::Grpc, Protocol::HttpProtobuf] {
-        let mut config = silent(protocol);
+        let (_hole, mut config) = silent(protocol);
         config.otlp.endpoint = config.otlp.endpoint.replace("http://", "https://");
         assert_export_timeout_enforced(config);
     }
@@ -306,7 +314,8 @@ fn https_endpoints_time_out_cleanly() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn drop_against_a_silent_receiver_is_bounded_on_current_thread_runtime() {
-    let guard = emit(silent(Protocol::Grpc), 5);
+    let (_hole, config) = silent(Protocol::Grpc);
+    let guard = emit(config, 5);
     let start = Instant::now();
     drop(guard);
     assert!(
@@ -318,7 +327,7 @@ async fn drop_against_a_silent_receiver_is_bounded_on_current_thread_runtime() {
 
 #[test]
 fn a_full_queue_drops_spans_without_blocking() {
-    let mut config = silent(Protocol::Grpc);
+    let (_hole, mut config) = silent(Protocol::Grpc);
     config.batch.max_queue_size = 10;
     config.batch.max_export_batch_size = 10;
     config.batch.export_timeout = Duration::from_secs(2);
@@ -342,7 +351,7 @@ fn disabled_config_exports_nothing() {
     assert!(guard.is_disabled());
     assert!(guard.healthy());
     guard.shutdown().unwrap();
-    assert_eq!(receiver.received.count(), 0);
+    assert_eq!(receiver.span_count(), 0);
 }
 
 #[test]
@@ -351,19 +360,19 @@ fn no_exporter_starts_nothing() {
     config.exporters.clear();
     let guard = emit(config, 10);
     guard.shutdown().unwrap();
-    assert_eq!(receiver.received.count(), 0);
+    assert_eq!(receiver.span_count(), 0);
 }
 
 #[cfg(feature = "zipkin")]
 #[test]
 fn zipkin_exports_with_the_service_name() {
-    let receiver = pipeline_support::zipkin_receiver();
+    let receiver = Receiver::start();
     let mut config = config(String::new(), Protocol::HttpProtobuf);
     config.exporters = vec![traced_runtime::config::ExporterKind::Zipkin];
-    config.zipkin_endpoint = format!("http://{}/api/v2/spans", receiver.addr);
+    config.zipkin_endpoint = receiver.zipkin_endpoint();
     let guard = emit(config, 10);
     guard.shutdown().unwrap();
-    let spans = receiver.received.spans();
+    let spans = receiver.spans();
     assert_eq!(spans.len(), 10);
     assert_eq!(spans[0].name, "work");
     assert_eq!(
@@ -378,6 +387,7 @@ fn a_span_exporter_given_in_code_receives_every_span_once() {
     let config = Config::builder()
         .without_env()
         .with_exporters([])
+        .with_logs_exporters([])
         .with_span_exporter(spans.clone())
         .with_log_format(LogFormat::None)
         .build()
@@ -489,6 +499,7 @@ where
     let (layer, guard) = Config::builder()
         .without_env()
         .with_exporters([])
+        .with_logs_exporters([])
         .with_span_exporter(spans.clone())
         .with_log_format(LogFormat::None)
         .build()
@@ -496,4 +507,100 @@ where
         .layer()
         .expect("pipeline");
     (layer, guard, spans)
+}
+
+/// A span exporter given in code on a builder that names no exporter replaces the default `otlp`: nothing goes
+/// to `localhost:4318`, nothing fails, and the stats list it alone. Named exporters keep it beside them.
+#[test]
+fn a_span_exporter_given_in_code_replaces_the_default_exporter() {
+    let spans = opentelemetry_sdk::trace::InMemorySpanExporter::default();
+    let config = Config::builder()
+        .without_env()
+        .with_span_exporter(spans.clone())
+        .with_log_format(LogFormat::None)
+        .build()
+        .expect("config");
+    assert!(config.exporters.is_empty(), "{:?}", config.exporters);
+    let guard = emit(config, 100);
+    guard
+        .force_flush()
+        .expect("flush: no OTLP exporter to fail");
+    let (result, stats) = guard.shutdown_with_stats();
+    result.expect("shutdown");
+    let names: Vec<&str> = stats.exporters.iter().map(|e| e.name).collect();
+    assert_eq!(names, ["custom"], "{stats:?}");
+    assert_eq!((stats.exported, stats.failed), (100, 0), "{stats:?}");
+
+    // Named in code (or by OTEL_TRACES_EXPORTER, or YAML), the exporters run beside it.
+    let receiver = Receiver::start();
+    let config = Config::builder()
+        .without_env()
+        .with_exporter(traced_runtime::config::ExporterKind::Otlp)
+        .with_protocol(Protocol::Grpc)
+        .with_otlp_endpoint(receiver.grpc_endpoint())
+        .with_span_exporter(opentelemetry_sdk::trace::InMemorySpanExporter::default())
+        .with_log_format(LogFormat::None)
+        .build()
+        .expect("config");
+    let (_, stats) = emit(config, 100).shutdown_with_stats();
+    let names: Vec<&str> = stats.exporters.iter().map(|e| e.name).collect();
+    assert_eq!(names, ["otlp", "custom"], "{stats:?}");
+    assert_eq!(stats.exported, 100, "{stats:?}");
+    assert_eq!(receiver.span_count(), 100);
+}
+
+/// Collector credentials in the endpoint URL and header values never appear in an export error, in
+/// `Stats::last_error`, or in an error building the exporter.
+#[test]
+fn credentials_and_header_values_are_never_printed() {
+    const SECRET: &str = "s3cr3t-pa55";
+    let dead = traced_test_support::free_addr();
+    for (protocol, endpoint) in [
+        (Protocol::Grpc, format!("http://collector:{SECRET}@{dead}")),
+        (
+            Protocol::HttpProtobuf,
+            format!("http://collector:{SECRET}@{dead}/v1/traces"),
+        ),
+    ] {
+        let mut config = config(endpoint, protocol);
+        config.batch.export_timeout = Duration::from_millis(300);
+        config.batch.schedule_delay = Duration::from_millis(20);
+        let guard = emit(config, 10);
+        let start = Instant::now();
+        while guard.stats().failed < 10 && start.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let (_, stats) = guard.shutdown_with_stats();
+        let error = stats.last_error.expect("the export failed");
+        eprintln!("{protocol:?}: {error}");
+        assert!(error.contains(&dead.to_string()), "{error}");
+        assert!(!error.contains(SECRET), "{error}");
+    }
+    // A header value the transport refuses: named by its key, its value not shown.
+    for protocol in [Protocol::Grpc, Protocol::HttpProtobuf] {
+        let mut config = config(format!("http://{dead}"), protocol);
+        config.otlp.headers = vec![("authorization".into(), format!("Bearer {SECRET}\n"))];
+        let Err(error) = config.layer::<tracing_subscriber::Registry>() else {
+            panic!("an invalid header value was accepted");
+        };
+        let message = error.to_string();
+        assert!(message.contains("authorization"), "{message}");
+        assert!(!message.contains(SECRET), "{message}");
+        // The endpoint too is printed without its credentials.
+        let mut config = config_with_bad_endpoint(protocol, SECRET);
+        config.otlp.headers.clear();
+        let message = match config.layer::<tracing_subscriber::Registry>() {
+            Err(error) => error.to_string(),
+            Ok(_) => panic!("an invalid endpoint was accepted"),
+        };
+        assert!(!message.contains(SECRET), "{message}");
+    }
+}
+
+/// An endpoint with credentials that the transport cannot use (a space in the host).
+fn config_with_bad_endpoint(protocol: Protocol, secret: &str) -> Config {
+    config(
+        format!("http://user:{secret}@bad host:4318/v1/traces"),
+        protocol,
+    )
 }

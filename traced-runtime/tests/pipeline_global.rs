@@ -2,14 +2,12 @@
 //! subscriber: this test binary re-runs itself with `TRACED_CHILD` set, and the `child` test plays the
 //! application.
 
-mod pipeline_support;
-
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use pipeline_support::{grpc_receiver, http_receiver};
 use traced_runtime::config::{Config, LogFormat, Protocol};
 use traced_runtime::Error;
+use traced_test_support::{free_addr, Receiver};
 
 const CHILD_SPANS: usize = 200;
 
@@ -40,6 +38,7 @@ fn child() {
         "export" => child_export(),
         "disabled" => child_disabled(),
         "errors" => child_errors(),
+        "reinit" => child_reinit(),
         other => panic!("unknown child mode {other}"),
     }
 }
@@ -49,6 +48,11 @@ fn child_config() -> Config {
         service_name: Some("global-test".into()),
         log_format: LogFormat::Json,
         log_filter: "info".into(),
+        // No log record export here: the logs_* tests cover it.
+        logs: traced_runtime::config::LogsConfig {
+            exporters: Vec::new(),
+            ..Default::default()
+        },
         ..Config::default()
     };
     config.otlp.endpoint = std::env::var("TRACED_CHILD_ENDPOINT").unwrap();
@@ -137,16 +141,44 @@ fn child_errors() {
     drop(guard);
 }
 
+/// `init` again once the first guard is gone: a new pipeline behind the installed subscriber, with the new
+/// configuration's resource; while it runs, a third `init` is refused.
+fn child_reinit() {
+    let guard = child_config().init().expect("init");
+    for i in 0..50 {
+        let _span = tracing::info_span!("first", i).entered();
+    }
+    drop(guard);
+    // Dropped after the guard: counted nowhere, exported nowhere.
+    let _late = tracing::info_span!("between", i = 0).entered();
+    drop(_late);
+    let mut config = child_config();
+    config.service_name = Some("second-init".into());
+    let guard = config
+        .init()
+        .expect("a second init after the guard was dropped");
+    assert!(matches!(
+        child_config().init(),
+        Err(Error::AlreadyInitialized)
+    ));
+    for i in 0..50 {
+        let _span = tracing::info_span!("second", i).entered();
+    }
+    let (result, stats) = guard.shutdown_with_stats();
+    result.expect("shutdown");
+    assert_eq!(
+        (stats.exported, stats.dropped, stats.failed),
+        (50, 0, 0),
+        "{stats:?}"
+    );
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn check_export(protocol: &str, runtime: &str) {
-    let receiver = if protocol == "grpc" {
-        grpc_receiver()
-    } else {
-        http_receiver()
-    };
+    let receiver = Receiver::start();
     let endpoint = if protocol == "grpc" {
         receiver.grpc_endpoint()
     } else {
@@ -158,7 +190,7 @@ fn check_export(protocol: &str, runtime: &str) {
         ("TRACED_CHILD_PROTOCOL", protocol),
         ("TRACED_CHILD_RUNTIME", runtime),
     ]);
-    let spans = receiver.received.spans();
+    let spans = receiver.spans();
     assert_eq!(spans.len(), CHILD_SPANS, "{protocol} on {runtime}");
     assert!(
         spans.iter().all(|s| s.name == "global_work"),
@@ -207,25 +239,41 @@ fn http_global_on_current_thread_runtime() {
 
 #[test]
 fn sdk_disabled_installs_nothing() {
-    let receiver = grpc_receiver();
+    let receiver = Receiver::start();
     run_child(&[
         ("TRACED_CHILD", "disabled"),
         ("OTEL_SDK_DISABLED", "TRUE"),
         ("TRACED_CHILD_ENDPOINT", &receiver.grpc_endpoint()),
     ]);
     std::thread::sleep(Duration::from_millis(200));
-    assert_eq!(receiver.received.count(), 0);
+    assert_eq!(receiver.span_count(), 0);
+}
+
+#[test]
+fn init_works_again_after_the_guard_was_dropped() {
+    let receiver = Receiver::start();
+    run_child(&[
+        ("TRACED_CHILD", "reinit"),
+        ("TRACED_CHILD_ENDPOINT", &receiver.grpc_endpoint()),
+        ("TRACED_CHILD_PROTOCOL", "grpc"),
+    ]);
+    let spans = receiver.spans();
+    let of = |name: &str| spans.iter().filter(|s| s.name == name).collect::<Vec<_>>();
+    assert_eq!(of("first").len(), 50);
+    assert_eq!(of("second").len(), 50);
+    assert_eq!(of("between").len(), 0);
+    assert!(of("first")
+        .iter()
+        .all(|s| s.resource_attr("service.name") == Some("global-test")));
+    assert!(of("second")
+        .iter()
+        .all(|s| s.resource_attr("service.name") == Some("second-init")));
 }
 
 #[test]
 fn export_errors_are_logged_once_per_interval() {
-    // A port nobody listens on: every export fails fast.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let endpoint = format!("http://127.0.0.1:{port}/v1/traces");
+    // A port nobody listens on: every export fails fast. The URL carries credentials, which no line may print.
+    let endpoint = format!("http://collector:s3cr3t@{}/v1/traces", free_addr());
     let output = run_child(&[
         ("TRACED_CHILD", "errors"),
         ("TRACED_CHILD_ENDPOINT", &endpoint),
@@ -240,4 +288,5 @@ fn export_errors_are_logged_once_per_interval() {
         (1..=2).contains(&reports),
         "{reports} error lines:\n{stderr}"
     );
+    assert!(!stderr.contains("s3cr3t"), "credentials printed:\n{stderr}");
 }

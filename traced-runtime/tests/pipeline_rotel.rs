@@ -2,23 +2,24 @@
 //! receiver. Fails, saying how to install it, when `rotel-agent` cannot be found (`pip install rotel`, or set
 //! `ROTEL_AGENT` to the binary): a missing collector must not turn into a silent pass.
 
-mod pipeline_support;
-mod rotel_support;
-
 use std::time::Duration;
 
-use pipeline_support::grpc_receiver;
-use rotel_support::{free_addr, rotel_agent, Rotel};
 use traced_runtime::config::{Config, LogFormat, Protocol};
+use traced_test_support::{free_addr, rotel_agent, Receiver, Rotel};
 use tracing_subscriber::layer::SubscriberExt;
 
 fn through_rotel(protocol: Protocol) {
     let agent = rotel_agent();
-    let receiver = grpc_receiver();
+    let receiver = Receiver::start();
     let rotel = Rotel::start(&agent, free_addr(), free_addr(), receiver.addr);
     let mut config = Config {
         service_name: Some("via-rotel".into()),
         log_format: LogFormat::None,
+        // No log record export here: the logs_* tests cover it.
+        logs: traced_runtime::config::LogsConfig {
+            exporters: Vec::new(),
+            ..Default::default()
+        },
         ..Config::default()
     };
     config.otlp.protocol = protocol;
@@ -35,11 +36,8 @@ fn through_rotel(protocol: Protocol) {
         }
     });
     guard.shutdown().unwrap();
-    assert_eq!(
-        receiver.received.wait_for(100, Duration::from_secs(20)),
-        100
-    );
-    let spans = receiver.received.spans();
+    assert_eq!(receiver.wait_for(100, Duration::from_secs(20)), 100);
+    let spans = receiver.spans();
     assert!(spans
         .iter()
         .all(|s| s.resource_attr("service.name") == Some("via-rotel")));

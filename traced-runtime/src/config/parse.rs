@@ -3,29 +3,96 @@
 //! Each parser returns the reason as a `String` on failure; the caller knows the option name and wraps it into
 //! [`Error::InvalidValue`](crate::Error::InvalidValue).
 
-use super::{Compression, ExporterKind, LogFormat, PropagatorKind, Protocol, SamplerConfig};
+use super::{
+    BaggageAttributes, Compression, ExporterKind, LogFormat, LogSpanAttributes, LogsExporterKind,
+    MetricsExporterKind, PropagatorKind, Protocol, SamplerConfig, StringMap, Temporality,
+};
 
 /// Accepted spellings, listed in error messages.
 pub(crate) const EXPORTERS: &str = "otlp, console, zipkin, none";
+pub(crate) const LOGS_EXPORTERS: &str = "otlp, console, none";
 pub(crate) const PROPAGATORS: &str = "tracecontext, baggage, b3, b3multi, jaeger, none";
 pub(crate) const PROTOCOLS: &str = "grpc, http/protobuf, http/json";
-pub(crate) const COMPRESSIONS: &str = "gzip, zstd, none";
+pub(crate) const COMPRESSIONS: &str = "gzip, none";
 pub(crate) const LOG_FORMATS: &str = "pretty, compact, json, none";
+pub(crate) const METRICS_EXPORTERS: &str = "otlp, prometheus, console, none";
+pub(crate) const TEMPORALITIES: &str = "cumulative, delta, lowmemory";
 pub(crate) const SAMPLERS: &str = "always_on, always_off, traceidratio, parentbased_always_on, \
                                    parentbased_always_off, parentbased_traceidratio";
 
 /// `otlp,console`: a comma list where `none` alone means the empty list. The spec says enum values are
 /// case-insensitive.
 pub(crate) fn exporters(value: &str) -> Result<Vec<ExporterKind>, String> {
-    comma_list(value, EXPORTERS, |name| match name {
-        "otlp" => Some(ExporterKind::Otlp),
-        "console" => Some(ExporterKind::Console),
-        "zipkin" => Some(ExporterKind::Zipkin),
+    comma_list(value, EXPORTERS, |name| {
+        ExporterKind::ALL
+            .into_iter()
+            .find(|kind| kind.name() == name)
+    })
+}
+
+/// `otlp,prometheus`: the metrics exporters, same list rules as [`exporters`].
+pub(crate) fn metrics_exporters(value: &str) -> Result<Vec<MetricsExporterKind>, String> {
+    comma_list(value, METRICS_EXPORTERS, |name| match name {
+        "otlp" => Some(MetricsExporterKind::Otlp),
+        "prometheus" => Some(MetricsExporterKind::Prometheus),
+        "console" => Some(MetricsExporterKind::Console),
         _ => None,
     })
 }
 
-/// `tracecontext,baggage`: same list rules as [`exporters`].
+/// `otlp,console`: same list rules as [`exporters`].
+pub(crate) fn logs_exporters(value: &str) -> Result<Vec<LogsExporterKind>, String> {
+    comma_list(value, LOGS_EXPORTERS, |name| match name {
+        "otlp" => Some(LogsExporterKind::Otlp),
+        "console" => Some(LogsExporterKind::Console),
+        _ => None,
+    })
+}
+
+/// `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`, case-insensitive.
+pub(crate) fn temporality(value: &str) -> Result<Temporality, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "cumulative" => Ok(Temporality::Cumulative),
+        "delta" => Ok(Temporality::Delta),
+        "lowmemory" => Ok(Temporality::LowMemory),
+        _ => Err(format!("unknown temporality; accepted: {TEMPORALITIES}")),
+    }
+}
+
+/// A TCP port, `0..=65535` (0: any free port).
+pub(crate) fn port(value: &str) -> Result<u16, String> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| "not a port number in 0..=65535".to_owned())
+}
+
+/// A host name or IP address to listen on: not empty, no whitespace, no scheme or path.
+pub(crate) fn host(value: &str) -> Result<String, String> {
+    let host = value.trim();
+    if host.is_empty() || host.contains(|c: char| c.is_whitespace() || matches!(c, '/' | '@')) {
+        return Err(
+            "expected a host name or an IP address, such as localhost or 0.0.0.0".to_owned(),
+        );
+    }
+    Ok(host.to_owned())
+}
+
+/// `tenant.id,user.id`, or `*` for every attribute (`TRACED_LOG_SPAN_ATTRIBUTES`).
+pub(crate) fn span_attributes(value: &str) -> Result<LogSpanAttributes, String> {
+    let keys = words(value);
+    if keys.iter().any(|key| key == "*") {
+        return if keys.len() == 1 {
+            Ok(LogSpanAttributes::All)
+        } else {
+            Err("`*` cannot be combined with attribute names".to_owned())
+        };
+    }
+    Ok(LogSpanAttributes::Named(keys))
+}
+
+/// `tracecontext,baggage`: same list rules as [`exporters`]. The one reader of propagator names: the
+/// environment, YAML, and [`Propagator::from_names`](crate::propagation::Propagator::from_names) use it.
 pub(crate) fn propagators(value: &str) -> Result<Vec<PropagatorKind>, String> {
     comma_list(value, PROPAGATORS, |name| match name {
         "tracecontext" => Some(PropagatorKind::TraceContext),
@@ -76,13 +143,25 @@ pub(crate) fn protocol(value: &str) -> Result<Protocol, String> {
     }
 }
 
-/// `none` is a valid answer, hence the nested option.
+/// `none` is a valid answer, hence the nested option. `zstd` is a spec name the exporters cannot serve: refused
+/// here, where the error can name its source, rather than on the export thread.
 pub(crate) fn compression(value: &str) -> Result<Option<Compression>, String> {
     match value.trim().to_ascii_lowercase().as_str() {
         "gzip" => Ok(Some(Compression::Gzip)),
-        "zstd" => Ok(Some(Compression::Zstd)),
+        "zstd" => Err(ZSTD.to_owned()),
         "none" => Ok(None),
         _ => Err(format!("unknown compression; accepted: {COMPRESSIONS}")),
+    }
+}
+
+/// Why `zstd` is refused.
+pub(crate) const ZSTD: &str = "zstd compression is not supported; accepted: gzip, none";
+
+/// [`compression`] for a value set in code.
+pub(crate) fn check_compression(compression: Option<Compression>) -> Result<(), String> {
+    match compression {
+        Some(Compression::Zstd) => Err(ZSTD.to_owned()),
+        Some(Compression::Gzip) | None => Ok(()),
     }
 }
 
@@ -147,6 +226,29 @@ pub(crate) fn check_ratio(ratio: f64) -> Result<(), String> {
     }
 }
 
+/// A duration: a non-negative decimal number and a unit, `us`, `ms`, `s` or `m` (`500ms`, `2s`, `1.5s`).
+pub(crate) fn duration(value: &str) -> Result<std::time::Duration, String> {
+    const SHAPE: &str = "expected a number and a unit (us, ms, s, m): 500ms, 2s";
+    let value = value.trim();
+    let digits = value
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(value.len());
+    let (number, unit) = value.split_at(digits);
+    let seconds_per_unit = match unit.trim().to_ascii_lowercase().as_str() {
+        "us" | "\u{b5}s" => 1e-6,
+        "ms" => 1e-3,
+        "s" => 1.0,
+        "m" => 60.0,
+        "" if !number.is_empty() => return Err(format!("no unit; {SHAPE}")),
+        _ => return Err(format!("not a duration; {SHAPE}")),
+    };
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("not a duration; {SHAPE}"))?;
+    std::time::Duration::try_from_secs_f64(number * seconds_per_unit)
+        .map_err(|_| format!("out of range; {SHAPE}"))
+}
+
 /// A non-negative integer; `min` refuses values that would stall the pipeline (an empty queue, a zero timeout).
 pub(crate) fn integer(value: &str, min: u64) -> Result<u64, String> {
     let n: u64 = value
@@ -177,6 +279,49 @@ pub(crate) fn words(value: &str) -> Vec<String> {
         .filter(|w| !w.is_empty())
         .map(str::to_owned)
         .collect()
+}
+
+/// `tenant.id,user.id`: baggage keys, each an HTTP token as W3C Baggage requires (any other key can never be in
+/// the baggage, so it is a typo); `*` among them means every entry. Duplicates are dropped.
+pub(crate) fn baggage_attributes(value: &str) -> Result<BaggageAttributes, String> {
+    baggage_keys(words(value))
+}
+
+/// [`baggage_attributes`] from keys given one by one (the builder).
+pub(crate) fn baggage_keys(
+    given: impl IntoIterator<Item = String>,
+) -> Result<BaggageAttributes, String> {
+    let mut keys = Vec::new();
+    let mut all = false;
+    for key in given {
+        if key == "*" {
+            all = true;
+            continue;
+        }
+        if !is_token(&key) {
+            return Err(format!(
+                "{key:?} is not a baggage key (an HTTP token: visible ASCII without \"(),/:;<=>?@[\\]{{}}); \
+                 list keys separated by commas, or * for every entry"
+            ));
+        }
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    Ok(if all {
+        BaggageAttributes::All
+    } else if keys.is_empty() {
+        BaggageAttributes::None
+    } else {
+        BaggageAttributes::Keys(keys)
+    })
+}
+
+/// `token` from RFC 7230, the grammar of a baggage key: visible ASCII except the delimiters `"(),/:;<=>?@[\]{}`.
+pub(crate) fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_graphic() && !b"\"(),/:;<=>?@[\\]{}".contains(&b))
 }
 
 pub(crate) fn boolean(value: &str) -> Result<bool, String> {
@@ -246,28 +391,75 @@ pub(crate) fn url(value: &str) -> Result<(), String> {
 }
 
 /// Parses `k=v,k2=v2` (`OTEL_RESOURCE_ATTRIBUTES`, `OTEL_EXPORTER_OTLP_HEADERS`): keys and values trimmed, then
-/// percent-decoded; empty members skipped; a repeated key keeps its first place and takes the last value.
-pub(crate) fn key_values(value: &str) -> Result<Vec<(String, String)>, String> {
-    let mut out = Vec::new();
-    for member in value.split(',').map(str::trim).filter(|m| !m.is_empty()) {
+/// percent-decoded; empty members skipped; a repeated key keeps its first place and takes the last value. A
+/// reason names a member by its place, never by its text: the text may be a secret.
+pub(crate) fn key_values(value: &str) -> Result<StringMap, String> {
+    let mut out = StringMap::default();
+    for (place, member) in members(value).enumerate() {
+        let place = place + 1;
         let (key, val) = member
             .split_once('=')
-            .ok_or_else(|| format!("member {member:?} is not key=value"))?;
-        let key = percent_decode(key.trim())?;
+            .ok_or_else(|| format!("member {place} is not key=value"))?;
+        let decode = |text: &str| {
+            percent_decode(text.trim()).map_err(|reason| format!("member {place}: {reason}"))
+        };
+        let key = decode(key)?;
         if key.is_empty() {
-            return Err(format!("member {member:?} has an empty key"));
+            return Err(format!("member {place} has an empty key"));
         }
-        upsert(&mut out, key, percent_decode(val.trim())?);
+        out.insert(key, decode(val)?);
     }
     Ok(out)
 }
 
-/// Sets `key` to `value`, keeping the position of an existing key.
-pub(crate) fn upsert(list: &mut Vec<(String, String)>, key: String, value: String) {
-    match list.iter_mut().find(|(k, _)| *k == key) {
-        Some(entry) => entry.1 = value,
-        None => list.push((key, value)),
+/// The non-empty members of a comma list, trimmed.
+fn members(value: &str) -> impl Iterator<Item = &str> {
+    value.split(',').map(str::trim).filter(|m| !m.is_empty())
+}
+
+/// [`key_values`] for headers: each name and value checked as [`header`] does.
+pub(crate) fn headers(value: &str) -> Result<StringMap, String> {
+    let headers = key_values(value)?;
+    for (name, value) in headers.iter() {
+        header(name, value).map_err(|reason| format!("header {name:?}: {reason}"))?;
     }
+    Ok(headers)
+}
+
+/// Checks that a header can be sent as is over HTTP/1.1, HTTP/2 and gRPC: a name of token characters (RFC 9110),
+/// a value of visible ASCII, spaces and tabs. The exporters would otherwise refuse it only when they are built.
+/// The reason never quotes the value.
+pub(crate) fn header(name: &str, value: &str) -> Result<(), String> {
+    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if name.is_empty() || !name.chars().all(token) {
+        return Err("a header name is letters, digits and !#$%&'*+-.^_`|~".to_owned());
+    }
+    if let Some(bad) = value
+        .chars()
+        .position(|c| !(c == ' ' || c == '\t' || c.is_ascii_graphic()))
+    {
+        return Err(format!(
+            "the value has a character a header cannot carry (at {}: a control character or not ASCII)",
+            bad + 1
+        ));
+    }
+    Ok(())
+}
+
+/// How a header is shown in an error: its name, its value hidden.
+pub(crate) fn hidden_header(name: &str) -> String {
+    format!("{name}={}", crate::redact::REDACTED)
+}
+
+/// How a `k=v,...` list of headers is shown in an error: the names, every value hidden.
+pub(crate) fn hidden_headers(value: &str) -> String {
+    members(value)
+        .map(|member| match member.split_once('=') {
+            Some((name, _)) => hidden_header(name.trim()),
+            None => crate::redact::REDACTED.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Decodes `%XX` escapes; the result must be UTF-8. A malformed escape is an error, not passed through, so that a
@@ -281,8 +473,8 @@ pub(crate) fn percent_decode(value: &str) -> Result<String, String> {
             let digits = bytes
                 .get(i + 1..i + 3)
                 .and_then(|hex| Some((hex_digit(hex[0])?, hex_digit(hex[1])?)));
-            let (high, low) =
-                digits.ok_or_else(|| format!("malformed percent escape in {value:?}"))?;
+            let (high, low) = digits
+                .ok_or_else(|| "malformed percent escape: % and two hex digits".to_owned())?;
             out.push(high << 4 | low);
             i += 3;
         } else {
@@ -290,7 +482,8 @@ pub(crate) fn percent_decode(value: &str) -> Result<String, String> {
             i += 1;
         }
     }
-    String::from_utf8(out).map_err(|_| format!("{value:?} decodes to bytes that are not UTF-8"))
+    String::from_utf8(out)
+        .map_err(|_| "percent escapes decode to bytes that are not UTF-8".to_owned())
 }
 
 fn hex_digit(byte: u8) -> Option<u8> {
@@ -332,6 +525,42 @@ mod tests {
             ]
         );
         assert!(propagators("xray").unwrap_err().contains("xray"));
+        assert_eq!(
+            logs_exporters("console, OTLP").unwrap(),
+            vec![LogsExporterKind::Console, LogsExporterKind::Otlp]
+        );
+        assert!(logs_exporters("zipkin")
+            .unwrap_err()
+            .contains("otlp, console, none"));
+        assert_eq!(span_attributes(" * ").unwrap(), LogSpanAttributes::All);
+        assert_eq!(
+            span_attributes("tenant.id, user.id,").unwrap(),
+            LogSpanAttributes::Named(vec!["tenant.id".into(), "user.id".into()])
+        );
+        assert!(span_attributes("*,tenant.id").is_err());
+    }
+
+    #[test]
+    fn metrics_names() {
+        assert_eq!(
+            metrics_exporters("OTLP, prometheus,console").unwrap(),
+            vec![
+                MetricsExporterKind::Otlp,
+                MetricsExporterKind::Prometheus,
+                MetricsExporterKind::Console
+            ]
+        );
+        assert_eq!(metrics_exporters("none").unwrap(), vec![]);
+        assert!(metrics_exporters("zipkin")
+            .unwrap_err()
+            .contains("prometheus"));
+        assert_eq!(temporality("LowMemory").unwrap(), Temporality::LowMemory);
+        assert!(temporality("sometimes").unwrap_err().contains("cumulative"));
+        assert_eq!(port(" 9464 ").unwrap(), 9464);
+        assert!(port("70000").is_err());
+        assert_eq!(host("0.0.0.0").unwrap(), "0.0.0.0");
+        assert!(host("http://x").is_err());
+        assert!(host(" ").is_err());
     }
 
     #[test]
@@ -340,7 +569,7 @@ mod tests {
         assert_eq!(protocol("grpc").unwrap(), Protocol::Grpc);
         assert!(protocol("http").is_err());
         assert_eq!(compression("none").unwrap(), None);
-        assert_eq!(compression("zstd").unwrap(), Some(Compression::Zstd));
+        assert!(compression("zstd").unwrap_err().contains("not supported"));
         assert!(compression("brotli").is_err());
         assert_eq!(log_format("JSON").unwrap(), LogFormat::Json);
         assert!(log_format("fancy").is_err());
@@ -362,6 +591,22 @@ mod tests {
         assert!(integer("0", 1).is_err());
         assert!(integer("-5", 0).is_err());
         assert!(integer("1e3", 0).is_err());
+    }
+
+    #[test]
+    fn durations() {
+        use std::time::Duration;
+        assert_eq!(duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(duration(" 2s ").unwrap(), Duration::from_secs(2));
+        assert_eq!(duration("1.5s").unwrap(), Duration::from_millis(1500));
+        assert_eq!(duration("250us").unwrap(), Duration::from_micros(250));
+        assert_eq!(duration("2m").unwrap(), Duration::from_secs(120));
+        assert_eq!(duration("0ms").unwrap(), Duration::ZERO);
+        assert!(duration("500").unwrap_err().contains("no unit"));
+        assert!(duration("fast").unwrap_err().contains("not a duration"));
+        assert!(duration("-1s").unwrap_err().contains("not a duration"));
+        assert!(duration("1h").unwrap_err().contains("not a duration"));
+        assert!(duration("1..2s").unwrap_err().contains("not a duration"));
     }
 
     #[test]
@@ -395,7 +640,9 @@ mod tests {
     #[test]
     fn key_value_lists_decode_percent_escapes() {
         assert_eq!(
-            key_values(" a = 1 ,b=x%2Cy%3Dz,, c=,a=2").unwrap(),
+            key_values(" a = 1 ,b=x%2Cy%3Dz,, c=,a=2")
+                .unwrap()
+                .into_vec(),
             vec![
                 ("a".to_owned(), "2".to_owned()),
                 ("b".to_owned(), "x,y=z".to_owned()),
@@ -403,10 +650,13 @@ mod tests {
             ]
         );
         assert_eq!(
-            key_values("k=caf%C3%A9").unwrap(),
+            key_values("k=caf%C3%A9").unwrap().into_vec(),
             vec![("k".to_owned(), "café".to_owned())]
         );
-        assert!(key_values("novalue").unwrap_err().contains("\"novalue\""));
+        assert_eq!(
+            key_values("a=1,novalue").unwrap_err(),
+            "member 2 is not key=value"
+        );
         assert!(key_values("=v").unwrap_err().contains("empty key"));
         assert!(key_values("k=%zz").unwrap_err().contains("malformed"));
         assert!(key_values("k=%4").unwrap_err().contains("malformed"));

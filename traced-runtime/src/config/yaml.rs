@@ -1,510 +1,220 @@
-//! The YAML configuration file: a walk over [`serde_yaml::Value`], so that every error carries the full key path.
+//! YAML text → [`Node`] tree, with the line and column of every value. What the keys mean is
+//! [`file`](super::file)'s business.
 //!
-//! Schema (every key optional; `examples/traced.yaml` documents each one):
-//!
-//! ```yaml
-//! disabled: false
-//! service: { name: checkout, version: "1.4.2", environment: production }
-//! resource: { team.name: payments }
-//! exporter:
-//!   kinds: [otlp]                 # or `kind: otlp`
-//!   otlp:
-//!     endpoint: http://collector:4318         # base URL, /v1/traces appended for http
-//!     traces_endpoint: http://c:4318/v1/traces  # full URL, used as is (wins over endpoint)
-//!     protocol: http/protobuf
-//!     headers: { x-api-key: "${API_KEY}" }
-//!     timeout_ms: 10000
-//!     compression: gzip
-//!   zipkin: { endpoint: http://localhost:9411/api/v2/spans }
-//! sampler: { kind: parentbased_traceidratio, ratio: 0.25 }
-//! propagators: [tracecontext, baggage]
-//! batch: { schedule_delay_ms: 5000, export_timeout_ms: 30000, max_queue_size: 2048, max_export_batch_size: 512 }
-//! limits: { attribute_value_length: 4096, span_attribute_count: 128, span_event_count: 128, span_link_count: 128 }
-//! redaction: { enabled: true, keys: [ssn, iban] }
-//! log: { filter: info, format: compact }
-//! ```
-//!
-//! Scalar values go through `${VAR}` expansion (see [`expand`](super::expand)); a value that is empty after
-//! expansion counts as unset. Numbers and booleans may be written as strings, so that they can come from a
-//! variable.
+//! The reader is saphyr's event parser, maintained, YAML 1.2, with positions: serde_yaml 0.9 is deprecated, took
+//! 26 s to refuse 100,000 levels of `[` (quadratic in the depth), and gave no position to a value. The tree is
+//! built from the events without recursion and refused at [`MAX_DEPTH`] levels, so a hostile file costs what its
+//! first levels do: 100,000 levels are refused in under a millisecond.
 
 use std::path::Path;
-use std::time::Duration;
 
-use serde_yaml::Value;
+use saphyr_parser::{Event, Marker, Parser, ScalarStyle, ScanError};
+use traced_conventions::suggest::closest;
 
-use super::expand::expand;
-use super::layer::{self, Endpoint, Layer};
-use super::{env, parse, Config, SamplerConfig};
+use super::tree::{located, too_deep, Node, Position, Value, MAX_DEPTH};
+use super::warn;
 use crate::Error;
 
-impl Config {
-    /// Reads a YAML configuration file. Its values win over the environment, which wins over the spec defaults;
-    /// `${VAR}` and `${VAR:-default}` inside values read the environment explicitly.
-    ///
-    /// Every mistake is reported at once, each with its key path, value and reason.
-    pub fn from_yaml_file(path: impl AsRef<Path>) -> Result<Config, Error> {
-        let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| Error::File {
-            file: path.display().to_string(),
-            reason: e.to_string(),
-        })?;
-        Config::from_yaml_str(&text, &path.display().to_string())
-    }
+/// What aliases may expand to in all, in nodes: a config file never needs many, and without a bound a few lines of
+/// nested aliases expand to billions of values.
+const MAX_ALIAS_NODES: usize = 100_000;
 
-    /// Reads YAML configuration text; `origin` names it in error messages (a file name, `"inline"`).
-    ///
-    /// ```
-    /// use traced_runtime::config::{Config, SamplerConfig};
-    ///
-    /// let config = Config::from_yaml_str(
-    ///     "service: { name: checkout }\nsampler: { kind: traceidratio, ratio: 0.5 }",
-    ///     "inline",
-    /// )?;
-    /// assert_eq!(config.sampler, SamplerConfig::TraceIdRatio(0.5));
-    /// # Ok::<(), traced_runtime::Error>(())
-    /// ```
-    pub fn from_yaml_str(text: &str, origin: &str) -> Result<Config, Error> {
-        from_yaml_with(text, origin, &|name| std::env::var(name).ok())
-    }
+/// Reads a file's text, the error naming the file.
+pub(crate) fn read_file(path: &Path) -> Result<String, Error> {
+    std::fs::read_to_string(path).map_err(|e| Error::File {
+        file: path.display().to_string(),
+        reason: e.to_string(),
+    })
 }
 
-/// [`Config::from_yaml_str`] with `lookup` answering for the environment.
-pub(crate) fn from_yaml_with(
-    text: &str,
-    origin: &str,
-    lookup: &dyn Fn(&str) -> Option<String>,
-) -> Result<Config, Error> {
-    let (env, mut errors) = env::read(lookup);
-    let (yaml, yaml_errors) = read(text, origin, lookup);
-    errors.extend(yaml_errors);
-    layer::finish([env, yaml], errors)
-}
-
-/// Parses and walks the text into a layer (without the invalid values) and the errors.
-pub(crate) fn read(
-    text: &str,
-    origin: &str,
-    lookup: &dyn Fn(&str) -> Option<String>,
-) -> (Layer, Vec<Error>) {
-    let root: Value = match serde_yaml::from_str(text) {
-        Ok(root) => root,
-        Err(e) => {
-            let error = Error::File {
-                file: origin.to_owned(),
-                reason: e.to_string(),
-            };
-            return (Layer::default(), vec![error]);
+/// The value of the top-level key `section` of a YAML document (null when the key is absent: the application
+/// configures no tracing there). The other keys are the application's: they are read, never checked.
+pub(crate) fn section(text: &str, origin: &str, section: &str) -> Result<Node, Error> {
+    let root = parse(text, origin)?;
+    let entries = match root.value {
+        Value::Null => Vec::new(),
+        Value::Mapping(entries) => entries,
+        _ => {
+            return Err(Error::invalid(
+                format!("(top level) in {}", located(origin, root.at)),
+                "not a mapping",
+                format!("expected a mapping with a {section:?} key"),
+            ))
         }
     };
-    let mut walker = Walker {
-        file: origin,
-        lookup,
-        errors: Vec::new(),
+    let keys: Vec<&str> = entries.iter().filter_map(|(k, _)| k.as_str()).collect();
+    if !keys.contains(&section) {
+        if let Some(close) = keys.iter().find(|key| closest(key, &[section]).is_some()) {
+            warn::warn_once(&format!(
+                "{origin} has no {section:?} section, only {close:?}: tracing takes its defaults"
+            ));
+        }
+    }
+    Ok(entries
+        .into_iter()
+        .rev()
+        .find(|(k, _)| k.as_str() == Some(section))
+        .map(|(_, value)| value)
+        .unwrap_or_default())
+}
+
+/// Reads one YAML document into a tree. An empty text is a null root.
+pub(crate) fn parse(text: &str, origin: &str) -> Result<Node, Error> {
+    let mut reader = Reader {
+        origin,
+        open: Vec::new(),
+        root: None,
+        anchors: Vec::new(),
+        aliased: 0,
+        documents: 0,
     };
-    let layer = walker.root(&root);
-    (layer, walker.errors)
+    for event in Parser::new_from_str(text) {
+        let (event, span) = event.map_err(|e| syntax(origin, &e))?;
+        reader.event(event, position(span.start))?;
+    }
+    Ok(reader.root.unwrap_or_default())
 }
 
-const ROOT: &[&str] = &[
-    "disabled",
-    "service",
-    "resource",
-    "exporter",
-    "sampler",
-    "propagators",
-    "batch",
-    "limits",
-    "redaction",
-    "log",
-];
-const SERVICE: &[&str] = &["name", "version", "environment"];
-const EXPORTER: &[&str] = &["kind", "kinds", "otlp", "zipkin"];
-const OTLP: &[&str] = &[
-    "endpoint",
-    "traces_endpoint",
-    "protocol",
-    "headers",
-    "timeout_ms",
-    "compression",
-];
-const ZIPKIN: &[&str] = &["endpoint"];
-const SAMPLER: &[&str] = &["kind", "ratio"];
-const BATCH: &[&str] = &[
-    "schedule_delay_ms",
-    "export_timeout_ms",
-    "max_queue_size",
-    "max_export_batch_size",
-];
-const LIMITS: &[&str] = &[
-    "attribute_value_length",
-    "span_attribute_count",
-    "span_event_count",
-    "span_link_count",
-];
-const LOG: &[&str] = &["filter", "format"];
-const REDACTION: &[&str] = &["enabled", "keys"];
-
-struct Walker<'a> {
-    file: &'a str,
-    lookup: &'a dyn Fn(&str) -> Option<String>,
-    errors: Vec<Error>,
+/// The tree under construction.
+struct Reader<'a> {
+    origin: &'a str,
+    /// The collections opened and not yet closed, innermost last.
+    open: Vec<Open>,
+    /// The document's value, once complete.
+    root: Option<Node>,
+    /// Anchored values by anchor id (saphyr numbers them from 1).
+    anchors: Vec<Option<Node>>,
+    /// Nodes that aliases have expanded to so far.
+    aliased: usize,
+    documents: usize,
 }
 
-impl Walker<'_> {
-    fn root(&mut self, root: &Value) -> Layer {
-        let mut layer = Layer::default();
-        for (key, value) in self.mapping("", root, Some(ROOT)) {
-            match key.as_str() {
-                "disabled" => layer.disabled = self.parsed(&key, value, parse::boolean),
-                "service" => self.service(value, &mut layer),
-                "resource" => layer.resource_attributes = self.string_map(&key, value),
-                "exporter" => self.exporter(value, &mut layer),
-                "sampler" => layer.sampler = self.sampler(value),
-                "propagators" => layer.propagators = self.names(&key, value, parse::propagators),
-                "batch" => self.batch(value, &mut layer),
-                "limits" => self.limits(value, &mut layer),
-                "redaction" => self.redaction(value, &mut layer),
-                "log" => self.log(value, &mut layer),
-                _ => unreachable!("mapping() only returns allowed keys"),
-            }
-        }
-        layer
-    }
+/// A collection being read.
+struct Open {
+    node: Node,
+    anchor: usize,
+    /// For a mapping: the key read, waiting for its value.
+    key: Option<Node>,
+}
 
-    fn service(&mut self, value: &Value, layer: &mut Layer) {
-        for (key, value) in self.mapping("service", value, Some(SERVICE)) {
-            let text = self.scalar(&key, value);
-            match key.as_str() {
-                "service.name" => layer.service_name = text,
-                "service.version" => layer.service_version = text,
-                _ => layer.deployment_environment = text,
-            }
-        }
-    }
-
-    fn exporter(&mut self, value: &Value, layer: &mut Layer) {
-        let entries = self.mapping("exporter", value, Some(EXPORTER));
-        if entries
-            .iter()
-            .filter(|(key, _)| key.starts_with("exporter.kind"))
-            .count()
-            > 1
-        {
-            self.invalid(
-                "exporter.kinds",
-                "kind and kinds",
-                "set one of exporter.kind and exporter.kinds",
-            );
-        }
-        for (key, value) in entries {
-            match key.as_str() {
-                "exporter.kind" | "exporter.kinds" => {
-                    layer.exporters = self.names(&key, value, parse::exporters)
-                }
-                "exporter.otlp" => self.otlp(value, layer),
-                _ => {
-                    for (key, value) in self.mapping("exporter.zipkin", value, Some(ZIPKIN)) {
-                        layer.zipkin_endpoint = self.url(&key, value);
-                    }
+impl Reader<'_> {
+    fn event(&mut self, event: Event<'_>, at: Position) -> Result<(), Error> {
+        match event {
+            Event::DocumentStart(_) => {
+                self.documents += 1;
+                if self.documents > 1 {
+                    return Err(self.error(at, "more than one YAML document (`---`); write one"));
                 }
             }
+            Event::Scalar(text, style, anchor, _tag) => {
+                let value = if style == ScalarStyle::Plain && is_null(&text) {
+                    Value::Null
+                } else {
+                    Value::Scalar(text.into_owned())
+                };
+                self.complete(Node::new(value, Some(at)), anchor)?;
+            }
+            Event::Alias(id) => {
+                let node = self
+                    .anchors
+                    .get(id)
+                    .cloned()
+                    .flatten()
+                    .ok_or_else(|| self.error(at, "an alias to an unknown anchor"))?;
+                self.aliased += node.size();
+                if self.aliased > MAX_ALIAS_NODES {
+                    return Err(self.error(
+                        at,
+                        &format!("aliases expand to more than {MAX_ALIAS_NODES} values"),
+                    ));
+                }
+                self.complete(
+                    Node {
+                        at: Some(at),
+                        ..node
+                    },
+                    0,
+                )?;
+            }
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                if self.open.len() >= MAX_DEPTH {
+                    return Err(self.error(at, &too_deep()));
+                }
+                let value = match event {
+                    Event::SequenceStart(..) => Value::Sequence(Vec::new()),
+                    _ => Value::Mapping(Vec::new()),
+                };
+                self.open.push(Open {
+                    node: Node::new(value, Some(at)),
+                    anchor,
+                    key: None,
+                });
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                if let Some(open) = self.open.pop() {
+                    self.complete(open.node, open.anchor)?;
+                }
+            }
+            Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => {}
         }
+        Ok(())
     }
 
-    fn otlp(&mut self, value: &Value, layer: &mut Layer) {
-        let mut base = None;
-        let mut traces = None;
-        for (key, value) in self.mapping("exporter.otlp", value, Some(OTLP)) {
-            match key.rsplit('.').next().unwrap_or_default() {
-                "endpoint" => base = self.url(&key, value),
-                "traces_endpoint" => traces = self.url(&key, value),
-                "protocol" => layer.protocol = self.parsed(&key, value, parse::protocol),
-                "headers" => layer.headers = self.string_map(&key, value),
-                "timeout_ms" => layer.timeout = self.millis(&key, value, 1),
-                _ => layer.compression = self.parsed(&key, value, parse::compression),
+    /// Puts a finished value where it belongs: in the innermost open collection, or as the document.
+    fn complete(&mut self, node: Node, anchor: usize) -> Result<(), Error> {
+        if anchor > 0 {
+            if self.anchors.len() <= anchor {
+                self.anchors.resize(anchor + 1, None);
             }
+            self.anchors[anchor] = Some(node.clone());
         }
-        // As in the environment, the per-signal URL wins.
-        layer.endpoint = traces.map(Endpoint::Traces).or(base.map(Endpoint::Base));
-    }
-
-    fn sampler(&mut self, value: &Value) -> Option<SamplerConfig> {
-        let mut kind = None;
-        let mut ratio = None;
-        for (key, value) in self.mapping("sampler", value, Some(SAMPLER)) {
-            if key == "sampler.kind" {
-                kind = self.parsed(&key, value, parse::sampler);
-            } else {
-                ratio = self
-                    .parsed(&key, value, parse::ratio)
-                    .map(|r| (r, describe(value)));
-            }
-        }
-        match (kind, ratio) {
-            (kind, None) => kind,
-            (Some(kind), Some((ratio, text))) => parse::with_ratio(kind, ratio).or_else(|| {
-                self.invalid(
-                    "sampler.ratio",
-                    &text,
-                    "only the traceidratio samplers take a ratio",
-                );
-                Some(kind)
-            }),
-            (None, Some((_, text))) => {
-                self.invalid(
-                    "sampler.ratio",
-                    &text,
-                    "set sampler.kind to a traceidratio sampler too",
-                );
-                None
-            }
-        }
-    }
-
-    fn batch(&mut self, value: &Value, layer: &mut Layer) {
-        for (key, value) in self.mapping("batch", value, Some(BATCH)) {
-            match key.as_str() {
-                "batch.schedule_delay_ms" => layer.schedule_delay = self.millis(&key, value, 0),
-                "batch.export_timeout_ms" => layer.export_timeout = self.millis(&key, value, 1),
-                "batch.max_queue_size" => layer.max_queue_size = self.count(&key, value, 1),
-                _ => layer.max_export_batch_size = self.count(&key, value, 1),
-            }
-        }
-    }
-
-    fn limits(&mut self, value: &Value, layer: &mut Layer) {
-        for (key, value) in self.mapping("limits", value, Some(LIMITS)) {
-            let limit = self.count(&key, value, 0);
-            match key.as_str() {
-                "limits.attribute_value_length" => layer.attribute_value_length = limit,
-                "limits.span_attribute_count" => layer.span_attribute_count = limit,
-                "limits.span_event_count" => layer.span_event_count = limit,
-                _ => layer.span_link_count = limit,
-            }
-        }
-    }
-
-    fn redaction(&mut self, value: &Value, layer: &mut Layer) {
-        for (key, value) in self.mapping("redaction", value, Some(REDACTION)) {
-            if key == "redaction.enabled" {
-                layer.redaction = self.parsed(&key, value, parse::boolean);
-            } else {
-                layer.redact_keys = self
-                    .names(&key, value, |v| Ok::<_, String>(parse::words(v)))
-                    .unwrap_or_default();
-            }
-        }
-    }
-
-    fn log(&mut self, value: &Value, layer: &mut Layer) {
-        for (key, value) in self.mapping("log", value, Some(LOG)) {
-            if key == "log.filter" {
-                layer.log_filter =
-                    self.parsed(&key, value, |v| parse::log_filter(v).map(|()| v.to_owned()));
-            } else {
-                layer.log_format = self.parsed(&key, value, parse::log_format);
-            }
-        }
-    }
-
-    /// The entries of a mapping, keyed by full dotted path. With `allowed`, other keys are reported (with a
-    /// did-you-mean hint) and skipped. `null` (an empty section) is an empty mapping.
-    fn mapping<'v>(
-        &mut self,
-        path: &str,
-        value: &'v Value,
-        allowed: Option<&[&str]>,
-    ) -> Vec<(String, &'v Value)> {
-        let map = match value {
-            Value::Null => return Vec::new(),
-            Value::Mapping(map) => map,
-            other => {
-                let path = if path.is_empty() { "(top level)" } else { path };
-                self.invalid(
-                    path,
-                    &describe(other),
-                    "expected a mapping of keys to values",
-                );
-                return Vec::new();
-            }
+        let Some(open) = self.open.last_mut() else {
+            self.root = Some(node);
+            return Ok(());
         };
-        let mut entries = Vec::new();
-        for (key, value) in map {
-            let Some(key) = key.as_str() else {
-                self.invalid(path, &describe(key), "keys must be strings");
-                continue;
-            };
-            let full = if path.is_empty() {
-                key.to_owned()
-            } else {
-                format!("{path}.{key}")
-            };
-            match allowed {
-                Some(allowed) if !allowed.contains(&key) => {
-                    let hint = did_you_mean(key, allowed)
-                        .map(|close| {
-                            let close = if path.is_empty() {
-                                close.to_owned()
-                            } else {
-                                format!("{path}.{close}")
-                            };
-                            format!(", did you mean {close:?}?")
-                        })
-                        .unwrap_or_default();
-                    self.errors.push(Error::UnknownKey {
-                        file: self.file.to_owned(),
-                        key: full,
-                        hint,
-                    });
-                }
-                _ => entries.push((full, value)),
-            }
-        }
-        entries
-    }
-
-    /// A mapping of free keys to scalar values (resource attributes, headers).
-    fn string_map(&mut self, path: &str, value: &Value) -> Vec<(String, String)> {
-        let mut out = Vec::new();
-        for (key, value) in self.mapping(path, value, None) {
-            if let Some(text) = self.scalar(&key, value) {
-                let name = key[path.len() + 1..].to_owned();
-                parse::upsert(&mut out, name, text);
-            }
-        }
-        out
-    }
-
-    /// A scalar as text, expanded; `None` when null or empty after expansion.
-    fn scalar(&mut self, path: &str, value: &Value) -> Option<String> {
-        let text = match value {
-            Value::Null => return None,
-            Value::Bool(b) => b.to_string(),
-            Value::Number(n) => n.to_string(),
-            Value::String(s) => match expand(s, self.lookup) {
-                Ok(expanded) => expanded,
-                Err(reason) => {
-                    self.invalid(path, s, &reason);
-                    return None;
-                }
+        match &mut open.node.value {
+            Value::Sequence(items) => items.push(node),
+            Value::Mapping(entries) => match open.key.take() {
+                None => open.key = Some(node),
+                Some(key) => entries.push((key, node)),
             },
-            other => {
-                self.invalid(
-                    path,
-                    &describe(other),
-                    "expected a single value (string, number or boolean)",
-                );
-                return None;
-            }
-        };
-        let text = text.trim().to_owned();
-        (!text.is_empty()).then_some(text)
-    }
-
-    /// A scalar checked by `parse`.
-    fn parsed<T>(
-        &mut self,
-        path: &str,
-        value: &Value,
-        parse: impl Fn(&str) -> Result<T, String>,
-    ) -> Option<T> {
-        let text = self.scalar(path, value)?;
-        match parse(&text) {
-            Ok(parsed) => Some(parsed),
-            Err(reason) => {
-                self.invalid(path, &text, &reason);
-                None
-            }
+            Value::Null | Value::Scalar(_) => unreachable!("only collections are open"),
         }
+        Ok(())
     }
 
-    /// A list of names: a YAML sequence, or one string (possibly a comma list, as in the environment).
-    fn names<T>(
-        &mut self,
-        path: &str,
-        value: &Value,
-        parse: impl Fn(&str) -> Result<T, String>,
-    ) -> Option<T> {
-        let Value::Sequence(items) = value else {
-            return self.parsed(path, value, parse);
-        };
-        let mut names = Vec::new();
-        for (i, item) in items.iter().enumerate() {
-            names.extend(self.scalar(&format!("{path}[{i}]"), item));
-        }
-        let joined = names.join(",");
-        match parse(&joined) {
-            Ok(parsed) => Some(parsed),
-            Err(reason) => {
-                self.invalid(path, &format!("[{}]", names.join(", ")), &reason);
-                None
-            }
-        }
-    }
-
-    fn url(&mut self, path: &str, value: &Value) -> Option<String> {
-        self.parsed(path, value, |v| parse::url(v).map(|()| v.to_owned()))
-    }
-
-    fn millis(&mut self, path: &str, value: &Value, min: u64) -> Option<Duration> {
-        self.parsed(path, value, |v| parse::integer(v, min))
-            .map(Duration::from_millis)
-    }
-
-    fn count(&mut self, path: &str, value: &Value, min: u64) -> Option<usize> {
-        self.parsed(path, value, |v| parse::integer(v, min))
-            .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
-    }
-
-    fn invalid(&mut self, path: &str, value: &str, reason: &str) {
-        self.errors.push(Error::InvalidValue {
-            option: format!("{path} in {}", self.file),
-            value: value.to_owned(),
+    fn error(&self, at: Position, reason: &str) -> Error {
+        Error::File {
+            file: located(self.origin, Some(at)),
             reason: reason.to_owned(),
-        });
-    }
-}
-
-/// A short rendering of a YAML value for an error message.
-fn describe(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        Value::Sequence(_) => "a list".to_owned(),
-        Value::Mapping(_) => "a mapping".to_owned(),
-        other => serde_yaml::to_string(other)
-            .map(|s| s.trim().to_owned())
-            .unwrap_or_default(),
-    }
-}
-
-/// The allowed key closest to `key`, if close enough to be a likely typo.
-fn did_you_mean<'a>(key: &str, allowed: &[&'a str]) -> Option<&'a str> {
-    allowed
-        .iter()
-        .map(|candidate| (edit_distance(key, candidate), *candidate))
-        .filter(|(distance, candidate)| {
-            *distance <= 2.max(key.len() / 3)
-                || candidate.starts_with(key)
-                || key.starts_with(candidate)
-        })
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, candidate)| candidate)
-}
-
-/// Levenshtein distance over chars.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut current = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(ca != *cb);
-            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
         }
-        previous = current;
     }
-    previous[b.len()]
+}
+
+/// The YAML 1.2 core schema's null: `~`, `null` in three spellings, or nothing.
+fn is_null(plain: &str) -> bool {
+    matches!(plain, "" | "~" | "null" | "Null" | "NULL")
+}
+
+fn syntax(origin: &str, error: &ScanError) -> Error {
+    // saphyr refuses 256 levels of flow collections itself, sometimes before our bound is reached (it looks
+    // ahead): one reason for both.
+    let reason = match error.info() {
+        "recursion limit exceeded" => too_deep(),
+        info => info.to_owned(),
+    };
+    Error::File {
+        file: located(origin, Some(position(*error.marker()))),
+        reason,
+    }
+}
+
+/// saphyr counts lines from 1 and columns from 0.
+fn position(marker: Marker) -> Position {
+    Position {
+        line: marker.line(),
+        column: marker.col() + 1,
+    }
 }
 
 #[cfg(test)]

@@ -3,13 +3,20 @@
 use std::fmt::Display;
 use std::task::{Context as TaskContext, Poll};
 
-use http::{Request, Response, Uri};
+use http::{HeaderMap, Method, Request, Response, Uri};
 use tower_layer::Layer;
 use tower_service::Service;
+use traced_conventions::error::ERROR_TYPE;
+use traced_conventions::http::{
+    HTTP_REQUEST_METHOD, HTTP_REQUEST_METHOD_ORIGINAL, HTTP_RESPONSE_STATUS_CODE, SERVER_ADDRESS,
+    SERVER_PORT, URL_FULL,
+};
+use traced_conventions::otel;
+use traced_conventions::span::{CANCELLED, DURATION_MS};
 use tracing::field::Empty;
 use tracing::Span;
 
-use super::future::{ResponseFuture, Side};
+use super::future::ResponseFuture;
 use super::{context_of, method_attribute, split_host_port, TARGET};
 use crate::propagation::HeaderInjector;
 
@@ -30,7 +37,7 @@ use crate::propagation::HeaderInjector;
 /// use hyper_util::client::legacy::Client;
 /// use hyper_util::rt::TokioExecutor;
 /// use tower::{Service, ServiceExt};
-/// use traced_runtime::http::ClientTraceLayer;
+/// use traced::http::ClientTraceLayer;
 /// use tower_layer::Layer;
 ///
 /// # async fn call() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
@@ -43,12 +50,13 @@ use crate::propagation::HeaderInjector;
 /// # }
 /// ```
 ///
-/// With reqwest, through `tower::service_fn` (or see [`inject_headers`](super::inject_headers)):
+/// With reqwest, through `tower::service_fn` (or, with feature `reqwest`, `ReqwestMiddleware` on a
+/// `reqwest-middleware` client; or see [`inject_headers`](super::inject_headers)):
 ///
 /// ```
 /// use tower::{Service, ServiceExt};
 /// use tower_layer::Layer;
-/// use traced_runtime::http::ClientTraceLayer;
+/// use traced::http::ClientTraceLayer;
 ///
 /// # async fn call() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 /// let reqwest = reqwest::Client::new();
@@ -117,64 +125,92 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        let span = client_span(&request);
-        // Even when the client span is not recorded, the current context still goes on, so the trace is not cut.
-        let cx = context_of(&span);
-        crate::propagation::inject(&cx, &mut HeaderInjector(request.headers_mut()));
+        let metric = client_metric(&request);
+        let span = client_span(request.method(), request.uri());
+        inject_span(&span, request.headers_mut());
         let future = {
             let _entered = span.enter();
             self.inner.call(request)
         };
-        ResponseFuture::new(future, span, None, Side::Client)
+        ResponseFuture::new(future, span, metric)
     }
 }
 
-fn client_span<B>(request: &Request<B>) -> Span {
+/// The `http.client.request.duration` of a request: its method, server address and port.
+fn client_metric<B>(request: &Request<B>) -> Option<crate::metrics::http::Request> {
+    let uri = request.uri();
+    let (host, port) = uri.authority().map_or((None, None), |authority| {
+        let host_port = authority
+            .as_str()
+            .rsplit_once('@')
+            .map_or(authority.as_str(), |(_, host_port)| host_port);
+        let (host, port) = split_host_port(host_port);
+        (Some(host), port.or_else(|| default_port(uri)))
+    });
+    crate::metrics::http::Request::client(
+        method_attribute(request.method()).unwrap_or("_OTHER"),
+        host,
+        port,
+    )
+}
+
+fn default_port(uri: &Uri) -> Option<u16> {
+    match uri.scheme_str() {
+        Some("http") => Some(80),
+        Some("https") => Some(443),
+        _ => None,
+    }
+}
+
+/// Writes the context of a request's client span into the request's `headers`. Even when the span is not
+/// recorded, the current context still goes on, so the trace is not cut.
+pub(super) fn inject_span(span: &Span, headers: &mut HeaderMap) {
+    crate::propagation::inject(&context_of(span), &mut HeaderInjector(headers));
+}
+
+/// The client span of a request: shared by [`ClientTraceLayer`] and the reqwest middleware, so both give a
+/// request the same span.
+pub(super) fn client_span(method: &Method, uri: &Uri) -> Span {
     let span = tracing::info_span!(
         target: TARGET,
         "HTTP request",
-        otel.name = Empty,
-        otel.kind = "client",
-        otel.status_code = Empty,
-        otel.status_description = Empty,
-        http.request.method = Empty,
-        http.request.method_original = Empty,
-        http.response.status_code = Empty,
-        url.full = Empty,
-        server.address = Empty,
-        server.port = Empty,
-        error.type = Empty,
-        duration_ms = Empty,
-        cancelled = Empty,
+        { otel::NAME } = Empty,
+        { otel::KIND } = "client",
+        { otel::STATUS_CODE } = Empty,
+        { otel::STATUS_DESCRIPTION } = Empty,
+        { HTTP_REQUEST_METHOD } = Empty,
+        { HTTP_REQUEST_METHOD_ORIGINAL } = Empty,
+        { HTTP_RESPONSE_STATUS_CODE } = Empty,
+        { URL_FULL } = Empty,
+        { SERVER_ADDRESS } = Empty,
+        { SERVER_PORT } = Empty,
+        { ERROR_TYPE } = Empty,
+        { DURATION_MS } = Empty,
+        { CANCELLED } = Empty,
     );
     if span.is_disabled() {
         return span;
     }
-    match method_attribute(request.method()) {
-        Some(method) => span
-            .record("otel.name", method)
-            .record("http.request.method", method),
+    match method_attribute(method) {
+        Some(known) => span
+            .record(otel::NAME, known)
+            .record(HTTP_REQUEST_METHOD, known),
         None => span
-            .record("otel.name", "HTTP")
-            .record("http.request.method", "_OTHER")
-            .record("http.request.method_original", request.method().as_str()),
+            .record(otel::NAME, "HTTP")
+            .record(HTTP_REQUEST_METHOD, "_OTHER")
+            .record(HTTP_REQUEST_METHOD_ORIGINAL, method.as_str()),
     };
-    let uri = request.uri();
-    span.record("url.full", full_url(uri));
+    span.record(URL_FULL, full_url(uri));
     if let Some(authority) = uri.authority() {
         let host_port = authority
             .as_str()
             .rsplit_once('@')
             .map_or(authority.as_str(), |(_, host_port)| host_port);
         let (host, port) = split_host_port(host_port);
-        span.record("server.address", host);
-        let port = port.or(match uri.scheme_str() {
-            Some("http") => Some(80),
-            Some("https") => Some(443),
-            _ => None,
-        });
+        span.record(SERVER_ADDRESS, host);
+        let port = port.or_else(|| default_port(uri));
         if let Some(port) = port {
-            span.record("server.port", i64::from(port));
+            span.record(SERVER_PORT, i64::from(port));
         }
     }
     span

@@ -1,5 +1,6 @@
-//! The response future both layers return: polls the inner future inside the request's span and closes the span
-//! with the outcome.
+//! The response futures of both layers: each polls the inner future inside the request's span. The client's
+//! closes the span with the response head; the server's hands it to the response body
+//! ([`ResponseBody`](super::body::ResponseBody)), which closes it once the body is sent.
 
 use std::fmt::Display;
 use std::future::Future;
@@ -11,56 +12,47 @@ use std::time::Instant;
 use http::Response;
 use opentelemetry::trace::TraceContextExt;
 use opentelemetry::Context;
+use traced_conventions::value::error_type;
 use tracing::Span;
 
-use super::{record_error, record_status, short_type_name};
+use super::body::ResponseBody;
+use super::{cancelled, record_duration, record_error, record_status};
+use crate::metrics::http::Request;
 use crate::propagation::HeaderInjector;
-
-/// Which end of the request the span stands for.
-#[derive(Clone, Copy, Debug)]
-pub(super) enum Side {
-    Server,
-    Client,
-}
+use traced_conventions::metrics::PANIC;
 
 pin_project_lite::pin_project! {
-    /// The response future of [`TraceService`](super::TraceService) and
-    /// [`ClientTraceService`](super::ClientTraceService): the inner future, polled inside the request's span.
+    /// The response future of [`ClientTraceService`](super::ClientTraceService): the inner future, polled inside
+    /// the request's span.
     ///
-    /// When it completes, the span gets the status code (or the error, or the panic) and its duration; dropped
-    /// before, it is marked `cancelled = true` (the client went away, or a timeout fired).
+    /// When it completes, the span gets the status code (or the error, or the panic) and its duration, and
+    /// ends; dropped before, it is marked `cancelled = true` (the caller went away, or a timeout fired).
     pub struct ResponseFuture<F> {
         #[pin]
         inner: F,
         span: Option<Span>,
-        // The caller's context when the span itself is disabled (filtered out), made current on every poll so
-        // the spans of the handler still continue the caller's trace.
-        parent: Option<Context>,
         start: Option<Instant>,
-        side: Side,
+        // The request's duration metric, when a metrics pipeline runs.
+        metric: Option<Request>,
     }
 
     impl<F> PinnedDrop for ResponseFuture<F> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
             if let Some(span) = this.span.take() {
-                span.record("cancelled", true);
-                record_duration(&span, *this.start);
+                record_client_end(&span, End::Cancelled, *this.start);
             }
         }
     }
 }
 
 impl<F> ResponseFuture<F> {
-    pub(super) fn new(inner: F, span: Span, parent: Option<Context>, side: Side) -> Self {
-        // A disabled span records nothing: no clock to read.
-        let start = (!span.is_disabled()).then(Instant::now);
+    pub(super) fn new(inner: F, span: Span, metric: Option<Request>) -> Self {
         ResponseFuture {
             inner,
+            start: start(&span),
             span: Some(span),
-            parent,
-            start,
-            side,
+            metric,
         }
     }
 }
@@ -74,42 +66,205 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let Some(span) = this.span.as_ref() else {
+        let Some(span) = this.span.take() else {
             // Polled after completion: the inner future decides what that means.
             return this.inner.poll(cx);
         };
-        let polled = {
-            let _entered = span.enter();
-            let _attached = this.parent.as_ref().map(|parent| parent.clone().attach());
-            let inner = this.inner;
-            catch_unwind(AssertUnwindSafe(|| inner.poll(cx)))
-        };
-        let mut output = match polled {
-            Ok(Poll::Pending) => return Poll::Pending,
-            Ok(Poll::Ready(output)) => output,
-            Err(panic) => {
-                // A panicking handler is a failed request, not a cancelled one.
-                let span = this.span.take().unwrap_or_else(Span::none);
-                record_panic(&span, &*panic);
-                record_duration(&span, *this.start);
-                resume_unwind(panic)
+        let output = match poll_inside(this.inner, &span, None, *this.start, this.metric, cx) {
+            Poll::Ready(output) => output,
+            Poll::Pending => {
+                *this.span = Some(span);
+                return Poll::Pending;
             }
         };
-        let span = this.span.take().unwrap_or_else(Span::none);
-        if !span.is_disabled() {
-            match (&mut output, *this.side) {
-                (Ok(response), Side::Server) => {
-                    record_status(&span, response.status().as_u16(), 500);
-                    inject_response(&span, response);
-                }
-                (Ok(response), Side::Client) => {
-                    record_status(&span, response.status().as_u16(), 400);
-                }
-                (Err(error), _) => record_error(&span, error, short_type_name::<E>()),
-            }
-            record_duration(&span, *this.start);
-        }
+        finish_metric(this.metric.take(), &output, 400, &span);
+        let end = match &output {
+            Ok(response) => End::Status(response.status().as_u16()),
+            Err(error) => End::Error(error, error_type(std::any::type_name::<E>())),
+        };
+        record_client_end(&span, end, *this.start);
         Poll::Ready(output)
+    }
+}
+
+/// How a client request ended.
+pub(super) enum End<'a> {
+    /// With a response of this status code.
+    Status(u16),
+    /// With an error (of the inner service or of the client) and its low-cardinality type.
+    Error(&'a dyn Display, &'a str),
+    /// Not at all: the future was dropped first (the caller went away, a timeout fired). Not an error.
+    Cancelled,
+}
+
+/// Closes a client span with how its request ended, then its duration: the one place a client request ends,
+/// for [`ClientTraceService`](super::ClientTraceService) and the reqwest middleware alike. A 4xx fails a client
+/// span (the HTTP semantic conventions).
+pub(super) fn record_client_end(span: &Span, end: End<'_>, start: Option<Instant>) {
+    if span.is_disabled() {
+        return;
+    }
+    match end {
+        End::Status(status) => {
+            record_status(span, status, 400);
+            record_duration(span, start);
+        }
+        End::Error(error, error_type) => {
+            record_error(span, error, error_type);
+            record_duration(span, start);
+        }
+        End::Cancelled => cancelled(span, start),
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response future of [`TraceService`](super::TraceService): the inner future, polled inside the
+    /// request's span.
+    ///
+    /// When it completes, the span gets the status code (or the error, or the panic); a response goes on with
+    /// its body wrapped in a [`ResponseBody`], which ends the span (with its duration) when the body is sent or
+    /// dropped, so a streamed body is part of the request's span. Dropped before completing, the span is marked
+    /// `cancelled = true` (the client went away, or a timeout fired).
+    pub struct ServerResponseFuture<F> {
+        #[pin]
+        inner: F,
+        span: Option<Span>,
+        // The caller's context when the span itself is disabled (filtered out), made current on every poll so
+        // the spans of the handler still continue the caller's trace.
+        parent: Option<Context>,
+        start: Option<Instant>,
+        // The request's duration metric, when a metrics pipeline runs.
+        metric: Option<Request>,
+    }
+
+    impl<F> PinnedDrop for ServerResponseFuture<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if let Some(span) = this.span.take() {
+                cancelled(&span, *this.start);
+            }
+        }
+    }
+}
+
+impl<F> ServerResponseFuture<F> {
+    pub(super) fn new(
+        inner: F,
+        span: Span,
+        parent: Option<Context>,
+        metric: Option<Request>,
+    ) -> Self {
+        ServerResponseFuture {
+            inner,
+            start: start(&span),
+            span: Some(span),
+            parent,
+            metric,
+        }
+    }
+}
+
+impl<F, B, E> Future for ServerResponseFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    B: http_body::Body,
+    B::Error: Display,
+    E: Display,
+{
+    type Output = Result<Response<ResponseBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let span = this.span.take().unwrap_or_else(Span::none);
+        let polled = poll_inside(
+            this.inner,
+            &span,
+            this.parent.as_ref(),
+            *this.start,
+            this.metric,
+            cx,
+        );
+        let output = match polled {
+            Poll::Ready(output) => output,
+            Poll::Pending => {
+                *this.span = Some(span);
+                return Poll::Pending;
+            }
+        };
+        // Timed to the response head: the metric does not wait for a streamed body.
+        finish_metric(this.metric.take(), &output, 500, &span);
+        Poll::Ready(match output {
+            Ok(mut response) => {
+                if !span.is_disabled() {
+                    record_status(&span, response.status().as_u16(), 500);
+                    inject_response(&span, &mut response);
+                }
+                let start = *this.start;
+                Ok(response.map(|body| ResponseBody::new(body, span, start)))
+            }
+            Err(error) => {
+                if !span.is_disabled() {
+                    record_error(&span, &error, error_type(std::any::type_name::<E>()));
+                    record_duration(&span, *this.start);
+                }
+                Err(error)
+            }
+        })
+    }
+}
+
+/// When the request started, unless its span is disabled (then it records nothing: no clock to read).
+fn start(span: &Span) -> Option<Instant> {
+    (!span.is_disabled()).then(Instant::now)
+}
+
+/// Polls `inner` inside `span` (and `parent`, current when the span is disabled). A panic of the handler is a
+/// failed request, not a cancelled one: it is recorded on the span (which then ends) and in the metric (as
+/// `error.type = panic`), and goes on unwinding.
+fn poll_inside<F: Future>(
+    inner: Pin<&mut F>,
+    span: &Span,
+    parent: Option<&Context>,
+    start: Option<Instant>,
+    metric: &mut Option<Request>,
+    cx: &mut TaskContext<'_>,
+) -> Poll<F::Output> {
+    let polled = {
+        let _entered = span.enter();
+        let _attached = parent.map(|parent| parent.clone().attach());
+        catch_unwind(AssertUnwindSafe(|| inner.poll(cx)))
+    };
+    match polled {
+        Ok(poll) => poll,
+        Err(panic) => {
+            if let Some(metric) = metric.take() {
+                metric.finish(None, Some(PANIC), span);
+            }
+            record_panic(span, &*panic);
+            record_duration(span, start);
+            resume_unwind(panic)
+        }
+    }
+}
+
+/// Records the request's duration metric with the response's status code (an error from `error_from` on: 400
+/// for a client, 500 for a server, as the semantic conventions say) or the error's type.
+fn finish_metric<B, E>(
+    metric: Option<Request>,
+    output: &Result<Response<B>, E>,
+    error_from: u16,
+    span: &Span,
+) {
+    let Some(metric) = metric else {
+        return;
+    };
+    match output {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            let error = (status >= error_from).then(|| status.to_string());
+            metric.finish(Some(status), error.as_deref(), span);
+        }
+        Err(_) => metric.finish(None, Some(error_type(std::any::type_name::<E>())), span),
     }
 }
 
@@ -131,11 +286,5 @@ fn record_panic(span: &Span, panic: &(dyn std::any::Any + Send)) {
     } else {
         "Box<dyn Any>"
     };
-    record_error(span, &message, "panic");
-}
-
-fn record_duration(span: &Span, start: Option<Instant>) {
-    if let Some(start) = start {
-        span.record("duration_ms", start.elapsed().as_secs_f64() * 1e3);
-    }
+    record_error(span, &message, PANIC);
 }

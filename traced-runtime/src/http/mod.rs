@@ -6,6 +6,7 @@
 //!   written back into the response headers.
 //! - [`ClientTraceLayer`] wraps a client (hyper-util's legacy client, reqwest through `tower::service_fn`): one
 //!   `client` span per request, whose context goes into the outgoing headers.
+//! - `ReqwestMiddleware` (feature `reqwest`) gives a `reqwest_middleware` client the same client spans.
 //! - [`inject_headers`] writes the current context into an [`http::HeaderMap`], for a client without tower.
 //!
 //! Headers are read and written with the global propagator
@@ -21,7 +22,7 @@
 //! # #[cfg(feature = "axum")]
 //! # fn main() {
 //! use axum::{routing::get, Router};
-//! use traced_runtime::http::TraceLayer;
+//! use traced::http::TraceLayer;
 //!
 //! let app: Router = Router::new()
 //!     .route("/orders/{id}", get(|| async { "ok" }))
@@ -32,20 +33,39 @@
 //! # fn main() {}
 //! ```
 
+mod body;
 mod client;
 mod future;
+#[cfg(feature = "reqwest")]
+mod reqwest_client;
 mod server;
 
 use std::fmt::Display;
+use std::time::Instant;
 
-use http::{HeaderMap, Method, Version};
+use http::Version;
 use opentelemetry::trace::TraceContextExt;
 use opentelemetry::Context;
+use traced_conventions::error::ERROR_TYPE;
+use traced_conventions::http::HTTP_RESPONSE_STATUS_CODE;
+use traced_conventions::otel;
+use traced_conventions::span::{CANCELLED, DURATION_MS};
 use tracing::Span;
 
+/// The `http` types the layers take and give, at the version they are built with.
+pub use ::http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri};
+pub use body::ResponseBody;
 pub use client::{ClientTraceLayer, ClientTraceService};
-pub use future::ResponseFuture;
+pub use future::{ResponseFuture, ServerResponseFuture};
+#[cfg(feature = "reqwest")]
+pub use reqwest_client::ReqwestMiddleware;
+#[cfg(feature = "grpc")]
+pub(crate) use server::extract_parent;
 pub use server::{Route, TraceLayer, TraceService};
+/// The tower traits the layers implement: `ClientTraceLayer::new().layer(client)` without a `tower` dependency.
+pub use tower_layer::Layer;
+/// See [`Layer`].
+pub use tower_service::Service;
 
 use crate::propagation::HeaderInjector;
 
@@ -58,8 +78,8 @@ pub const TARGET: &str = "traced::http";
 /// The current span should be the client span of the call, so the server's span becomes its child.
 ///
 /// ```
-/// use traced_runtime::http::inject_headers;
-/// use traced_runtime::propagation::Propagator;
+/// use traced::http::inject_headers;
+/// use traced::propagation::Propagator;
 ///
 /// opentelemetry::global::set_text_map_propagator(Propagator::default());
 /// let mut headers = http::HeaderMap::new();
@@ -76,12 +96,12 @@ pub fn inject_headers(headers: &mut HeaderMap) {
 /// The OpenTelemetry context of `span`, or the current context when `span` is not seen by the OpenTelemetry
 /// layer (disabled, filtered out, or in a trace the sampler dropped, which is then propagated as not sampled),
 /// so propagation still works through spans that are not exported.
-fn context_of(span: &Span) -> Context {
+pub(crate) fn context_of(span: &Span) -> Context {
     let cx = crate::SpanExt::context(span);
     if cx.has_active_span() {
         cx
     } else {
-        crate::sampling::current_context()
+        crate::traces::sampling::current_context()
     }
 }
 
@@ -115,7 +135,7 @@ fn protocol_version(version: Version) -> Option<&'static str> {
 }
 
 /// Splits `host[:port]` (IPv6 in brackets) into host and port; an unparsable port is left out.
-fn split_host_port(authority: &str) -> (&str, Option<u16>) {
+pub(crate) fn split_host_port(authority: &str) -> (&str, Option<u16>) {
     let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
         match rest.split_once(']') {
             Some((host, after)) => (host, after.strip_prefix(':')),
@@ -135,28 +155,32 @@ fn split_host_port(authority: &str) -> (&str, Option<u16>) {
 /// `error_from` is the lowest status code that is an error for this side: 500 for servers (a 4xx is the
 /// client's fault), 400 for clients, as the HTTP semantic conventions say.
 fn record_status(span: &Span, status: u16, error_from: u16) {
-    span.record("http.response.status_code", i64::from(status));
+    span.record(HTTP_RESPONSE_STATUS_CODE, i64::from(status));
     if status >= error_from {
         // No description: the status code says it all (semantic conventions).
-        span.record("error.type", status.to_string());
-        span.record("otel.status_code", "ERROR");
+        span.record(ERROR_TYPE, status.to_string());
+        span.record(otel::STATUS_CODE, "ERROR");
+    }
+}
+
+/// Marks a span whose request (or response body) went away before it was done.
+fn cancelled(span: &Span, start: Option<Instant>) {
+    span.record(CANCELLED, true);
+    record_duration(span, start);
+}
+
+/// Records how long the request took, when its span records anything (`start` is `None` otherwise).
+fn record_duration(span: &Span, start: Option<Instant>) {
+    if let Some(start) = start {
+        span.record(DURATION_MS, start.elapsed().as_secs_f64() * 1e3);
     }
 }
 
 /// Records a failed request (the service returned an error rather than a response).
 fn record_error(span: &Span, error: &dyn Display, error_type: &str) {
-    span.record("error.type", error_type);
-    span.record("otel.status_code", "ERROR");
-    span.record("otel.status_description", error.to_string());
-}
-
-/// `error.type` must have low cardinality: the error's type path without generic arguments.
-fn short_type_name<E: ?Sized>() -> &'static str {
-    let full = std::any::type_name::<E>();
-    match full.find('<') {
-        Some(at) => &full[..at],
-        None => full,
-    }
+    span.record(ERROR_TYPE, error_type);
+    span.record(otel::STATUS_CODE, "ERROR");
+    span.record(otel::STATUS_DESCRIPTION, error.to_string());
 }
 
 #[cfg(test)]
@@ -181,14 +205,6 @@ mod tests {
         assert_eq!(
             method_attribute(&Method::from_bytes(b"PURGE").unwrap()),
             None
-        );
-    }
-
-    #[test]
-    fn error_type_drops_generics() {
-        assert_eq!(
-            short_type_name::<Result<u8, String>>(),
-            "core::result::Result"
         );
     }
 }

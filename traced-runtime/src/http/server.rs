@@ -10,10 +10,19 @@ use http::{Extensions, Request, Response};
 use opentelemetry::Context;
 use tower_layer::Layer;
 use tower_service::Service;
+use traced_conventions::error::ERROR_TYPE;
+use traced_conventions::http::{
+    CLIENT_ADDRESS, HTTP_REQUEST_METHOD, HTTP_REQUEST_METHOD_ORIGINAL, HTTP_RESPONSE_STATUS_CODE,
+    HTTP_ROUTE, NETWORK_PEER_ADDRESS, NETWORK_PEER_PORT, NETWORK_PROTOCOL_VERSION, SERVER_ADDRESS,
+    SERVER_PORT, URL_PATH, URL_QUERY, URL_SCHEME, USER_AGENT_ORIGINAL,
+};
+use traced_conventions::otel;
+use traced_conventions::span::{CANCELLED, DURATION_MS};
 use tracing::field::Empty;
 use tracing::Span;
 
-use super::future::{ResponseFuture, Side};
+use super::body::ResponseBody;
+use super::future::ServerResponseFuture;
 use super::{method_attribute, protocol_version, split_host_port, TARGET};
 use crate::propagation::HeaderExtractor;
 
@@ -23,7 +32,7 @@ use crate::propagation::HeaderExtractor;
 /// [`TraceLayer`] runs, so the span is named `GET /orders/{id}` rather than `GET`.
 ///
 /// ```
-/// use traced_runtime::http::Route;
+/// use traced::http::Route;
 ///
 /// let mut request = http::Request::new(());
 /// request.extensions_mut().insert(Route::from("/orders/{id}"));
@@ -48,7 +57,9 @@ impl From<&str> for Route {
 /// response carries the server span's context (`traceparent`, and the other headers of the global propagator).
 /// A response future dropped before it completes marks the span `cancelled = true`.
 ///
-/// The span ends when the response head is ready; streaming the body is not part of it.
+/// The span covers the whole request, a streamed response body included: the body is wrapped in a
+/// [`ResponseBody`], which ends the span once the last frame is sent (or marks it `cancelled = true` when the
+/// body is dropped before, the client having gone away). The status comes from the response head.
 ///
 /// With axum, add it with `Router::layer` so axum's matched route is known (feature `axum`):
 ///
@@ -56,7 +67,7 @@ impl From<&str> for Route {
 /// # #[cfg(feature = "axum")]
 /// # fn main() {
 /// use axum::{routing::get, Router};
-/// use traced_runtime::http::TraceLayer;
+/// use traced::http::TraceLayer;
 ///
 /// let app: Router = Router::new()
 ///     .route("/orders/{id}", get(|| async { "ok" }))
@@ -72,7 +83,7 @@ impl From<&str> for Route {
 /// ```
 /// use std::convert::Infallible;
 /// use tower_layer::Layer;
-/// use traced_runtime::http::TraceLayer;
+/// use traced::http::TraceLayer;
 ///
 /// let service = TraceLayer::new().layer(tower::service_fn(|_request: http::Request<String>| async {
 ///     Ok::<_, Infallible>(http::Response::new(String::from("ok")))
@@ -121,16 +132,24 @@ impl<S, B, ResBody> Service<Request<B>> for TraceService<S>
 where
     S: Service<Request<B>, Response = Response<ResBody>>,
     S::Error: Display,
+    ResBody: http_body::Body,
+    ResBody::Error: Display,
 {
-    type Response = Response<ResBody>;
+    type Response = Response<ResponseBody<ResBody>>;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future>;
+    type Future = ServerResponseFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
+        let metric = crate::metrics::http::Request::server(
+            method_attribute(request.method()).unwrap_or("_OTHER"),
+            route(request.extensions()),
+            scheme(&request),
+            protocol_version(request.version()),
+        );
         let span = server_span(&request);
         // The span is filtered out (`RUST_LOG=traced::http=off`): the caller's trace must still reach the
         // handler's own spans, through the current context.
@@ -141,7 +160,7 @@ where
             let _attached = parent.as_ref().map(|parent| parent.clone().attach());
             self.inner.call(request)
         };
-        ResponseFuture::new(future, span, parent, Side::Server)
+        ServerResponseFuture::new(future, span, parent, metric)
     }
 }
 
@@ -150,27 +169,27 @@ fn server_span<B>(request: &Request<B>) -> Span {
     let span = tracing::info_span!(
         target: TARGET,
         "HTTP request",
-        otel.name = Empty,
-        otel.kind = "server",
-        otel.status_code = Empty,
-        otel.status_description = Empty,
-        http.request.method = Empty,
-        http.request.method_original = Empty,
-        http.route = Empty,
-        http.response.status_code = Empty,
-        url.path = request.uri().path(),
-        url.query = Empty,
-        url.scheme = Empty,
-        server.address = Empty,
-        server.port = Empty,
-        client.address = Empty,
-        network.peer.address = Empty,
-        network.peer.port = Empty,
-        network.protocol.version = Empty,
-        user_agent.original = Empty,
-        error.type = Empty,
-        duration_ms = Empty,
-        cancelled = Empty,
+        { otel::NAME } = Empty,
+        { otel::KIND } = "server",
+        { otel::STATUS_CODE } = Empty,
+        { otel::STATUS_DESCRIPTION } = Empty,
+        { HTTP_REQUEST_METHOD } = Empty,
+        { HTTP_REQUEST_METHOD_ORIGINAL } = Empty,
+        { HTTP_ROUTE } = Empty,
+        { HTTP_RESPONSE_STATUS_CODE } = Empty,
+        { URL_PATH } = request.uri().path(),
+        { URL_QUERY } = Empty,
+        { URL_SCHEME } = Empty,
+        { SERVER_ADDRESS } = Empty,
+        { SERVER_PORT } = Empty,
+        { CLIENT_ADDRESS } = Empty,
+        { NETWORK_PEER_ADDRESS } = Empty,
+        { NETWORK_PEER_PORT } = Empty,
+        { NETWORK_PROTOCOL_VERSION } = Empty,
+        { USER_AGENT_ORIGINAL } = Empty,
+        { ERROR_TYPE } = Empty,
+        { DURATION_MS } = Empty,
+        { CANCELLED } = Empty,
     );
     if span.is_disabled() {
         return span;
@@ -187,20 +206,20 @@ fn server_span<B>(request: &Request<B>) -> Span {
         (None, Some(route)) => format!("HTTP {route}"),
         (None, None) => "HTTP".to_owned(),
     };
-    span.record("otel.name", name);
+    span.record(otel::NAME, name);
     match method {
-        Some(method) => span.record("http.request.method", method),
+        Some(method) => span.record(HTTP_REQUEST_METHOD, method),
         None => span
-            .record("http.request.method", "_OTHER")
-            .record("http.request.method_original", request.method().as_str()),
+            .record(HTTP_REQUEST_METHOD, "_OTHER")
+            .record(HTTP_REQUEST_METHOD_ORIGINAL, request.method().as_str()),
     };
     if let Some(route) = route {
-        span.record("http.route", route);
+        span.record(HTTP_ROUTE, route);
     }
     if let Some(query) = request.uri().query() {
-        span.record("url.query", query);
+        span.record(URL_QUERY, query);
     }
-    span.record("url.scheme", scheme(request));
+    span.record(URL_SCHEME, scheme(request));
     // HTTP/2 carries the authority in the URI, HTTP/1.1 in `Host`.
     let authority = request.uri().authority().map(|a| a.as_str()).or_else(|| {
         request
@@ -210,30 +229,30 @@ fn server_span<B>(request: &Request<B>) -> Span {
     });
     if let Some(authority) = authority {
         let (host, port) = split_host_port(authority);
-        span.record("server.address", host);
+        span.record(SERVER_ADDRESS, host);
         if let Some(port) = port {
-            span.record("server.port", i64::from(port));
+            span.record(SERVER_PORT, i64::from(port));
         }
     }
     let peer = peer(request.extensions());
     if let Some(peer) = peer {
-        span.record("network.peer.address", peer.ip().to_string());
-        span.record("network.peer.port", i64::from(peer.port()));
+        span.record(NETWORK_PEER_ADDRESS, peer.ip().to_string());
+        span.record(NETWORK_PEER_PORT, i64::from(peer.port()));
     }
     // The original client as proxies report it, else the peer itself.
     match forwarded_for(request) {
-        Some(client) => span.record("client.address", client),
-        None => span.record("client.address", peer.map(|peer| peer.ip().to_string())),
+        Some(client) => span.record(CLIENT_ADDRESS, client),
+        None => span.record(CLIENT_ADDRESS, peer.map(|peer| peer.ip().to_string())),
     };
     if let Some(agent) = request
         .headers()
         .get(USER_AGENT)
         .and_then(|a| a.to_str().ok())
     {
-        span.record("user_agent.original", agent);
+        span.record(USER_AGENT_ORIGINAL, agent);
     }
     span.record(
-        "network.protocol.version",
+        NETWORK_PROTOCOL_VERSION,
         protocol_version(request.version()),
     );
     span
@@ -241,7 +260,7 @@ fn server_span<B>(request: &Request<B>) -> Span {
 
 /// The caller's context. A server continues the trace on the wire, never whatever context happens to be current
 /// on this task: a request without (valid) trace headers starts a new trace.
-fn extract_parent<B>(request: &Request<B>) -> Context {
+pub(crate) fn extract_parent<B>(request: &Request<B>) -> Context {
     opentelemetry::global::get_text_map_propagator(|propagator| {
         propagator.extract_with_context(&Context::new(), &HeaderExtractor(request.headers()))
     })

@@ -9,7 +9,7 @@
 //! use std::collections::HashMap;
 //! use opentelemetry::propagation::TextMapPropagator;
 //! use opentelemetry::trace::TraceContextExt;
-//! use traced_runtime::propagation::B3Propagator;
+//! use traced::propagation::B3Propagator;
 //!
 //! let mut headers = HashMap::new();
 //! headers.insert("b3".to_owned(), "a3ce929d0e0e4736-00f067aa0ba902b7-1".to_owned());
@@ -40,6 +40,9 @@ pub const B3_SAMPLED_HEADER: &str = "x-b3-sampled";
 pub const B3_FLAGS_HEADER: &str = "x-b3-flags";
 /// Multi-header parent span id (read and validated, never written: OpenTelemetry does not propagate it).
 pub const B3_PARENT_SPAN_ID_HEADER: &str = "x-b3-parentspanid";
+
+/// The longest valid single header: 32-digit trace id, span id, sampling flag and parent span id.
+const MAX_SINGLE_LEN: usize = 32 + 1 + 16 + 1 + 1 + 1 + 16;
 
 /// Which B3 encoding a [`B3Propagator`] writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -140,7 +143,12 @@ pub(crate) fn extract_span_context(extractor: &dyn Extractor) -> Option<SpanCont
 
 /// `{trace-id}-{span-id}[-{sampling}[-{parent-span-id}]]`; `None` for a sampling-only value.
 pub fn parse_single(header: &str) -> Option<SpanContext> {
-    let mut parts = header.trim_matches(OWS).split('-');
+    let header = header.trim_matches(OWS);
+    // Longer than the longest valid header cannot be valid: refused before it is split.
+    if header.len() > MAX_SINGLE_LEN {
+        return None;
+    }
+    let mut parts = header.split('-');
     let trace_id = parse_trace_id(parts.next()?)?;
     let span_id = parse_span_id(parts.next()?)?;
     let flags = match parts.next() {
@@ -243,6 +251,7 @@ mod tests {
         let t64 = "64fe8b2a57d3eff7";
         let padded = "000000000000000064fe8b2a57d3eff7";
         let cases: Vec<(String, Option<(&str, bool)>)> = vec![
+            // The longest valid header.
             (format!("{TRACE}-{SPAN}-1-{PARENT}"), Some((TRACE, true))),
             (format!("{TRACE}-{SPAN}-1"), Some((TRACE, true))),
             (format!("{TRACE}-{SPAN}-d"), Some((TRACE, true))),
@@ -266,6 +275,9 @@ mod tests {
             (format!("{}-{SPAN}-1", "0".repeat(32)), None),
             (format!("{TRACE}-{}-1", "0".repeat(16)), None),
             (format!("+{}-{SPAN}-1", &TRACE[1..]), None),
+            // Longer than the longest valid header: refused before it is split.
+            (format!("{TRACE}-{SPAN}-1-{PARENT}-"), None),
+            (format!("{TRACE}-{SPAN}").repeat(2_000), None),
         ];
         for (header, expected) in cases {
             let sc = extract_span_context(&carrier(&[("b3", &header)]));

@@ -11,7 +11,7 @@
 //! ```
 //! use opentelemetry::propagation::TextMapPropagator;
 //! use std::collections::HashMap;
-//! use traced_runtime::propagation::{baggage, BaggagePropagator};
+//! use traced::propagation::{baggage, BaggagePropagator};
 //!
 //! let cx = baggage::with("user.id", "42 & more");
 //! let mut headers = HashMap::new();
@@ -133,13 +133,28 @@ pub(crate) fn with_entries(cx: &Context, entries: Vec<Entry>) -> Context {
     cx.with_baggage(baggage)
 }
 
-/// Reads every `baggage` header value. Invalid members are skipped; the valid ones are kept.
+/// Reads the `baggage` header values, combined in order. Invalid members are skipped; the valid ones are kept.
+///
+/// Reading stops at the specification's limits rather than cutting the result afterwards: after 64 valid
+/// members, or at the first member that does not end within the first 8192 bytes. An 80 KB header of 8,000
+/// members would otherwise be parsed whole, to keep 64 of them (5.5 ms against 1.2 ms for the same request
+/// without the baggage propagator, issue 18).
 pub(crate) fn extract_entries(extractor: &dyn Extractor) -> Vec<Entry> {
-    get_all(extractor, BAGGAGE_HEADER)
+    let mut entries = Vec::new();
+    // Bytes read so far, each member counted with the `,` after it (the last one of a header too, as if the
+    // values were joined): a header of exactly 8192 bytes reads 8193.
+    let mut read = 0;
+    for member in get_all(extractor, BAGGAGE_HEADER)
         .into_iter()
         .flat_map(|value| value.split(','))
-        .filter_map(parse_member)
-        .collect()
+    {
+        read += member.len() + 1;
+        if read > MAX_BYTES + 1 || entries.len() == MAX_MEMBERS {
+            break;
+        }
+        entries.extend(parse_member(member));
+    }
+    entries
 }
 
 /// Parses one `key=value;property...` list member; `None` when the key or value is invalid.
@@ -220,12 +235,8 @@ pub fn format_baggage(baggage: &Baggage) -> String {
     header
 }
 
-/// `token` from RFC 7230: visible ASCII except the delimiters `"(),/:;<=>?@[\]{}`.
-pub(crate) fn is_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_graphic() && !b"\"(),/:;<=>?@[\\]{}".contains(&b))
-}
+/// `token` from RFC 7230, the grammar of a baggage key (defined with the configuration, which checks keys too).
+pub(crate) use crate::config::is_token;
 
 /// `baggage-octet`: visible ASCII except `"`, `,`, `;` and `\`.
 fn is_baggage_octet(b: u8) -> bool {
@@ -345,6 +356,31 @@ mod tests {
         assert_eq!(baggage.len(), 3);
         assert_eq!(baggage.get("a").map(|v| v.as_str()), Some("1"));
         assert_eq!(baggage.get("c").map(|v| v.as_str()), Some("3"));
+    }
+
+    #[test]
+    fn extract_stops_at_64_members_and_8192_bytes() {
+        let members = |count: usize| {
+            (0..count)
+                .map(|i| format!("k{i:04}=v"))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        assert_eq!(extract(&members(64)).len(), 64);
+        let read = extract(&members(8_000));
+        assert_eq!(read.len(), 64);
+        assert_eq!(read[63].0, "k0063");
+        // Invalid members count towards the bytes, not the members.
+        let header = format!("{},{}", "bad key=v,".repeat(10), members(70));
+        let read = extract(&header);
+        assert_eq!((read.len(), read[0].0.as_str()), (64, "k0000"));
+
+        // 8192 bytes exactly are read whole; a member ending past them is not read, nor anything after it.
+        let filler = format!("f={}", "x".repeat(8192 - 2 - 4));
+        assert_eq!(extract(&format!("{filler},k=v")).len(), 2);
+        assert_eq!(extract(&format!("{filler},k=vv,s=1")).len(), 1);
+        assert_eq!(extract(&format!("big={},s=1", "x".repeat(9000))), []);
+        assert_eq!(extract(&",".repeat(80_000)), []);
     }
 
     #[test]

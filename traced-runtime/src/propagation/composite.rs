@@ -3,13 +3,14 @@
 use opentelemetry::propagation::{
     text_map_propagator::FieldIter, Extractor, Injector, TextMapPropagator,
 };
-use opentelemetry::trace::{SpanContext, TraceContextExt};
+use opentelemetry::trace::TraceContextExt;
 use opentelemetry::Context;
 
 use super::b3::{self, B3Encoding};
 use super::baggage::{self, Entry};
-use super::{jaeger, trace_context};
-use crate::config::PropagatorKind;
+use super::jaeger;
+use super::trace_context::{self, Remote};
+use crate::config::{env, parse, PropagatorKind};
 use crate::Error;
 
 /// Several propagation formats combined, in order.
@@ -19,8 +20,8 @@ use crate::Error;
 /// headers. An empty `Propagator` (`OTEL_PROPAGATORS=none`) does nothing.
 ///
 /// ```
-/// use traced_runtime::config::PropagatorKind;
-/// use traced_runtime::propagation::Propagator;
+/// use traced::config::PropagatorKind;
+/// use traced::propagation::Propagator;
 /// use opentelemetry::propagation::TextMapPropagator;
 ///
 /// let propagator = Propagator::from_kinds(&[PropagatorKind::TraceContext, PropagatorKind::B3Multi]);
@@ -35,9 +36,6 @@ pub struct Propagator {
     kinds: Vec<PropagatorKind>,
     fields: Vec<String>,
 }
-
-/// The names `OTEL_PROPAGATORS` accepts, for error messages.
-const SUPPORTED: &str = "tracecontext, baggage, b3, b3multi, jaeger, none";
 
 /// [`Propagator::from_names`].
 pub fn from_names<S: AsRef<str>>(names: &[S]) -> Result<Propagator, Error> {
@@ -66,31 +64,19 @@ impl Propagator {
 
     /// Combines the propagators named as in `OTEL_PROPAGATORS` (`tracecontext`, `baggage`, `b3`, `b3multi`,
     /// `jaeger`, `none`), case-insensitively, surrounding whitespace ignored. `none` adds nothing; an empty name
-    /// (from `a,,b`) is skipped.
+    /// (from `a,,b`) is skipped. Each name is read by the parser of `OTEL_PROPAGATORS` itself, so one may also be
+    /// a comma list.
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidValue`] naming the first unknown or unsupported propagator.
+    /// [`Error::InvalidValue`] naming `OTEL_PROPAGATORS` and the first unknown or unsupported propagator.
     pub fn from_names<S: AsRef<str>>(names: &[S]) -> Result<Self, Error> {
         let mut kinds = Vec::new();
         for name in names {
             let name = name.as_ref().trim();
-            let kind = match name.to_ascii_lowercase().as_str() {
-                "" | "none" => continue,
-                "tracecontext" => PropagatorKind::TraceContext,
-                "baggage" => PropagatorKind::Baggage,
-                "b3" => PropagatorKind::B3,
-                "b3multi" => PropagatorKind::B3Multi,
-                "jaeger" => PropagatorKind::Jaeger,
-                _ => {
-                    return Err(Error::InvalidValue {
-                        option: "OTEL_PROPAGATORS".to_owned(),
-                        value: name.to_owned(),
-                        reason: format!("unknown propagator; supported: {SUPPORTED}"),
-                    })
-                }
-            };
-            kinds.push(kind);
+            let named = parse::propagators(name)
+                .map_err(|reason| Error::invalid(env::OTEL_PROPAGATORS, name, reason))?;
+            kinds.extend(named);
         }
         Ok(Self::from_kinds(&kinds))
     }
@@ -133,9 +119,7 @@ impl TextMapPropagator for Propagator {
         let span_context = span.span_context();
         for kind in &self.kinds {
             match kind {
-                PropagatorKind::TraceContext => {
-                    trace_context::inject_span_context(span_context, injector)
-                }
+                PropagatorKind::TraceContext => trace_context::inject(cx, injector),
                 PropagatorKind::Baggage => baggage::inject(cx, injector),
                 PropagatorKind::B3 => {
                     b3::inject_span_context(B3Encoding::SingleHeader, span_context, injector)
@@ -152,28 +136,30 @@ impl TextMapPropagator for Propagator {
     }
 
     fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
-        let mut found: Option<SpanContext> = None;
+        let mut found: Option<Remote> = None;
         let mut entries: Vec<Entry> = Vec::new();
         // Kept apart so the W3C header, which carries properties, wins over `uberctx-*` whatever the order:
         // otherwise a key sent both ways would lose its properties on the next hop.
         let mut jaeger_entries: Vec<Entry> = Vec::new();
         for kind in &self.kinds {
-            let span_context = match kind {
+            let remote = match kind {
                 PropagatorKind::TraceContext => found
                     .is_none()
-                    .then(|| trace_context::extract_span_context(extractor))
+                    .then(|| trace_context::extract_remote(extractor))
                     .flatten(),
                 // b3 and b3multi read the same headers: both encodings, single header first.
                 PropagatorKind::B3 | PropagatorKind::B3Multi => found
                     .is_none()
                     .then(|| b3::extract_span_context(extractor))
-                    .flatten(),
+                    .flatten()
+                    .map(Remote::from),
                 PropagatorKind::Jaeger => {
                     jaeger_entries.extend(jaeger::extract_baggage(extractor));
                     found
                         .is_none()
                         .then(|| jaeger::extract_span_context(extractor))
                         .flatten()
+                        .map(Remote::from)
                 }
                 PropagatorKind::Baggage => {
                     entries.extend(baggage::extract_entries(extractor));
@@ -181,11 +167,11 @@ impl TextMapPropagator for Propagator {
                 }
             };
             if found.is_none() {
-                found = span_context;
+                found = remote;
             }
         }
         let cx = match found {
-            Some(span_context) => cx.with_remote_span_context(span_context),
+            Some(remote) => remote.into_context(cx),
             None => cx.clone(),
         };
         entries.extend(jaeger_entries);
@@ -262,6 +248,25 @@ mod tests {
         assert!(message.contains("\"ottrace\""), "{message}");
         assert!(message.contains("OTEL_PROPAGATORS"), "{message}");
         assert!(message.contains("b3multi"), "{message}");
+        // The same reader as `OTEL_PROPAGATORS`: same words, same list rules.
+        let Error::InvalidValue {
+            option,
+            value,
+            reason,
+        } = err
+        else {
+            panic!("{err:?}");
+        };
+        assert_eq!(
+            (option.as_str(), value.as_str()),
+            ("OTEL_PROPAGATORS", "ottrace")
+        );
+        assert_eq!(Err(reason), parse::propagators("ottrace"));
+        assert_eq!(
+            from_names(&["b3, jaeger"]).unwrap().kinds(),
+            [PropagatorKind::B3, PropagatorKind::Jaeger]
+        );
+        assert!(from_names(&["none,b3"]).is_err());
     }
 
     #[test]

@@ -21,7 +21,7 @@
 //! use std::collections::HashMap;
 //! use opentelemetry::propagation::TextMapPropagator;
 //! use opentelemetry::trace::TraceContextExt;
-//! use traced_runtime::propagation::{MapExtractor, MapInjector, Propagator};
+//! use traced::propagation::{MapExtractor, MapInjector, Propagator};
 //!
 //! let propagator = Propagator::from_names(&["tracecontext", "baggage"]).unwrap();
 //!
@@ -51,6 +51,7 @@ pub mod jaeger;
 pub mod trace_context;
 
 use opentelemetry::propagation::{Extractor, Injector};
+use opentelemetry::trace::TraceContextExt;
 use opentelemetry::Context;
 
 pub use b3::B3Propagator;
@@ -65,6 +66,8 @@ pub use trace_context::TraceContextPropagator;
 /// Writes `cx` into `injector` with the globally installed propagator
 /// ([`opentelemetry::global::set_text_map_propagator`]).
 pub fn inject(cx: &Context, injector: &mut dyn Injector) {
+    // So the console draws a hop back into this process under the span that sent it.
+    crate::propagated::remember(cx.span().span_context());
     opentelemetry::global::get_text_map_propagator(|propagator| {
         propagator.inject_context(cx, injector)
     })
@@ -98,7 +101,10 @@ where
     MapInjector<'a, M>: Injector,
 {
     // Inside a trace the sampler dropped, no span was built: the trace still goes out, as not sampled.
-    inject(&crate::sampling::current_context(), &mut MapInjector(map));
+    inject(
+        &crate::traces::sampling::current_context(),
+        &mut MapInjector(map),
+    );
 }
 
 /// Characters the HTTP specification calls optional whitespace, trimmed around header values and list members.

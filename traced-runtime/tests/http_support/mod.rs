@@ -19,13 +19,15 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use opentelemetry::baggage::BaggageExt;
-use opentelemetry::trace::{SpanId, TraceContextExt, TraceId, TracerProvider as _};
-use opentelemetry::Value;
+use opentelemetry::trace::{
+    SpanId, SpanKind, Status, TraceContextExt, TraceId, TracerProvider as _,
+};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
 use tower::{Service, ServiceExt};
 use tower_layer::Layer;
 use traced_runtime::http::{ClientTraceLayer, ClientTraceService, TraceLayer};
 use traced_runtime::propagation::Propagator;
+use traced_test_support::span::{find, text};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::filter::filter_fn;
 use tracing_subscriber::layer::SubscriberExt;
@@ -57,6 +59,18 @@ pub fn install(hide_http_spans: bool) -> InMemorySpanExporter {
             exporter
         })
         .clone()
+}
+
+/// A root span carrying baggage (`tenant=acme`), for the client calls of one test.
+pub fn root(name: &'static str) -> tracing::Span {
+    exporter();
+    let span = tracing::info_span!("root", otel.name = name);
+    span.set_parent(
+        opentelemetry::Context::new()
+            .with_baggage([opentelemetry::KeyValue::new("tenant", "acme")]),
+    )
+    .unwrap();
+    span
 }
 
 /// Waits (bounded) until `count` finished spans of `trace_id` were exported, then returns all of them.
@@ -93,7 +107,7 @@ pub fn server_span_with_path(path: &str) -> SpanData {
             .into_iter()
             .find(|s| {
                 s.span_kind == opentelemetry::trace::SpanKind::Server
-                    && attr(s, "url.path").as_deref() == Some(path)
+                    && text(s, "url.path").as_deref() == Some(path)
             });
         if let Some(span) = found {
             return span;
@@ -101,26 +115,6 @@ pub fn server_span_with_path(path: &str) -> SpanData {
         assert!(Instant::now() < deadline, "no server span for {path}");
         std::thread::sleep(Duration::from_millis(10));
     }
-}
-
-/// An attribute of `span` as a string.
-pub fn attr(span: &SpanData, key: &str) -> Option<String> {
-    span.attributes
-        .iter()
-        .find(|kv| kv.key.as_str() == key)
-        .map(|kv| match &kv.value {
-            Value::String(s) => s.to_string(),
-            other => other.to_string(),
-        })
-}
-
-pub fn find<'a>(spans: &'a [SpanData], name: &str) -> &'a SpanData {
-    spans.iter().find(|s| s.name == name).unwrap_or_else(|| {
-        panic!(
-            "no span {name} in {:?}",
-            spans.iter().map(|s| &s.name).collect::<Vec<_>>()
-        )
-    })
 }
 
 /// A hyper-util client behind `ClientTraceLayer`.
@@ -183,6 +177,48 @@ pub async fn traced_get(client: &mut TracedClient, url: &str) -> Result<Reply, S
     .expect("response within 10 s")
     .map_err(|e| e.to_string())?;
     Ok(read(response).await)
+}
+
+/// Checks a call to `/headers` at `url`, made through a traced client under the root span `root_name` of trace
+/// `trace_id`, whose reply body is `body`: the client span is the root's child and the server span's parent, the
+/// server got a `traceparent` naming the client span and the root's baggage, and the client span carries the
+/// HTTP client conventions.
+pub fn assert_client_call(root_name: &str, trace_id: TraceId, body: &str, url: &str) {
+    let spans = spans_of(trace_id, 3);
+    let client = spans
+        .iter()
+        .find(|s| s.span_kind == SpanKind::Client)
+        .unwrap();
+    let server = spans
+        .iter()
+        .find(|s| s.span_kind == SpanKind::Server)
+        .unwrap();
+    let root = find(&spans, root_name);
+    assert_eq!(client.parent_span_id, root.span_context.span_id());
+    assert_eq!(server.parent_span_id, client.span_context.span_id());
+
+    // The downstream got a traceparent naming the client span, and the baggage.
+    let seen: serde_json::Value = serde_json::from_str(body).unwrap();
+    let (received_trace, received_parent) =
+        parse_traceparent(seen["traceparent"].as_str().unwrap());
+    assert_eq!(received_trace, trace_id);
+    assert_eq!(received_parent, client.span_context.span_id());
+    assert_eq!(seen["baggage_header"], "tenant=acme");
+
+    let uri: http::Uri = url.parse().unwrap();
+    let port = uri.port_u16().unwrap().to_string();
+    assert_eq!(client.name, "GET");
+    assert_eq!(client.status, Status::Unset);
+    for (key, value) in [
+        ("http.request.method", "GET"),
+        ("url.full", url),
+        ("server.address", "127.0.0.1"),
+        ("server.port", port.as_str()),
+        ("http.response.status_code", "200"),
+    ] {
+        assert_eq!(text(client, key).as_deref(), Some(value), "{key}");
+    }
+    assert!(text(client, "duration_ms").is_some());
 }
 
 /// The ids a `traceparent` header names.

@@ -127,11 +127,13 @@ fn every_setter_reaches_the_config() {
         ])
         .with_propagators([PropagatorKind::B3, PropagatorKind::Jaeger])
         .with_timeout(Duration::from_secs(3))
-        .with_compression(Compression::Zstd)
+        .with_compression(Compression::Gzip)
         .with_batch_schedule_delay(Duration::from_millis(10))
         .with_batch_export_timeout(Duration::from_millis(20))
         .with_batch_max_queue_size(300)
         .with_batch_max_export_batch_size(30)
+        .with_max_export_bytes(1_000_000)
+        .with_shutdown_timeout(Duration::from_millis(1500))
         .with_attribute_value_length_limit(64)
         .with_span_attribute_count_limit(1)
         .with_span_event_count_limit(2)
@@ -149,7 +151,7 @@ fn every_setter_reaches_the_config() {
         [PropagatorKind::B3, PropagatorKind::Jaeger]
     );
     assert_eq!(config.otlp.timeout, Duration::from_secs(3));
-    assert_eq!(config.otlp.compression, Some(Compression::Zstd));
+    assert_eq!(config.otlp.compression, Some(Compression::Gzip));
     assert_eq!(
         config.batch,
         BatchConfig {
@@ -157,12 +159,15 @@ fn every_setter_reaches_the_config() {
             export_timeout: Duration::from_millis(20),
             max_queue_size: 300,
             max_export_batch_size: 30,
+            max_export_bytes: 1_000_000,
         }
     );
+    assert_eq!(config.shutdown_timeout, Duration::from_millis(1500));
     assert_eq!(
         config.limits,
         LimitsConfig {
             attribute_value_length: Some(64),
+            attribute_count: 128,
             span_attribute_count: 1,
             span_event_count: 2,
             span_link_count: 3,
@@ -212,7 +217,9 @@ fn setter_errors_name_the_method_and_value() {
             "ftp://c",
         ),
         (
-            Config::builder().with_zipkin_endpoint("http://"),
+            Config::builder()
+                .with_exporter(ExporterKind::Zipkin)
+                .with_zipkin_endpoint("http://"),
             "with_zipkin_endpoint",
             "http://",
         ),
@@ -315,7 +322,7 @@ fn yaml_errors_join_the_builder_errors() {
     assert_eq!(
         err.to_string(),
         "2 configuration errors: invalid value \"0ns\" for with_timeout: must be positive; \
-         unknown key \"servce\" in inline, did you mean \"service\"?"
+         unknown key \"servce\" in inline:1:1, did you mean \"service\"?"
     );
     let missing = Config::builder()
         .with_yaml_file("/nonexistent/t.yaml")
@@ -372,4 +379,185 @@ fn redaction_keys_add_up_and_code_can_turn_it_off() {
         .build_with(&env(&[("TRACED_REDACTION", "on")]))
         .unwrap();
     assert!(!config.redaction.enabled);
+}
+
+#[test]
+fn metrics_setters_win_over_the_environment() {
+    use crate::config::{MetricsExporterKind, Temporality};
+
+    let config = Config::builder()
+        .with_otlp_endpoint("http://base:4318")
+        .with_header("a", "1")
+        .with_metrics_header("b", "2")
+        .with_metrics_exporters([MetricsExporterKind::Console, MetricsExporterKind::Console])
+        .with_metric_export_interval(Duration::from_millis(10))
+        .with_metric_export_timeout(Duration::from_millis(20))
+        .with_metrics_timeout(Duration::from_millis(30))
+        .with_metrics_compression(Compression::Gzip)
+        .with_metrics_temporality(Temporality::Delta)
+        .with_prometheus_host("0.0.0.0")
+        .with_prometheus_port(1234)
+        .with_function_metrics(false)
+        .build_with(&env(&[
+            ("OTEL_METRICS_EXPORTER", "otlp"),
+            (
+                "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
+                "cumulative",
+            ),
+            ("TRACED_FUNCTION_METRICS", "on"),
+        ]))
+        .unwrap();
+    let metrics = config.metrics;
+    assert_eq!(metrics.exporters, [MetricsExporterKind::Console]);
+    assert_eq!(metrics.otlp.endpoint, "http://base:4318/v1/metrics");
+    assert_eq!(
+        metrics.otlp.headers,
+        vec![("a".into(), "1".into()), ("b".into(), "2".into())]
+    );
+    assert_eq!(metrics.export_interval, Duration::from_millis(10));
+    assert_eq!(metrics.export_timeout, Duration::from_millis(20));
+    assert_eq!(metrics.otlp.timeout, Duration::from_millis(30));
+    assert_eq!(metrics.otlp.compression, Some(Compression::Gzip));
+    assert_eq!(metrics.temporality, Temporality::Delta);
+    assert_eq!(
+        (metrics.prometheus_host.as_str(), metrics.prometheus_port),
+        ("0.0.0.0", 1234)
+    );
+    assert!(!metrics.functions);
+    let with_url = Config::builder()
+        .without_env()
+        .with_otlp_metrics_endpoint("http://m:1/x")
+        .with_metrics_protocol(Protocol::HttpJson)
+        .build()
+        .unwrap();
+    assert_eq!(with_url.metrics.otlp.endpoint, "http://m:1/x");
+    assert_eq!(with_url.metrics.otlp.protocol, Protocol::HttpJson);
+    let text = Config::builder()
+        .without_env()
+        .with_metric_export_interval(Duration::ZERO)
+        .with_prometheus_host("a b")
+        .with_otlp_metrics_endpoint("nowhere")
+        .build()
+        .unwrap_err()
+        .to_string();
+    for says in [
+        "with_metric_export_interval",
+        "with_prometheus_host",
+        "with_otlp_metrics_endpoint",
+    ] {
+        assert!(text.contains(says), "{text}");
+    }
+}
+
+#[test]
+fn tail_sampling_in_code_wins_and_is_checked() {
+    use crate::config::TailSampling;
+    let config = Config::builder()
+        .with_tail_sampling(TailSampling::new().keep_ratio(0.5).max_spans(10))
+        .build_with(&env(&[("TRACED_TAIL_SAMPLING", "errors")]))
+        .unwrap();
+    assert_eq!(
+        config.tail_sampling,
+        Some(TailSampling::new().keep_ratio(0.5).max_spans(10))
+    );
+    let error = Config::builder()
+        .without_env()
+        .with_tail_sampling(TailSampling::new().keep_ratio(1.5))
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.starts_with("invalid value \"TailSampling {")
+            && error.contains("for with_tail_sampling: the ratio must be in 0..=1"),
+        "{error}"
+    );
+}
+
+#[test]
+fn logs_options_in_code() {
+    use crate::config::{LogSpanAttributes, LogsExporterKind};
+    let config = Config::builder()
+        .without_env()
+        .with_otlp_endpoint("http://c:4317")
+        .with_protocol(Protocol::Grpc)
+        .with_logs_exporters([LogsExporterKind::Console])
+        .with_logs_timeout(Duration::from_millis(5))
+        .with_logs_batch_schedule_delay(Duration::from_millis(7))
+        .with_logs_batch_max_queue_size(3)
+        .with_log_record_attribute_count_limit(2)
+        .with_all_log_span_attributes()
+        .build()
+        .unwrap();
+    assert_eq!(config.logs.exporters, [LogsExporterKind::Console]);
+    assert_eq!(config.logs.otlp.endpoint, "http://c:4317");
+    assert_eq!(config.logs.otlp.protocol, Protocol::Grpc);
+    assert_eq!(config.logs.otlp.timeout, Duration::from_millis(5));
+    assert_eq!(config.logs.batch.schedule_delay, Duration::from_millis(7));
+    assert_eq!(config.logs.batch.max_queue_size, 3);
+    assert_eq!(config.logs.limits.attribute_count, 2);
+    assert_eq!(config.logs.span_attributes, LogSpanAttributes::All);
+    let error = Config::builder()
+        .without_env()
+        .with_logs_batch_max_queue_size(0)
+        .with_otlp_logs_endpoint("nope")
+        .with_log_span_attributes(["*", "a"])
+        .build()
+        .unwrap_err()
+        .to_string();
+    for option in [
+        "with_logs_batch_max_queue_size",
+        "with_otlp_logs_endpoint",
+        "with_log_span_attributes",
+    ] {
+        assert!(error.contains(option), "{error}");
+    }
+}
+
+#[test]
+fn a_span_exporter_in_code_replaces_the_default_unless_exporters_are_named() {
+    use opentelemetry_sdk::trace::InMemorySpanExporter;
+
+    let given = || Config::builder().with_span_exporter(InMemorySpanExporter::default());
+    let alone = given().build_with(&env(&[])).unwrap();
+    assert!(alone.exporters.is_empty(), "no localhost:4318 beside it");
+    assert_eq!(alone.span_exporters.len(), 1);
+    let named_in_env = given()
+        .build_with(&env(&[("OTEL_TRACES_EXPORTER", "console")]))
+        .unwrap();
+    assert_eq!(named_in_env.exporters, [ExporterKind::Console]);
+    let named_in_yaml = given()
+        .with_yaml_str("exporter: { kind: otlp }", "inline")
+        .build_with(&env(&[]))
+        .unwrap();
+    assert_eq!(named_in_yaml.exporters, [ExporterKind::Otlp]);
+    let named_in_code = given()
+        .with_exporter(ExporterKind::Zipkin)
+        .build_with(&env(&[]))
+        .unwrap();
+    assert_eq!(named_in_code.exporters, [ExporterKind::Zipkin]);
+}
+
+#[test]
+fn baggage_attributes_from_code_win_and_are_checked() {
+    use crate::config::BaggageAttributes;
+    let config = Config::builder()
+        .with_baggage_attributes(["tenant.id"])
+        .build_with(&env(&[("TRACED_BAGGAGE_ATTRIBUTES", "*")]))
+        .unwrap();
+    assert_eq!(
+        config.baggage_attributes,
+        BaggageAttributes::Keys(vec!["tenant.id".into()])
+    );
+    let none: [&str; 0] = [];
+    let config = Config::builder()
+        .with_baggage_attributes(none)
+        .build_with(&env(&[("TRACED_BAGGAGE_ATTRIBUTES", "*")]))
+        .unwrap();
+    assert_eq!(config.baggage_attributes, BaggageAttributes::None);
+    let refused = Config::builder()
+        .with_baggage_attributes(["tenant,user"])
+        .build_with(&env(&[]))
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("with_baggage_attributes"), "{refused}");
 }

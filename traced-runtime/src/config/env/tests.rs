@@ -272,6 +272,8 @@ fn batch_processor_numbers() {
         (OTEL_BSP_EXPORT_TIMEOUT, "2000"),
         (OTEL_BSP_MAX_QUEUE_SIZE, "4096"),
         (OTEL_BSP_MAX_EXPORT_BATCH_SIZE, "1024"),
+        (TRACED_MAX_EXPORT_BYTES, "1000000"),
+        (TRACED_SHUTDOWN_TIMEOUT, "1500"),
     ]);
     assert_eq!(
         config.batch,
@@ -280,8 +282,10 @@ fn batch_processor_numbers() {
             export_timeout: Duration::from_millis(2000),
             max_queue_size: 4096,
             max_export_batch_size: 1024,
+            max_export_bytes: 1_000_000,
         }
     );
+    assert_eq!(config.shutdown_timeout, Duration::from_millis(1500));
 }
 
 #[test]
@@ -386,7 +390,11 @@ fn bad_endpoints_are_errors_naming_the_variable() {
         OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
         OTEL_EXPORTER_ZIPKIN_ENDPOINT,
     ] {
-        let message = error(&[(name, "collector:4318")]);
+        // Zipkin's endpoint is checked only when Zipkin is used.
+        let message = error(&[
+            (name, "collector:4318"),
+            (OTEL_TRACES_EXPORTER, "otlp,zipkin"),
+        ]);
         assert!(
             message.starts_with(&format!("invalid value \"collector:4318\" for {name}:")),
             "{message}"
@@ -432,9 +440,12 @@ fn headers_merge_traces_over_generic_and_decode() {
             ("x-team".to_owned(), "a b".to_owned())
         ]
     );
+    // The error names the header, never its value.
     let message = error(&[(OTEL_EXPORTER_OTLP_TRACES_HEADERS, "k=%G0")]);
     assert!(
-        message.contains("OTEL_EXPORTER_OTLP_TRACES_HEADERS") && message.contains("k=%G0"),
+        message.contains("OTEL_EXPORTER_OTLP_TRACES_HEADERS")
+            && message.contains("k=[REDACTED]")
+            && !message.contains("%G0"),
         "{message}"
     );
 }
@@ -468,12 +479,12 @@ fn compression() {
     );
     assert_eq!(
         config(&[
-            (OTEL_EXPORTER_OTLP_COMPRESSION, "gzip"),
-            (OTEL_EXPORTER_OTLP_TRACES_COMPRESSION, "zstd")
+            (OTEL_EXPORTER_OTLP_COMPRESSION, "none"),
+            (OTEL_EXPORTER_OTLP_TRACES_COMPRESSION, "gzip")
         ])
         .otlp
         .compression,
-        Some(Compression::Zstd)
+        Some(Compression::Gzip)
     );
     assert_eq!(
         config(&[
@@ -488,6 +499,37 @@ fn compression() {
     assert!(
         message.contains("OTEL_EXPORTER_OTLP_COMPRESSION") && message.contains("brotli"),
         "{message}"
+    );
+}
+
+#[test]
+fn zstd_is_refused_where_it_is_read() {
+    let message = error(&[(OTEL_EXPORTER_OTLP_TRACES_COMPRESSION, "zstd")]);
+    assert!(
+        message.contains("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION")
+            && message.contains("not supported"),
+        "{message}"
+    );
+    let yaml = crate::config::file::from_yaml_with(
+        "exporter: { otlp: { compression: zstd } }",
+        "app.yaml",
+        &env(&[]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        yaml.contains("exporter.otlp.compression in app.yaml") && yaml.contains("not supported"),
+        "{yaml}"
+    );
+    let code = Config::builder()
+        .without_env()
+        .with_compression(Compression::Zstd)
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        code.contains("with_compression") && code.contains("not supported"),
+        "{code}"
     );
 }
 
@@ -511,6 +553,7 @@ fn limits_span_variables_win_over_generic_ones() {
         specific.limits,
         LimitsConfig {
             attribute_value_length: Some(50),
+            attribute_count: 10,
             span_attribute_count: 20,
             span_event_count: 5,
             span_link_count: 6,
@@ -579,8 +622,8 @@ fn every_error_is_reported_at_once() {
         options,
         [
             OTEL_TRACES_EXPORTER,
-            OTEL_EXPORTER_OTLP_PROTOCOL,
-            OTEL_TRACES_SAMPLER
+            OTEL_TRACES_SAMPLER,
+            OTEL_EXPORTER_OTLP_PROTOCOL
         ]
     );
     assert!(
@@ -607,4 +650,343 @@ fn redaction_is_on_by_default_and_configurable() {
     assert!(!config.redaction.enabled);
     assert_eq!(config.redaction.keys, ["ssn", "iban"]);
     assert!(error(&[("TRACED_REDACTION", "maybe")]).contains("TRACED_REDACTION"));
+}
+
+#[test]
+fn options_of_an_unused_exporter_are_not_errors() {
+    let bad_otlp = [
+        (OTEL_EXPORTER_OTLP_ENDPOINT, "collector:4318"),
+        (OTEL_EXPORTER_OTLP_PROTOCOL, "udp"),
+        (OTEL_EXPORTER_OTLP_HEADERS, "novalue"),
+        (OTEL_EXPORTER_OTLP_COMPRESSION, "zstd"),
+        (OTEL_EXPORTER_ZIPKIN_ENDPOINT, "zipkin"),
+    ];
+    let mut console = bad_otlp.to_vec();
+    console.push((OTEL_TRACES_EXPORTER, "console"));
+    // The log records' otlp exporter reads the generic OTLP options too.
+    let mut console_logs = console.clone();
+    console_logs.push((OTEL_LOGS_EXPORTER, "console"));
+    let config = config(&console_logs);
+    assert_eq!(config.exporters, [ExporterKind::Console]);
+    assert_eq!(
+        config.otlp,
+        OtlpConfig::default(),
+        "the bad values are dropped"
+    );
+    // Used, by the spans or by the log records alone, the same options are errors, each one reported once.
+    for used in [&bad_otlp[..], &console] {
+        let err = Config::from_lookup(env(used)).unwrap_err();
+        let Error::Many(errors) = &err else {
+            panic!("{err}")
+        };
+        assert_eq!(errors.len(), 4, "{err}");
+    }
+    // A logs-only option matters only to the log records' otlp exporter.
+    let logs_endpoint = [(OTEL_EXPORTER_OTLP_LOGS_ENDPOINT, "ftp://x")];
+    assert!(error(&logs_endpoint).contains("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"));
+    let mut console_logs = logs_endpoint.to_vec();
+    console_logs.push((OTEL_LOGS_EXPORTER, "console"));
+    assert_eq!(
+        self::config(&console_logs).logs.otlp,
+        crate::config::LogsConfig::default().otlp
+    );
+}
+
+#[test]
+fn resource_attributes_are_merged_linearly_and_bounded() {
+    // 100,000 entries took 33 s in release builds when each insert searched the list; the test would not end.
+    let entries: Vec<String> = (0..100_000).map(|i| format!("key{i}=value{i}")).collect();
+    let config = config(&[(OTEL_RESOURCE_ATTRIBUTES, &entries.join(","))]);
+    assert_eq!(config.resource_attributes.len(), 128);
+    assert_eq!(
+        config.resource_attributes[127],
+        ("key127".to_owned(), "value127".to_owned())
+    );
+    let config = config_with_limit(&entries.join(","), "1000");
+    assert_eq!(config.resource_attributes.len(), 1000);
+}
+
+fn config_with_limit(attributes: &str, limit: &str) -> Config {
+    config(&[
+        (OTEL_RESOURCE_ATTRIBUTES, attributes),
+        (OTEL_ATTRIBUTE_COUNT_LIMIT, limit),
+    ])
+}
+
+#[test]
+fn metrics_variables_follow_the_per_signal_rules() {
+    use crate::config::{MetricsExporterKind, Temporality};
+
+    let defaults = config(&[]).metrics;
+    assert_eq!(defaults, crate::config::MetricsConfig::default());
+    assert_eq!(defaults.otlp.endpoint, "http://localhost:4318/v1/metrics");
+    assert_eq!(defaults.export_interval, Duration::from_millis(60_000));
+    assert_eq!(defaults.export_timeout, Duration::from_millis(30_000));
+    assert_eq!(
+        (defaults.prometheus_host.as_str(), defaults.prometheus_port),
+        ("localhost", 9464)
+    );
+
+    // The generic endpoint gets `/v1/metrics`, even when the traces have a URL of their own.
+    let metrics = config(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318/"),
+        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://t:1/x"),
+        ("OTEL_EXPORTER_OTLP_HEADERS", "a=1,b=2"),
+        ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "secret=traces-only"),
+        ("OTEL_EXPORTER_OTLP_METRICS_HEADERS", "b=3"),
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "700"),
+        ("OTEL_METRICS_EXPORTER", "prometheus, otlp"),
+        ("OTEL_METRIC_EXPORT_INTERVAL", "1500"),
+        ("OTEL_METRIC_EXPORT_TIMEOUT", "900"),
+        ("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "Delta"),
+        ("OTEL_EXPORTER_PROMETHEUS_HOST", "0.0.0.0"),
+        ("OTEL_EXPORTER_PROMETHEUS_PORT", "9999"),
+        ("TRACED_FUNCTION_METRICS", "false"),
+    ])
+    .metrics;
+    assert_eq!(metrics.otlp.endpoint, "http://c:4318/v1/metrics");
+    assert_eq!(
+        metrics.otlp.headers,
+        vec![("a".into(), "1".into()), ("b".into(), "3".into())]
+    );
+    assert_eq!(metrics.otlp.timeout, Duration::from_millis(700));
+    assert_eq!(
+        metrics.exporters,
+        [MetricsExporterKind::Prometheus, MetricsExporterKind::Otlp]
+    );
+    assert_eq!(metrics.export_interval, Duration::from_millis(1500));
+    assert_eq!(metrics.export_timeout, Duration::from_millis(900));
+    assert_eq!(metrics.temporality, Temporality::Delta);
+    assert_eq!(
+        (metrics.prometheus_host.as_str(), metrics.prometheus_port),
+        ("0.0.0.0", 9999)
+    );
+    assert!(!metrics.functions);
+
+    // The per-signal URL is used as is; the per-signal protocol picks its default endpoint.
+    let metrics = config(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
+        ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "http://m:9/custom"),
+    ])
+    .metrics;
+    assert_eq!(metrics.otlp.endpoint, "http://m:9/custom");
+    let grpc = config(&[("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "grpc")]).metrics;
+    assert_eq!(grpc.otlp.endpoint, "http://localhost:4317");
+    assert_eq!(
+        config(&[("OTEL_METRICS_EXPORTER", "none")])
+            .metrics
+            .exporters,
+        []
+    );
+}
+
+#[test]
+fn bad_metrics_values_name_their_variable() {
+    for (name, value, says) in [
+        ("OTEL_METRICS_EXPORTER", "zipkin", "prometheus"),
+        (
+            "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
+            "often",
+            "lowmemory",
+        ),
+        ("OTEL_EXPORTER_PROMETHEUS_PORT", "99999", "port"),
+        ("OTEL_EXPORTER_PROMETHEUS_HOST", "http://x", "host"),
+        ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "nope", "scheme"),
+        ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "udp", "grpc"),
+        ("TRACED_FUNCTION_METRICS", "maybe", "on or off"),
+    ] {
+        let text = error(&[(name, value)]);
+        assert!(
+            text.contains(name) && text.contains(value) && text.contains(says),
+            "{text}"
+        );
+    }
+    // A bad number is a warning, and the default stays.
+    assert!(warnings(&[("OTEL_METRIC_EXPORT_INTERVAL", "soon")])
+        .iter()
+        .any(|w| w.contains("OTEL_METRIC_EXPORT_INTERVAL")));
+    // A bad generic value is reported once, by the traces read.
+    let text = error(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "udp")]);
+    assert_eq!(
+        text.matches("OTEL_EXPORTER_OTLP_PROTOCOL").count(),
+        1,
+        "{text}"
+    );
+}
+
+#[test]
+fn tail_sampling_from_its_variable() {
+    use crate::config::TailSampling;
+    assert_eq!(config(&[]).tail_sampling, None);
+    assert_eq!(
+        config(&[("TRACED_TAIL_SAMPLING", "errors,slow=500ms,ratio=0.1")]).tail_sampling,
+        Some(
+            TailSampling::new()
+                .keep_errors()
+                .keep_slower_than(Duration::from_millis(500))
+                .keep_ratio(0.1)
+        )
+    );
+    assert_eq!(
+        error(&[("TRACED_TAIL_SAMPLING", "errors,slow=soon")]),
+        "invalid value \"errors,slow=soon\" for TRACED_TAIL_SAMPLING: \"slow=soon\": not a duration; \
+         expected a number and a unit (us, ms, s, m): 500ms, 2s"
+    );
+    assert!(error(&[("TRACED_TAIL_SAMPLING", "ratio=2")]).contains("TRACED_TAIL_SAMPLING"));
+}
+
+#[test]
+fn logs_variables_over_the_generic_ones() {
+    use crate::config::{LogSpanAttributes, LogsExporterKind};
+    let config = config(&[
+        (OTEL_EXPORTER_OTLP_ENDPOINT, "http://c:4318"),
+        (
+            OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+            "http://t:4318/v1/traces",
+        ),
+        (OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, "grpc"),
+        (OTEL_EXPORTER_OTLP_HEADERS, "a=1,b=2"),
+        (OTEL_EXPORTER_OTLP_LOGS_HEADERS, "b=3"),
+        (OTEL_EXPORTER_OTLP_LOGS_TIMEOUT, "500"),
+        (OTEL_EXPORTER_OTLP_COMPRESSION, "gzip"),
+        (OTEL_LOGS_EXPORTER, "console,otlp"),
+        (OTEL_BLRP_SCHEDULE_DELAY, "250"),
+        (OTEL_BLRP_MAX_QUEUE_SIZE, "100"),
+        (OTEL_ATTRIBUTE_COUNT_LIMIT, "16"),
+        (OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT, "64"),
+        (TRACED_LOG_SPAN_ATTRIBUTES, "tenant.id, user.id"),
+    ]);
+    let logs = &config.logs;
+    assert_eq!(
+        logs.exporters,
+        [LogsExporterKind::Console, LogsExporterKind::Otlp]
+    );
+    // The traces protocol is the traces' alone; the generic endpoint gets /v1/logs.
+    assert_eq!(logs.otlp.protocol, Protocol::HttpProtobuf);
+    assert_eq!(logs.otlp.endpoint, "http://c:4318/v1/logs");
+    assert_eq!(
+        logs.otlp.headers,
+        vec![("a".into(), "1".into()), ("b".into(), "3".into())]
+    );
+    assert_eq!(logs.otlp.timeout, Duration::from_millis(500));
+    assert_eq!(logs.otlp.compression, Some(Compression::Gzip));
+    assert_eq!(logs.batch.schedule_delay, Duration::from_millis(250));
+    assert_eq!(
+        (logs.batch.max_queue_size, logs.batch.max_export_batch_size),
+        (100, 100)
+    );
+    assert_eq!(logs.limits.attribute_count, 16);
+    assert_eq!(logs.limits.attribute_value_length, Some(64));
+    assert_eq!(
+        logs.span_attributes,
+        LogSpanAttributes::Named(vec!["tenant.id".into(), "user.id".into()])
+    );
+    let own = config_of_logs_endpoint();
+    assert_eq!(own.logs.otlp.endpoint, "http://l:4317");
+    assert_eq!(own.logs.otlp.protocol, Protocol::Grpc);
+    let none = self::config(&[(OTEL_LOGS_EXPORTER, "none")]);
+    assert!(none.logs.exporters.is_empty());
+    assert_eq!(
+        self::config(&[]).logs.otlp.endpoint,
+        "http://localhost:4318/v1/logs"
+    );
+    assert!(error(&[(OTEL_LOGS_EXPORTER, "zipkin")]).contains("OTEL_LOGS_EXPORTER"));
+    assert!(error(&[(TRACED_LOG_SPAN_ATTRIBUTES, "*,a")]).contains("TRACED_LOG_SPAN_ATTRIBUTES"));
+    assert!(error(&[(OTEL_EXPORTER_OTLP_LOGS_ENDPOINT, "ftp://x")])
+        .contains("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"));
+}
+
+fn config_of_logs_endpoint() -> Config {
+    config(&[
+        (OTEL_EXPORTER_OTLP_ENDPOINT, "http://c:4318"),
+        (OTEL_EXPORTER_OTLP_LOGS_ENDPOINT, "http://l:4317"),
+        (OTEL_EXPORTER_OTLP_LOGS_PROTOCOL, "grpc"),
+    ])
+}
+
+#[test]
+fn errors_never_quote_secrets() {
+    let secret = "sk-live-0123456789";
+    for (name, value) in [
+        (
+            OTEL_EXPORTER_OTLP_HEADERS,
+            format!("authorization=Bearer {secret}\u{1}"),
+        ),
+        (
+            OTEL_EXPORTER_OTLP_HEADERS,
+            format!("authorization:Bearer {secret}"),
+        ),
+        (
+            OTEL_EXPORTER_OTLP_TRACES_HEADERS,
+            format!("x-api-key={secret}%zz"),
+        ),
+        (
+            OTEL_EXPORTER_OTLP_ENDPOINT,
+            format!("ftp://user:{secret}@collector"),
+        ),
+        (
+            OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+            format!("http://c:port/?token={secret}"),
+        ),
+        (
+            OTEL_RESOURCE_ATTRIBUTES,
+            format!("db.password={secret},broken"),
+        ),
+    ] {
+        let message = error(&[(name, &value)]);
+        assert!(message.contains(name), "{message}");
+        assert!(!message.contains(secret), "{name}: {message}");
+        let debug = format!(
+            "{:?}",
+            Config::from_lookup(env(&[(name, &value)])).unwrap_err()
+        );
+        assert!(!debug.contains(secret), "{name}: {debug}");
+    }
+    assert_eq!(
+        error(&[(OTEL_EXPORTER_OTLP_HEADERS, &format!("authorization=Bearer\u{7}{secret}"))]),
+        "invalid value \"authorization=[REDACTED]\" for OTEL_EXPORTER_OTLP_HEADERS: header \
+         \"authorization\": the value has a character a header cannot carry (at 7: a control character \
+         or not ASCII)"
+    );
+}
+
+#[test]
+fn debug_of_the_config_hides_header_values_and_credentials() {
+    let config = config(&[
+        (OTEL_EXPORTER_OTLP_HEADERS, "authorization=Bearer sk-live-1"),
+        (
+            OTEL_EXPORTER_OTLP_ENDPOINT,
+            "https://user:pw-secret@collector:4318",
+        ),
+    ]);
+    assert_eq!(config.otlp.headers[0].1, "Bearer sk-live-1");
+    let debug = format!("{config:?}");
+    assert!(debug.contains("authorization"), "{debug}");
+    assert!(
+        !debug.contains("sk-live-1") && !debug.contains("pw-secret"),
+        "{debug}"
+    );
+}
+
+#[test]
+fn baggage_attributes_are_keys_or_everything() {
+    use crate::config::BaggageAttributes;
+    assert_eq!(config(&[]).baggage_attributes, BaggageAttributes::None);
+    assert_eq!(
+        config(&[(
+            "TRACED_BAGGAGE_ATTRIBUTES",
+            " tenant.id, user.id ,tenant.id"
+        )])
+        .baggage_attributes,
+        BaggageAttributes::Keys(vec!["tenant.id".into(), "user.id".into()])
+    );
+    assert_eq!(
+        config(&[("TRACED_BAGGAGE_ATTRIBUTES", "tenant.id,*")]).baggage_attributes,
+        BaggageAttributes::All
+    );
+    let refused = error(&[("TRACED_BAGGAGE_ATTRIBUTES", "tenant id")]);
+    assert!(
+        refused.contains("TRACED_BAGGAGE_ATTRIBUTES") && refused.contains("\"tenant id\""),
+        "{refused}"
+    );
 }

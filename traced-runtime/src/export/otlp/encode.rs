@@ -1,0 +1,623 @@
+//! `SpanData` straight to the protobuf bytes of an OTLP `ExportTraceServiceRequest`.
+//!
+//! opentelemetry-proto first converts every span into its message structs (a `String` per attribute key and
+//! value, a `Vec` per id) and prost then encodes those: on the export thread that conversion, and freeing it,
+//! cost more than the encoding itself. Writing the wire format from the spans as they are allocates only the
+//! output. The rare parts (resource, scope) still go through opentelemetry-proto; the unit tests check the
+//! result decodes to what its conversion gives.
+//!
+//! Wire format: <https://protobuf.dev/programming-guides/encoding/>; field numbers from
+//! `opentelemetry/proto/{collector/trace,trace,common}/v1/*.proto`. Like prost, scalar fields at their default
+//! value are left out; messages and `oneof` members that the conversion sets are always written.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status};
+use opentelemetry::{Array, InstrumentationScope, KeyValue, StringValue, Value};
+use opentelemetry_proto::tonic::common::v1::InstrumentationScope as ProtoScope;
+use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
+use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
+use opentelemetry_sdk::trace::SpanData;
+use prost::Message as _;
+
+const VARINT: u32 = 0;
+const I64: u32 = 1;
+const LEN: u32 = 2;
+const I32: u32 = 5;
+
+// `SpanFlags` of trace.proto: the W3C flags in the low byte, and whether the parent's remoteness is known/true.
+const FLAGS_HAS_IS_REMOTE: u32 = 0x100;
+const FLAGS_IS_REMOTE: u32 = 0x200;
+
+/// The resource part of every request, encoded once per resource.
+#[derive(Debug, Default)]
+pub(super) struct EncodedResource {
+    /// The `Resource` message.
+    resource: Vec<u8>,
+    schema_url: String,
+}
+
+impl From<&ResourceAttributesWithSchema> for EncodedResource {
+    fn from(resource: &ResourceAttributesWithSchema) -> Self {
+        EncodedResource {
+            resource: ProtoResource {
+                attributes: resource.attributes.0.clone(),
+                dropped_attributes_count: 0,
+                entity_refs: Vec::new(),
+            }
+            .encode_to_vec(),
+            schema_url: resource.schema_url.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// The request for `spans`: one `ResourceSpans` with a `ScopeSpans` per instrumentation scope, in the order
+/// the scopes first appear.
+///
+/// One pass over the spans, writing as it goes: a message whose length is only known once written (a span, an
+/// event, a link, the scope and resource groups) gets room for the length bytes it most likely needs, and is
+/// moved in the rare case it needs another number of them ([`nested`]). The previous encoder computed every
+/// span's length first and, per attribute, the lengths of its `KeyValue` and `AnyValue` three times: under
+/// callgrind, 4,359 instructions per span of the service bench, against 3,235 now.
+pub(super) fn request(spans: &[SpanData], resource: &EncodedResource) -> Vec<u8> {
+    let scopes = Scopes::of(spans);
+    let mut out = Vec::with_capacity(estimated_len(spans, resource));
+    nested(&mut out, 1, 3, |out| {
+        bytes(out, 1, &resource.resource);
+        for (index, scope) in scopes.distinct.iter().enumerate() {
+            nested(out, 2, 3, |out| {
+                bytes(out, 1, &ProtoScope::from((*scope, None)).encode_to_vec());
+                for span in scopes.spans(spans, index) {
+                    nested(out, 2, 2, |out| write_span(out, span));
+                }
+                string(out, 3, scope.schema_url().unwrap_or_default());
+            });
+        }
+        string(out, 3, &resource.schema_url);
+    });
+    out
+}
+
+/// The instrumentation scopes of a batch, in the order they first appear, and the scope of each span.
+struct Scopes<'a> {
+    distinct: Vec<&'a InstrumentationScope>,
+    /// The index in `distinct` of each span's scope; empty when there is only one scope (nearly always).
+    of_span: Vec<u32>,
+}
+
+impl<'a> Scopes<'a> {
+    fn of(spans: &'a [SpanData]) -> Self {
+        let mut scopes = Scopes {
+            distinct: Vec::new(),
+            of_span: Vec::new(),
+        };
+        let Some(first) = spans.first() else {
+            return scopes;
+        };
+        scopes.distinct.push(&first.instrumentation_scope);
+        let Some(other) = spans
+            .iter()
+            .position(|span| span.instrumentation_scope != first.instrumentation_scope)
+        else {
+            return scopes;
+        };
+        scopes.of_span = vec![0; other];
+        let mut last = 0;
+        for span in &spans[other..] {
+            let scope = &span.instrumentation_scope;
+            // Spans of one batch come in runs of one scope: compare with the previous one first.
+            if scopes.distinct[last] != scope {
+                last = match scopes.distinct.iter().position(|s| *s == scope) {
+                    Some(index) => index,
+                    None => {
+                        scopes.distinct.push(scope);
+                        scopes.distinct.len() - 1
+                    }
+                };
+            }
+            scopes.of_span.push(last as u32);
+        }
+        scopes
+    }
+
+    /// The spans of scope `index`, in their order in the batch.
+    fn spans<'s>(
+        &'s self,
+        spans: &'a [SpanData],
+        index: usize,
+    ) -> impl Iterator<Item = &'a SpanData> + 's {
+        let all = self.of_span.is_empty();
+        spans
+            .iter()
+            .enumerate()
+            .filter(move |(at, _)| all || self.of_span[*at] as usize == index)
+            .map(|(_, span)| span)
+    }
+}
+
+/// A first capacity for the request, close to its length for the usual spans (a few short attributes), so the
+/// buffer seldom grows: a growth copies the request so far.
+fn estimated_len(spans: &[SpanData], resource: &EncodedResource) -> usize {
+    let per_span: usize = spans
+        .iter()
+        .map(|span| 96 + span.name.len() + 48 * span.attributes.len())
+        .sum();
+    64 + resource.resource.len() + resource.schema_url.len() + per_span
+}
+
+fn kind(kind: &SpanKind) -> u64 {
+    match kind {
+        SpanKind::Internal => 1,
+        SpanKind::Server => 2,
+        SpanKind::Client => 3,
+        SpanKind::Producer => 4,
+        SpanKind::Consumer => 5,
+    }
+}
+
+fn nanos(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+fn flags(context: &SpanContext, remote: bool) -> u32 {
+    u32::from(context.trace_flags().to_u8())
+        | FLAGS_HAS_IS_REMOTE
+        | if remote { FLAGS_IS_REMOTE } else { 0 }
+}
+
+/// The status: code (`STATUS_CODE_OK` = 1, `ERROR` = 2) and the error's description.
+fn status(status: &Status) -> (u64, &str) {
+    match status {
+        Status::Unset => (0, ""),
+        Status::Ok => (1, ""),
+        Status::Error { description } => (2, description),
+    }
+}
+
+fn write_span(out: &mut Vec<u8>, span: &SpanData) {
+    let context = &span.span_context;
+    bytes(out, 1, &context.trace_id().to_bytes());
+    bytes(out, 2, &context.span_id().to_bytes());
+    string(out, 3, &context.trace_state().header());
+    if span.parent_span_id != SpanId::INVALID {
+        bytes(out, 4, &span.parent_span_id.to_bytes());
+    }
+    string(out, 5, &span.name);
+    varint_field(out, 6, kind(&span.span_kind));
+    fixed64(out, 7, nanos(span.start_time));
+    fixed64(out, 8, nanos(span.end_time));
+    attributes(out, 9, &span.attributes);
+    varint_field(out, 10, u64::from(span.dropped_attributes_count));
+    for event in span.events.iter() {
+        nested(out, 11, 1, |out| {
+            fixed64(out, 1, nanos(event.timestamp));
+            string(out, 2, &event.name);
+            attributes(out, 3, &event.attributes);
+            varint_field(out, 4, u64::from(event.dropped_attributes_count));
+        });
+    }
+    varint_field(out, 12, u64::from(span.events.dropped_count));
+    for link in span.links.iter() {
+        nested(out, 13, 1, |out| {
+            bytes(out, 1, &link.span_context.trace_id().to_bytes());
+            bytes(out, 2, &link.span_context.span_id().to_bytes());
+            string(out, 3, &link.span_context.trace_state().header());
+            attributes(out, 4, &link.attributes);
+            varint_field(out, 5, u64::from(link.dropped_attributes_count));
+            fixed32(
+                out,
+                6,
+                flags(&link.span_context, link.span_context.is_remote()),
+            );
+        });
+    }
+    varint_field(out, 14, u64::from(span.links.dropped_count));
+    let (code, message) = status(&span.status);
+    message_header(out, 15, string_len(2, message) + varint_field_len(3, code));
+    string(out, 2, message);
+    varint_field(out, 3, code);
+    fixed32(out, 16, flags(context, span.parent_span_is_remote));
+}
+
+fn attributes(out: &mut Vec<u8>, field: u32, attributes: &[KeyValue]) {
+    for kv in attributes {
+        let key = kv.key.as_str();
+        let value_len = any_value_len(&kv.value);
+        message_header(out, field, string_len(1, key) + message_len(2, value_len));
+        string(out, 1, key);
+        // The conversion always sets the value, even to an empty `AnyValue`.
+        message_header(out, 2, value_len);
+        any_value(out, &kv.value);
+    }
+}
+
+/// An `AnyValue`: the `oneof` member is written even at its default value (`false`, `0`, `""`).
+fn any_value_len(value: &Value) -> usize {
+    match value {
+        Value::Bool(_) => 2,
+        Value::I64(i) => 1 + varint_len(*i as u64),
+        Value::F64(_) => 1 + 8,
+        Value::String(s) => message_len(1, s.as_str().len()),
+        Value::Array(array) => message_len(5, array_len(array)),
+        _ => 0,
+    }
+}
+
+fn any_value(out: &mut Vec<u8>, value: &Value) {
+    match value {
+        Value::Bool(b) => {
+            key(out, 2, VARINT);
+            out.push(u8::from(*b));
+        }
+        Value::I64(i) => {
+            key(out, 3, VARINT);
+            varint(out, *i as u64);
+        }
+        Value::F64(f) => {
+            key(out, 4, I64);
+            out.extend_from_slice(&f.to_bits().to_le_bytes());
+        }
+        Value::String(s) => {
+            message_header(out, 1, s.as_str().len());
+            out.extend_from_slice(s.as_str().as_bytes());
+        }
+        Value::Array(array) => {
+            message_header(out, 5, array_len(array));
+            match array {
+                Array::Bool(items) => items.iter().for_each(|b| array_item(out, &Value::Bool(*b))),
+                Array::I64(items) => items.iter().for_each(|i| array_item(out, &Value::I64(*i))),
+                Array::F64(items) => items.iter().for_each(|f| array_item(out, &Value::F64(*f))),
+                Array::String(items) => items.iter().for_each(|s| string_item(out, s)),
+                _ => {}
+            }
+        }
+        _ => {}
+    }
+}
+
+/// An `ArrayValue`: its `values`, field 1, one `AnyValue` each.
+fn array_len(array: &Array) -> usize {
+    match array {
+        Array::Bool(items) => items.len() * message_len(1, 2),
+        Array::I64(items) => items
+            .iter()
+            .map(|i| message_len(1, 1 + varint_len(*i as u64)))
+            .sum(),
+        Array::F64(items) => items.len() * message_len(1, 9),
+        Array::String(items) => items
+            .iter()
+            .map(|s| message_len(1, message_len(1, s.as_str().len())))
+            .sum(),
+        _ => 0,
+    }
+}
+
+fn array_item(out: &mut Vec<u8>, value: &Value) {
+    message_header(out, 1, any_value_len(value));
+    any_value(out, value);
+}
+
+fn string_item(out: &mut Vec<u8>, s: &StringValue) {
+    message_header(out, 1, message_len(1, s.as_str().len()));
+    message_header(out, 1, s.as_str().len());
+    out.extend_from_slice(s.as_str().as_bytes());
+}
+
+// Primitives. Every field number here is below 16, so its key is one byte, but for `flags` (16).
+
+fn varint_len(value: u64) -> usize {
+    // 7 bits a byte; zero takes one.
+    (64 - (value | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+fn varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+fn key(out: &mut Vec<u8>, field: u32, wire: u32) {
+    varint(out, u64::from(field << 3 | wire));
+}
+
+fn message_len(field: u32, len: usize) -> usize {
+    varint_len(u64::from(field << 3)) + varint_len(len as u64) + len
+}
+
+fn message_header(out: &mut Vec<u8>, field: u32, len: usize) {
+    key(out, field, LEN);
+    varint(out, len as u64);
+}
+
+/// A length-delimited field whose length is known once `body` has written it: the key, `reserved` bytes for the
+/// length, the body, then the length, the body moved when its length takes more or fewer bytes than reserved
+/// (a memmove of one message, cheaper than the length pass over its content it replaces).
+fn nested(out: &mut Vec<u8>, field: u32, reserved: usize, body: impl FnOnce(&mut Vec<u8>)) {
+    key(out, field, LEN);
+    let at = out.len();
+    out.extend_from_slice(&[0; 4][..reserved]);
+    body(out);
+    let len = out.len() - at - reserved;
+    let needed = varint_len(len as u64);
+    if needed > reserved {
+        out.resize(out.len() + needed - reserved, 0);
+        out.copy_within(at + reserved..at + reserved + len, at + needed);
+    } else if needed < reserved {
+        out.copy_within(at + reserved.., at + needed);
+        out.truncate(at + needed + len);
+    }
+    let mut value = len as u64;
+    for byte in &mut out[at..at + needed] {
+        // Every byte but the last has the continuation bit.
+        *byte = (value as u8 & 0x7f) | 0x80;
+        value >>= 7;
+    }
+    out[at + needed - 1] &= 0x7f;
+}
+
+fn bytes(out: &mut Vec<u8>, field: u32, data: &[u8]) {
+    message_header(out, field, data.len());
+    out.extend_from_slice(data);
+}
+
+fn string_len(field: u32, s: &str) -> usize {
+    if s.is_empty() {
+        0
+    } else {
+        message_len(field, s.len())
+    }
+}
+
+fn string(out: &mut Vec<u8>, field: u32, s: &str) {
+    if !s.is_empty() {
+        bytes(out, field, s.as_bytes());
+    }
+}
+
+fn varint_field_len(field: u32, value: u64) -> usize {
+    if value == 0 {
+        0
+    } else {
+        varint_len(u64::from(field << 3)) + varint_len(value)
+    }
+}
+
+fn varint_field(out: &mut Vec<u8>, field: u32, value: u64) {
+    if value != 0 {
+        key(out, field, VARINT);
+        varint(out, value);
+    }
+}
+
+fn fixed64(out: &mut Vec<u8>, field: u32, value: u64) {
+    if value != 0 {
+        key(out, field, I64);
+        out.extend_from_slice(&value.to_le_bytes());
+    }
+}
+
+fn fixed32(out: &mut Vec<u8>, field: u32, value: u32) {
+    if value != 0 {
+        key(out, field, I32);
+        out.extend_from_slice(&value.to_le_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+    use std::time::Duration;
+
+    use opentelemetry::trace::{Event, Link, SpanContext, SpanId, TraceFlags, TraceId, TraceState};
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
+    use opentelemetry_sdk::trace::{SpanEvents, SpanLinks};
+    use opentelemetry_sdk::Resource;
+
+    use super::*;
+
+    fn context(trace: u128, span: u64, flags: u8, remote: bool, state: &str) -> SpanContext {
+        SpanContext::new(
+            TraceId::from(trace),
+            SpanId::from(span),
+            TraceFlags::new(flags),
+            remote,
+            TraceState::from_key_value(
+                state
+                    .split(',')
+                    .filter(|kv| !kv.is_empty())
+                    .filter_map(|kv| kv.split_once('=')),
+            )
+            .unwrap(),
+        )
+    }
+
+    fn span(n: u64, scope: &InstrumentationScope) -> SpanData {
+        let mut events = SpanEvents::default();
+        events.events.push(Event::new(
+            "exception",
+            UNIX_EPOCH + Duration::from_nanos(1_700_000_000_000_000_123),
+            vec![
+                KeyValue::new("exception.type", "io::Error"),
+                KeyValue::new("exception.message", ""),
+            ],
+            2,
+        ));
+        events.dropped_count = 1;
+        let mut links = SpanLinks::default();
+        links.links.push(Link::new(
+            context(7, 9, 1, true, "vendor=a"),
+            vec![KeyValue::new("link.kind", "follows")],
+            0,
+        ));
+        SpanData {
+            span_context: context(u128::MAX - u128::from(n), n + 1, 1, false, ""),
+            parent_span_id: if n % 2 == 0 {
+                SpanId::INVALID
+            } else {
+                SpanId::from(n)
+            },
+            parent_span_is_remote: n % 3 == 0,
+            span_kind: [
+                SpanKind::Internal,
+                SpanKind::Server,
+                SpanKind::Client,
+                SpanKind::Producer,
+                SpanKind::Consumer,
+            ][n as usize % 5]
+                .clone(),
+            name: Cow::Owned(format!("span-{n}")),
+            start_time: UNIX_EPOCH + Duration::from_nanos(1_700_000_000_000_000_000 + n),
+            end_time: UNIX_EPOCH + Duration::from_nanos(1_700_000_000_000_500_000 + n),
+            attributes: vec![
+                KeyValue::new("code.function.name", "crate::module::work"),
+                KeyValue::new("code.line.number", 42_i64),
+                KeyValue::new("negative", -1_i64),
+                KeyValue::new("zero", 0_i64),
+                KeyValue::new("duration_ms", 0.25),
+                KeyValue::new("no", false),
+                KeyValue::new("yes", true),
+                KeyValue::new("empty", ""),
+                KeyValue::new("unicode", "héllo ✓"),
+                KeyValue::new(
+                    "list.str",
+                    Value::Array(Array::String(vec!["a".into(), "".into()])),
+                ),
+                KeyValue::new("list.int", Value::Array(Array::I64(vec![0, -5, 300]))),
+                KeyValue::new("list.f64", Value::Array(Array::F64(vec![1.5, 0.0]))),
+                KeyValue::new("list.bool", Value::Array(Array::Bool(vec![true, false]))),
+                KeyValue::new("list.empty", Value::Array(Array::I64(vec![]))),
+                KeyValue::new("long", "x".repeat(300)),
+            ],
+            dropped_attributes_count: (n % 2) as u32,
+            events: if n % 2 == 0 {
+                events
+            } else {
+                SpanEvents::default()
+            },
+            links: if n % 2 == 1 {
+                links
+            } else {
+                SpanLinks::default()
+            },
+            status: match n % 3 {
+                0 => Status::Unset,
+                1 => Status::Ok,
+                _ => Status::error("card declined"),
+            },
+            instrumentation_scope: scope.clone(),
+        }
+    }
+
+    fn decoded(
+        spans: &[SpanData],
+        resource: &ResourceAttributesWithSchema,
+    ) -> ExportTraceServiceRequest {
+        ExportTraceServiceRequest::decode(&request(spans, &EncodedResource::from(resource))[..])
+            .unwrap()
+    }
+
+    fn expected(
+        spans: Vec<SpanData>,
+        resource: &ResourceAttributesWithSchema,
+    ) -> ExportTraceServiceRequest {
+        ExportTraceServiceRequest {
+            resource_spans: group_spans_by_resource_and_scope(spans, resource),
+        }
+    }
+
+    #[test]
+    fn decodes_to_what_the_opentelemetry_proto_conversion_gives() {
+        let resource = ResourceAttributesWithSchema::from(
+            &Resource::builder()
+                .with_service_name("checkout")
+                .with_attribute(KeyValue::new("deployment.environment.name", "test"))
+                .build(),
+        );
+        let first = InstrumentationScope::builder("traced")
+            .with_version("0.1.0")
+            .build();
+        let second = InstrumentationScope::builder("other")
+            .with_schema_url("https://opentelemetry.io/schemas/1.30.0")
+            .with_attributes([KeyValue::new("scope.attr", 1_i64)])
+            .build();
+        let spans: Vec<SpanData> = (0..12)
+            .map(|n| span(n, if n % 4 == 3 { &second } else { &first }))
+            .collect();
+        assert_eq!(
+            decoded(&spans, &resource),
+            expected(spans.clone(), &resource)
+        );
+        // Byte for byte, too: same field order, same defaults left out.
+        let one = vec![span(2, &first)];
+        assert_eq!(
+            request(&one, &EncodedResource::from(&resource)),
+            expected(one, &resource).encode_to_vec()
+        );
+    }
+
+    #[test]
+    fn messages_longer_or_shorter_than_their_reserved_length_bytes() {
+        let resource = ResourceAttributesWithSchema::default();
+        let scope = InstrumentationScope::builder("traced").build();
+        // A span under 128 bytes (one length byte of the two reserved), one over 16,383 (three), an event and a
+        // link over 127 (two of the one reserved), and a request over 2 MiB (four of the three reserved).
+        let mut tiny = span(0, &scope);
+        tiny.attributes.clear();
+        tiny.events = SpanEvents::default();
+        tiny.name = Cow::Borrowed("t");
+        let mut large = span(1, &scope);
+        large
+            .attributes
+            .push(KeyValue::new("large", "z".repeat(20_000)));
+        let mut long_event = span(2, &scope);
+        long_event.events.events[0]
+            .attributes
+            .push(KeyValue::new("event.long", "e".repeat(200)));
+        let mut long_link = span(3, &scope);
+        long_link.links.links[0]
+            .attributes
+            .push(KeyValue::new("link.long", "l".repeat(200)));
+        let mut huge = span(5, &scope);
+        huge.attributes
+            .push(KeyValue::new("huge", "h".repeat(2_200_000)));
+        for spans in [
+            vec![tiny.clone()],
+            vec![large.clone()],
+            vec![long_event, long_link],
+            vec![tiny, huge, large],
+        ] {
+            assert_eq!(
+                request(&spans, &EncodedResource::from(&resource)),
+                expected(spans, &resource).encode_to_vec()
+            );
+        }
+    }
+
+    #[test]
+    fn an_empty_batch_and_an_empty_resource() {
+        let resource = ResourceAttributesWithSchema::default();
+        assert_eq!(decoded(&[], &resource), expected(Vec::new(), &resource));
+    }
+
+    #[test]
+    fn varint_lengths() {
+        for value in [
+            0,
+            1,
+            127,
+            128,
+            16_383,
+            16_384,
+            u64::from(u32::MAX),
+            u64::MAX,
+        ] {
+            let mut out = Vec::new();
+            varint(&mut out, value);
+            assert_eq!(out.len(), varint_len(value), "{value}");
+        }
+    }
+}

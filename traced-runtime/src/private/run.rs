@@ -1,0 +1,566 @@
+//! Running a fn body or a block in its span: the level check, the sampling decision made before the span is
+//! built, the timer, the thread's sampling mark, panics recorded and resumed, and the future that carries a span
+//! across polls.
+//!
+//! The expansion calls these in a fixed order, each a non-generic call but the last:
+//! [`begin`] (or [`start`] when the span has no values of the user's) → [`Builder::build`] → [`Running::run`] (a
+//! sync body, through a `&mut dyn FnMut`, so that catching a panic is compiled once) or [`Traced`] (the one
+//! generic wrapper of an async body) → [`Running::finish`]. The call of the site's function metrics starts with
+//! the span (after it, in [`Running`]; in [`Plain`] without one) and ends in [`Running::finish`] or
+//! [`Plain::finish`], or as a panic or a cancellation when it is dropped.
+
+use std::any::Any;
+use std::future::Future;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+use std::time::Instant;
+
+use traced_conventions::span::{CANCELLED, DURATION_MS, RETURN_VALUE};
+use tracing::Span;
+
+use super::errors::{record_exception, record_failure, Failure};
+use super::parents::{Link, Parent};
+use super::site::{Sampling, Site};
+use crate::metrics::function::{Call, CallerScope};
+use crate::traces::sampling::{Mark, Unsampled};
+
+/// True when a span at `level` can be enabled: the static and the current max level, the test `tracing::span!`
+/// starts with. Below it the expansion builds nothing and runs the body as is.
+#[inline(always)]
+fn enabled(level: tracing::Level) -> bool {
+    level <= tracing::level_filters::STATIC_MAX_LEVEL
+        && level <= tracing::level_filters::LevelFilter::current()
+}
+
+/// The first step of a span: below the level, in a trace the sampler dropped or unwanted by the subscriber, the
+/// body runs [`Plain`]; otherwise the span is to be built, from the user's values.
+pub enum Begin {
+    /// No span.
+    Plain(Plain),
+    /// A span to build with [`Builder::build`].
+    Build(Builder),
+}
+
+/// Decides whether `site`'s span is built: the level first (inline, so a disabled fn costs a load and a compare),
+/// then, out of line, the sampler (a `#[traced]` fn without `parent`) and the subscriber.
+#[inline]
+pub fn begin(site: &'static Site) -> Begin {
+    if enabled(site.level()) {
+        begin_open(site)
+    } else {
+        Begin::Plain(Plain::new(site, None))
+    }
+}
+
+/// [`begin`] and [`Builder::build`] in one call, for a span without values of the user's.
+#[inline]
+pub fn start(site: &'static Site) -> Started {
+    if enabled(site.level()) {
+        start_open(site)
+    } else {
+        Started::Plain(Plain::new(site, None))
+    }
+}
+
+#[inline(never)]
+fn begin_open(site: &'static Site) -> Begin {
+    match site.sampling {
+        Sampling::Ask { root } => {
+            let (unsampled, timed_by_layer) = crate::traces::sampling::skip(root);
+            match unsampled {
+                Some(_) => Begin::Plain(Plain::new(site, unsampled)),
+                None => builder(site, timed_by_layer, None),
+            }
+        }
+        // The parent decides, not the trace around the fn: no unsampled mark while the span is built.
+        Sampling::Parent => builder(site, false, Some(Mark::set(None))),
+        Sampling::Inherit => builder(site, false, None),
+    }
+}
+
+/// [`begin_open`] then [`Builder::build`]: the sampler's answer first, in a small frame, since in a dropped trace
+/// that is all a call does.
+#[inline(never)]
+fn start_open(site: &'static Site) -> Started {
+    match site.sampling {
+        Sampling::Ask { root } => {
+            let (unsampled, timed_by_layer) = crate::traces::sampling::skip(root);
+            match unsampled {
+                Some(_) => Started::Plain(Plain::new(site, unsampled)),
+                None => start_built(site, timed_by_layer),
+            }
+        }
+        Sampling::Parent | Sampling::Inherit => match begin_open(site) {
+            Begin::Plain(plain) => Started::Plain(plain),
+            Begin::Build(builder) => Started::Span(builder.build(&[])),
+        },
+    }
+}
+
+#[inline(never)]
+fn start_built(site: &'static Site, timed_by_layer: bool) -> Started {
+    match builder(site, timed_by_layer, None) {
+        Begin::Plain(plain) => Started::Plain(plain),
+        Begin::Build(builder) => Started::Span(builder.build(&[])),
+    }
+}
+
+/// A builder for `site`'s span, if the subscriber wants it.
+#[inline]
+fn builder(site: &'static Site, timed_by_layer: bool, unmarked: Option<Mark>) -> Begin {
+    if site.is_enabled() {
+        Begin::Build(Builder {
+            site,
+            timed_by_layer,
+            _unmarked: unmarked,
+        })
+    } else {
+        Begin::Plain(Plain::new(site, None))
+    }
+}
+
+/// A body run without a span, with the thread marked as running a dropped trace when the sampler dropped it (so
+/// that what the body calls is dropped too), and its call of the function metrics, which count every call.
+pub struct Plain {
+    unsampled: Option<Unsampled>,
+    call: Call,
+}
+
+impl Plain {
+    #[inline]
+    fn new(site: &'static Site, unsampled: Option<Unsampled>) -> Plain {
+        Plain {
+            unsampled,
+            call: site.call(),
+        }
+    }
+
+    /// Marks the thread until the guard drops, if the sampler dropped the trace, and makes the call the caller
+    /// of what the body calls.
+    #[inline]
+    pub fn mark(&self) -> Marked {
+        Marked(
+            self.unsampled.map(|ids| Mark::set(Some(ids))),
+            self.call.scope(),
+        )
+    }
+
+    /// Ends the call: `error` is the error type of what the body returned (`None` for success).
+    #[inline]
+    pub fn finish(self, error: Option<&'static str>) {
+        self.call.finish(error);
+    }
+}
+
+/// See [`Plain::mark`].
+pub struct Marked(
+    #[allow(dead_code)] Option<Mark>,
+    #[allow(dead_code)] Option<CallerScope>,
+);
+
+/// A span about to be built: the user's values are evaluated only now, as `tracing::span!` evaluates them.
+pub struct Builder {
+    site: &'static Site,
+    /// `traced`'s span layer records `duration_ms` from the span's own start and end: no clock read here.
+    timed_by_layer: bool,
+    /// Held while the span of a fn with an explicit `parent` is built.
+    _unmarked: Option<Mark>,
+}
+
+impl Builder {
+    /// Builds the span with the user's `values` (`args`, then `fields`, then the keys of a `span!`), under the
+    /// current span, or as a root for `root`.
+    #[inline(never)]
+    pub fn build(self, values: &[Option<&dyn tracing::Value>]) -> Running {
+        let site = self.site;
+        let meta = site.meta();
+        let span = site.with_values(values, |values| {
+            let values = meta.fields().value_set_all(values);
+            if site.sampling == (Sampling::Ask { root: true }) {
+                Span::new_root(meta, &values)
+            } else {
+                Span::new(meta, &values)
+            }
+        });
+        Running::new(span, self.timed_by_layer, site)
+    }
+
+    /// Builds the span under `parent` (option `parent`), which also becomes its OpenTelemetry parent.
+    #[inline(never)]
+    pub fn build_child(
+        self,
+        parent: &dyn Parent,
+        values: &[Option<&dyn tracing::Value>],
+    ) -> Running {
+        let site = self.site;
+        let meta = site.meta();
+        let span = site.with_values(values, |values| {
+            Span::child_of(
+                parent.tracing_parent(),
+                meta,
+                &meta.fields().value_set_all(values),
+            )
+        });
+        parent.apply(&span);
+        Running::new(span, self.timed_by_layer, site)
+    }
+}
+
+/// What [`start`] gives: a body to run plain, or a span to run it in.
+pub enum Started {
+    /// No span.
+    Plain(Plain),
+    /// A span, built.
+    Span(Running),
+}
+
+impl Started {
+    /// [`Running::finish`], or [`Plain::finish`] (only the call to end): what an async body's completion calls.
+    #[inline]
+    pub fn finish(
+        self,
+        failure: Failure<'_>,
+        ret: Option<&dyn tracing::Value>,
+        error: Option<&'static str>,
+    ) {
+        match self {
+            Started::Plain(plain) => plain.finish(error),
+            Started::Span(running) => running.finish(failure, ret, error),
+        }
+    }
+}
+
+/// An enabled span with its timer and its call of the function metrics: runs the body, then records what it
+/// returned.
+pub struct Running {
+    span: Span,
+    timer: Timer,
+    site: &'static Site,
+    /// Started after the span, ended after it: the call's duration is inside the span's. Dropped while
+    /// unwinding, it ends as a panic; dropped otherwise (a future given up on), as cancelled.
+    call: Call,
+}
+
+impl Running {
+    #[inline]
+    fn new(span: Span, timed_by_layer: bool, site: &'static Site) -> Self {
+        let timer = Timer::begin(&span, timed_by_layer);
+        let call = site.call();
+        Running {
+            span,
+            timer,
+            site,
+            call,
+        }
+    }
+
+    /// Adds a link (option `link`).
+    pub fn link(&self, link: &dyn Link) {
+        link.add_to(&self.span);
+    }
+
+    /// Runs `body` inside the span: entered, the thread marked as running a sampled trace, a panic recorded on the
+    /// span before it continues.
+    pub fn run(&self, body: &mut dyn FnMut()) {
+        if let Err(payload) = self.catch(body) {
+            resume_panic(&self.span, self.timer, payload);
+        }
+    }
+
+    /// [`Running::run`] for the body of a `-> !` fn, which can only leave by unwinding.
+    pub fn run_never(&self, body: &mut dyn FnMut()) -> ! {
+        self.run(body);
+        unreachable!("the body of a `-> !` fn returned")
+    }
+
+    fn catch(&self, body: &mut dyn FnMut()) -> Result<(), Box<dyn Any + Send>> {
+        let _entered = enter(&self.span, &self.timer);
+        let _caller = self.call.scope();
+        catch_unwind(AssertUnwindSafe(body))
+    }
+
+    /// Records what the body returned (an `Err` as `failure`, the value itself with `ret`) and the duration; the
+    /// span closes. Then the call ends, with `error` (the error type of an `Err`, `None` for success) and the
+    /// span as its exemplar if it is sampled.
+    pub fn finish(
+        self,
+        failure: Failure<'_>,
+        ret: Option<&dyn tracing::Value>,
+        error: Option<&'static str>,
+    ) {
+        if !self.span.is_disabled() {
+            if !matches!(failure, Failure::None) {
+                record_failure(&self.span, self.site.err, failure);
+            }
+            if let Some(ret) = ret {
+                self.span.record(RETURN_VALUE, ret);
+            }
+            self.timer.finish(&self.span);
+        }
+        self.call.finish_in(error, &self.span);
+    }
+
+    /// Dropped before completion: the caller gave up on the future (the call, dropped, counts as cancelled).
+    #[cold]
+    fn cancel(self) {
+        if self.span.is_disabled() {
+            return;
+        }
+        self.span.record(CANCELLED, true);
+        self.timer.finish(&self.span);
+    }
+}
+
+/// How a span is timed, and how its body marks the thread: a disabled span (nothing to time, the thread's mark
+/// stays), or an enabled one, timed here from an instant or by `traced`'s span layer.
+#[derive(Clone, Copy, Debug)]
+enum Timer {
+    /// A disabled span.
+    Off,
+    /// Timed here from this instant.
+    Since(Instant),
+    /// `traced`'s span layer records `duration_ms` from the span's own start and end, so the clock is read once
+    /// per span end rather than twice more here.
+    ByLayer,
+}
+
+impl Timer {
+    #[inline]
+    fn begin(span: &Span, timed_by_layer: bool) -> Self {
+        if span.is_disabled() {
+            Timer::Off
+        } else if timed_by_layer {
+            Timer::ByLayer
+        } else {
+            Timer::Since(Instant::now())
+        }
+    }
+
+    /// Records `duration_ms` on `span`, unless the layer does.
+    #[inline]
+    fn finish(self, span: &Span) {
+        if let Timer::Since(start) = self {
+            span.record(DURATION_MS, start.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+}
+
+/// A span entered, with the thread marked as running a sampled trace (unless the span is disabled).
+struct Entered<'a> {
+    _entered: tracing::span::Entered<'a>,
+    _mark: Option<Mark>,
+}
+
+#[inline]
+fn enter<'a>(span: &'a Span, timer: &Timer) -> Entered<'a> {
+    Entered {
+        _entered: span.enter(),
+        _mark: match timer {
+            Timer::Off => None,
+            Timer::Since(_) | Timer::ByLayer => Some(Mark::set(None)),
+        },
+    }
+}
+
+/// Consumed by a body's closure, which makes it `FnOnce` (what it is: it runs once, and may move its captures out
+/// or return borrows of them) without a generic helper to say so.
+pub struct Once;
+
+impl Once {
+    /// Moves `self` into the closure that calls it.
+    #[inline(always)]
+    pub fn take(self) {}
+}
+
+/// The arm after [`Running::run`] that cannot be taken (the body's value is there once `run` returns): one cold
+/// function for every fn, rather than a panic location in each.
+#[cold]
+#[inline(never)]
+pub fn unreachable() -> ! {
+    unreachable!("`Running::run` returned before its body did")
+}
+
+/// Records a panic on `span`, closes its duration, and resumes unwinding with the same payload.
+#[cold]
+fn resume_panic(span: &Span, timer: Timer, payload: Box<dyn Any + Send>) -> ! {
+    if span.is_disabled() {
+        resume_unwind(payload);
+    }
+    let message = if let Some(s) = payload.downcast_ref::<&'static str>() {
+        s
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.as_str()
+    } else {
+        "Box<dyn Any>"
+    };
+    record_exception(span, "panic", message, None, true);
+    timer.finish(span);
+    resume_unwind(payload)
+}
+
+pin_project_lite::pin_project! {
+    /// The future of an async fn or block, with its span entered on every poll (or the thread marked as running
+    /// a dropped trace). On completion `finish` records the output (the probes of the expansion, which know its
+    /// type) and closes the span; dropped before completion, the span is marked `cancelled`.
+    ///
+    /// Two variants rather than one state inside, so that a future without a span (no subscriber, level
+    /// filtered out, a dropped trace) polls and drops nothing but its body; the span is boxed, so that such a
+    /// future is not larger than its body and the dropped trace's ids either (an `async fn` moves it into its
+    /// state: moving the span along cost about 25 instructions per call without a subscriber, under callgrind,
+    /// where the box costs about 100 in a sampled call of about 11,000). The `Plain` variant also holds the
+    /// call of the function metrics (counted with or without a span), which the old expansion kept in the
+    /// async fn's own state.
+    #[project = TracedProjection]
+    pub enum Traced<F, C> {
+        /// No span.
+        Plain {
+            #[pin]
+            inner: F,
+            plain: Option<Plain>,
+            finish: Option<C>,
+        },
+        /// A span, until the future completes.
+        Span {
+            #[pin]
+            inner: F,
+            open: Open,
+            finish: Option<C>,
+        },
+    }
+}
+
+/// The span of a [`Traced`] future, until it completes.
+pub struct Open(Option<Box<Running>>);
+
+impl Drop for Open {
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(running) = self.0.take() {
+            running.cancel();
+        }
+    }
+}
+
+impl Open {
+    /// Polls inside the span; a panic is recorded (and the span closed, not cancelled) before it continues.
+    fn poll_in_span(&mut self, poll: &mut dyn FnMut()) {
+        let Some(running) = &self.0 else {
+            return poll();
+        };
+        if let Err(payload) = running.catch(poll) {
+            self.panicked(payload);
+        }
+    }
+
+    /// The poll panicked: recorded, the span closed, the unwinding resumed. Out of line, as [`complete_span`].
+    #[cold]
+    #[inline(never)]
+    fn panicked(&mut self, payload: Box<dyn Any + Send>) -> ! {
+        if let Some(running) = self.0.take() {
+            resume_panic(&running.span, running.timer, payload);
+        }
+        resume_unwind(payload)
+    }
+}
+
+impl<F: Future, C: FnOnce(Started, &F::Output)> Traced<F, C> {
+    /// Wraps `inner`, to run as [`start`] (or [`begin`] and [`Builder::build`]) said; `finish` records its output
+    /// with [`Running::finish`].
+    ///
+    /// Inlined, as [`Traced::start`]: out of line they keep their temporaries out of the async fn's poll frame (32
+    /// B less per level of a recursive async fn, `benches/recursion`) but move the future through a call, which
+    /// cost about 10 ns per call of an async fn with no subscriber (`benches/overhead` S1).
+    #[inline]
+    pub fn new(started: Started, inner: F, finish: C) -> Self {
+        match started {
+            Started::Plain(plain) => Traced::Plain {
+                inner,
+                plain: Some(plain),
+                finish: Some(finish),
+            },
+            Started::Span(running) => Traced::Span {
+                inner,
+                open: Open(Some(Box::new(running))),
+                finish: Some(finish),
+            },
+        }
+    }
+
+    /// [`start`] and [`Traced::new`] in one call, for a span without values of the user's.
+    #[inline]
+    pub fn start(site: &'static Site, inner: F, finish: C) -> Self {
+        if enabled(site.level()) {
+            Traced::new(start_open(site), inner, finish)
+        } else {
+            Traced::Plain {
+                inner,
+                plain: Some(Plain::new(site, None)),
+                finish: Some(finish),
+            }
+        }
+    }
+}
+
+impl<F: Future, C: FnOnce(Started, &F::Output)> Future for Traced<F, C> {
+    type Output = F::Output;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
+        match self.project() {
+            // No span: the body as is, the thread marked on each poll if the sampler dropped its trace, the call
+            // (if metrics are on) the caller of what the body calls.
+            TracedProjection::Plain {
+                inner,
+                plain,
+                finish,
+            } => {
+                let polled = match plain {
+                    Some(plain) => {
+                        let _mark = plain.mark();
+                        inner.poll(cx)
+                    }
+                    None => inner.poll(cx),
+                };
+                if let Poll::Ready(output) = &polled {
+                    complete_plain(plain, finish, output);
+                }
+                polled
+            }
+            TracedProjection::Span {
+                mut inner,
+                open,
+                finish,
+            } => {
+                let mut polled = Poll::Pending;
+                open.poll_in_span(&mut || polled = inner.as_mut().poll(cx));
+                if let Poll::Ready(output) = &polled {
+                    complete_span(open, finish, output);
+                }
+                polled
+            }
+        }
+    }
+}
+
+/// Records the output of a completed [`Traced`] future without a span. Out of line, as [`complete_span`].
+#[inline(never)]
+fn complete_plain<O, C: FnOnce(Started, &O)>(
+    plain: &mut Option<Plain>,
+    finish: &mut Option<C>,
+    output: &O,
+) {
+    if let (Some(plain), Some(finish)) = (plain.take(), finish.take()) {
+        finish(Started::Plain(plain), output);
+    }
+}
+
+/// Records the output of a completed [`Traced`] future and closes its span. Out of line: a recursive async fn
+/// polls its next level from inside `poll`, so what `poll` keeps on the stack is paid once per level, and the
+/// span, unboxed here, is not part of it.
+#[inline(never)]
+fn complete_span<O, C: FnOnce(Started, &O)>(open: &mut Open, finish: &mut Option<C>, output: &O) {
+    if let (Some(running), Some(finish)) = (open.0.take(), finish.take()) {
+        finish(Started::Span(*running), output);
+    }
+}

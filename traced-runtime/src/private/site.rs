@@ -1,0 +1,246 @@
+//! The per-fn constants of a `#[traced]` fn or a `span!` block, in the one `static` the expansion writes.
+//!
+//! The expansion used to call `tracing::span!`, whose `macro_rules!` munch every field token by token, twice (names
+//! and values), and write a callsite, a metadata and an enabled check into every fn. The `static` below holds the
+//! same callsite and metadata, written as one struct literal, and what the span records when it starts; the rest
+//! is non-generic code here, compiled once.
+
+use tracing::callsite::{DefaultCallsite, Identifier};
+use tracing::field::FieldSet;
+use tracing::metadata::Kind;
+use tracing::{Level, Metadata};
+
+use super::errors::ErrFormat;
+use crate::metrics::function::{Call, FnMetrics, Objective};
+
+/// Where a span's place in a trace comes from, which decides whether the sampler is asked before it is built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sampling {
+    /// A `#[traced]` fn: the sampler is asked first, and a span of a dropped trace is not built (`root`: it starts
+    /// a trace of its own).
+    Ask {
+        /// The `root` option.
+        root: bool,
+    },
+    /// A `#[traced(parent = ..)]` fn: the parent decides, so the thread's unsampled mark is cleared while the span
+    /// is built.
+    Parent,
+    /// A `span!` block: a span like any other, kept from the pipeline by its filter inside a dropped trace.
+    Inherit,
+}
+
+/// Whether a site records function metrics, and with which objective.
+#[derive(Clone, Copy, Debug)]
+pub enum Metrics {
+    /// `metrics(off)`.
+    Off,
+    /// Recorded, with the `objective(..)` option if any.
+    On(Option<Objective>),
+}
+
+/// `code.function.name`: the path the macro knows, or, for a `span!` block, the enclosing fn's, read at run time.
+#[derive(Clone, Copy, Debug)]
+enum Function {
+    Path(&'static str),
+    Enclosing(fn() -> &'static str),
+}
+
+/// One instrumented fn or block: its `tracing` callsite and metadata, and the values its span starts with.
+///
+/// The field names of the metadata are, in this order: `code.function.name`, `code.file.path`,
+/// `code.line.number`, `code.column.number`, then `otel.kind` if the site has a kind, then the keys recorded
+/// later (declared empty), then the user's values, which [`Builder::build`](super::Builder::build) takes in
+/// the same order.
+#[derive(Debug)]
+pub struct Site {
+    callsite: DefaultCallsite,
+    meta: Metadata<'static>,
+    function: Function,
+    line: i64,
+    column: i64,
+    kind: Option<&'static str>,
+    /// How many names of the metadata are the user's (`args`, `fields`, the keys of a `span!`).
+    user: usize,
+    pub(super) sampling: Sampling,
+    pub(super) err: ErrFormat,
+    /// The function metrics, named by the span name and the module; `None` with `metrics(off)`.
+    metrics: Option<FnMetrics>,
+}
+
+/// The names and values of a site, given to [`Site::new`].
+#[derive(Clone, Copy, Debug)]
+pub struct Names {
+    /// The span name.
+    pub name: &'static str,
+    /// The `tracing` target.
+    pub target: &'static str,
+    /// `module_path!()`.
+    pub module: &'static str,
+    /// `file!()`.
+    pub file: &'static str,
+    /// `line!()` of the fn's name or of the `span!`.
+    pub line: u32,
+    /// `column!()` of the fn's name or of the `span!`.
+    pub column: u32,
+    /// Every field name of the span, in the order of [`Site`].
+    pub fields: &'static [&'static str],
+    /// How many of `fields` are the user's, at the end.
+    pub user: usize,
+}
+
+impl Site {
+    /// A `#[traced]` fn; `this` is the `static` being defined (its callsite and metadata point at each other).
+    #[allow(clippy::too_many_arguments)]
+    pub const fn new(
+        this: &'static Site,
+        names: Names,
+        level: Level,
+        function: &'static str,
+        kind: Option<&'static str>,
+        sampling: Sampling,
+        err: ErrFormat,
+        metrics: Metrics,
+    ) -> Site {
+        Site::with(
+            this,
+            names,
+            level,
+            Function::Path(function),
+            kind,
+            sampling,
+            err,
+            metrics,
+        )
+    }
+
+    /// A `span!` block (level INFO, errors with `Display`); `here` gives the path of the enclosing fn.
+    pub const fn block(this: &'static Site, names: Names, here: fn() -> &'static str) -> Site {
+        Site::with(
+            this,
+            names,
+            Level::INFO,
+            Function::Enclosing(here),
+            None,
+            Sampling::Inherit,
+            ErrFormat::Display,
+            Metrics::On(None),
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    const fn with(
+        this: &'static Site,
+        names: Names,
+        level: Level,
+        function: Function,
+        kind: Option<&'static str>,
+        sampling: Sampling,
+        err: ErrFormat,
+        metrics: Metrics,
+    ) -> Site {
+        Site {
+            callsite: DefaultCallsite::new(&this.meta),
+            meta: Metadata::new(
+                names.name,
+                names.target,
+                level,
+                Some(names.file),
+                Some(names.line),
+                Some(names.module),
+                FieldSet::new(names.fields, Identifier(&this.callsite)),
+                Kind::SPAN,
+            ),
+            function,
+            // `line!()` and `column!()` are `u32`s, which tracing-opentelemetry exports as text: OTLP integers.
+            line: names.line as i64,
+            column: names.column as i64,
+            kind,
+            user: names.user,
+            sampling,
+            err,
+            metrics: match metrics {
+                Metrics::Off => None,
+                Metrics::On(objective) => Some(FnMetrics::new(names.name, names.module, objective)),
+            },
+        }
+    }
+
+    /// Starts a call of the site's function metrics (one load when metrics are off). Whether the call is the
+    /// caller of what runs on this thread is up to the body: for each run of a sync body, for each poll of an
+    /// async one.
+    #[inline]
+    pub(super) fn call(&'static self) -> Call {
+        match &self.metrics {
+            Some(metrics) => metrics.call_async(),
+            None => Call::OFF,
+        }
+    }
+
+    /// The span's level.
+    #[inline(always)]
+    pub(super) fn level(&self) -> Level {
+        *self.meta.level()
+    }
+
+    /// True when the subscriber wants this span: the callsite's cached interest, else the dispatcher's answer
+    /// (what `tracing::span!` asks after the level check).
+    #[inline]
+    pub(super) fn is_enabled(&'static self) -> bool {
+        let interest = self.callsite.interest();
+        !interest.is_never()
+            && (interest.is_always()
+                || tracing::dispatcher::get_default(|dispatch| dispatch.enabled(&self.meta)))
+    }
+
+    pub(super) fn meta(&'static self) -> &'static Metadata<'static> {
+        &self.meta
+    }
+
+    /// Runs `f` with the values of every field: the `code.*` ones (and `otel.kind`) first, the fields recorded
+    /// later empty, `user` last.
+    #[inline]
+    pub(super) fn with_values<R>(
+        &self,
+        user: &[Option<&dyn tracing::Value>],
+        f: impl FnOnce(&[Option<&dyn tracing::Value>]) -> R,
+    ) -> R {
+        let function = match self.function {
+            Function::Path(path) => path,
+            Function::Enclosing(here) => super::location::enclosing_fn(here()),
+        };
+        let file = self.meta.file().unwrap_or_default();
+        let fixed: [Option<&dyn tracing::Value>; 5] = [
+            Some(&function),
+            Some(&file),
+            Some(&self.line),
+            Some(&self.column),
+            match &self.kind {
+                Some(kind) => Some(kind),
+                None => None,
+            },
+        ];
+        let fixed = &fixed[..4 + usize::from(self.kind.is_some())];
+        let total = self.meta.fields().len();
+        let later = total - fixed.len() - self.user;
+        debug_assert_eq!(
+            user.len(),
+            self.user,
+            "the values of `{}`",
+            self.meta.name()
+        );
+        // Every `#[traced]` span without `fields(..)` fits: 4 + 1 + 7 names at most.
+        const INLINE: usize = 16;
+        if total <= INLINE {
+            let mut all: [Option<&dyn tracing::Value>; INLINE] = [None; INLINE];
+            all[..fixed.len()].copy_from_slice(fixed);
+            all[fixed.len() + later..total].copy_from_slice(user);
+            f(&all[..total])
+        } else {
+            let mut all = Vec::with_capacity(total);
+            all.extend_from_slice(fixed);
+            all.resize(fixed.len() + later, None);
+            all.extend_from_slice(user);
+            f(&all)
+        }
+    }
+}

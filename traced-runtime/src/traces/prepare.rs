@@ -1,0 +1,244 @@
+//! What every exporter gets, done once per batch on the export thread: no empty keys, every string cut to the
+//! value-length limit, secrets redacted.
+//!
+//! "Every string" is every one that leaves the process: attribute values (span, event, link), the span's and
+//! the events' names, the status description. A 5 MB error text in the status description alone made gRPC
+//! requests over the collector's 4 MiB limit, and whole batches were lost.
+
+use std::borrow::Cow;
+
+use opentelemetry::trace::Status;
+use opentelemetry::{Array, KeyValue, StringValue, Value};
+use opentelemetry_sdk::trace::SpanData;
+
+use crate::config::char_boundary;
+use crate::redact::Redactor;
+
+/// The preparation of one pipeline's spans.
+#[derive(Debug)]
+pub(super) struct Prepare {
+    /// `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`.
+    pub(super) value_length_limit: Option<usize>,
+    /// `None` when redaction is off.
+    pub(super) redactor: Option<Redactor>,
+}
+
+impl Prepare {
+    /// Prepares a batch in place.
+    pub(super) fn batch(&mut self, batch: &mut [SpanData]) {
+        for span in batch {
+            drop_empty_keys(span);
+            // Cut first, so that the scan for secrets costs at most the limit per string; then cut again what a
+            // redaction made longer (`k=v` becoming `k=[REDACTED]`).
+            if let Some(limit) = self.value_length_limit {
+                cut_span(span, limit);
+            }
+            if let Some(redactor) = &mut self.redactor {
+                redact_span(redactor, span);
+                if let Some(limit) = self.value_length_limit {
+                    cut_span(span, limit);
+                }
+            }
+        }
+    }
+}
+
+/// Attributes with an empty key are invalid (OTel common spec) and some backends reject the whole batch for
+/// one: they are dropped and counted in the dropped-attributes counts. (The SDK already enforces the count
+/// limits; it checks no key.)
+fn drop_empty_keys(span: &mut SpanData) {
+    fn retain(attributes: &mut Vec<KeyValue>) -> u32 {
+        let before = attributes.len();
+        attributes.retain(|kv| !kv.key.as_str().is_empty());
+        (before - attributes.len()) as u32
+    }
+    span.dropped_attributes_count += retain(&mut span.attributes);
+    for event in span.events.events.iter_mut() {
+        event.dropped_attributes_count += retain(&mut event.attributes);
+    }
+    for link in span.links.links.iter_mut() {
+        link.dropped_attributes_count += retain(&mut link.attributes);
+    }
+}
+
+/// Secrets by key in every attribute list; secret pairs in the free text of names and the status description
+/// (an event's name is its log message).
+fn redact_span(redactor: &mut Redactor, span: &mut SpanData) {
+    redactor.redact(&mut span.attributes);
+    for event in span.events.events.iter_mut() {
+        redactor.redact(&mut event.attributes);
+        redact_text(redactor, &mut event.name);
+    }
+    for link in span.links.links.iter_mut() {
+        redactor.redact(&mut link.attributes);
+    }
+    redact_text(redactor, &mut span.name);
+    if let Status::Error { description } = &mut span.status {
+        redact_text(redactor, description);
+    }
+}
+
+fn redact_text(redactor: &Redactor, text: &mut Cow<'static, str>) {
+    if let Some(redacted) = redactor.redact_text(text) {
+        *text = Cow::Owned(redacted);
+    }
+}
+
+/// `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`, which the Rust SDK does not apply: every string of the span (alone or
+/// in arrays) cut to `limit` characters.
+fn cut_span(span: &mut SpanData, limit: usize) {
+    cut_attributes(&mut span.attributes, limit);
+    for event in span.events.events.iter_mut() {
+        cut_attributes(&mut event.attributes, limit);
+        cut_cow(&mut event.name, limit);
+    }
+    for link in span.links.links.iter_mut() {
+        cut_attributes(&mut link.attributes, limit);
+    }
+    cut_cow(&mut span.name, limit);
+    if let Status::Error { description } = &mut span.status {
+        cut_cow(description, limit);
+    }
+}
+
+/// Cuts the string values of `attributes` to `limit` characters.
+fn cut_attributes(attributes: &mut [KeyValue], limit: usize) {
+    for kv in attributes {
+        match &mut kv.value {
+            Value::String(s) => truncate_string(s, limit),
+            Value::Array(Array::String(items)) => {
+                items.iter_mut().for_each(|s| truncate_string(s, limit))
+            }
+            _ => {}
+        }
+    }
+}
+
+fn truncate_string(s: &mut StringValue, limit: usize) {
+    if let Some(cut) = char_boundary(s.as_str(), limit) {
+        *s = StringValue::from(s.as_str()[..cut].to_owned());
+    }
+}
+
+fn cut_cow(text: &mut Cow<'static, str>, limit: usize) {
+    if let Some(cut) = char_boundary(text, limit) {
+        match text {
+            Cow::Owned(owned) => owned.truncate(cut),
+            Cow::Borrowed(borrowed) => *borrowed = &borrowed[..cut],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::trace::{Event, SpanContext, SpanKind};
+    use opentelemetry_sdk::trace::{SpanEvents, SpanLinks};
+    use std::time::SystemTime;
+
+    fn span(name: &str, description: &str, event: &str, attributes: Vec<KeyValue>) -> SpanData {
+        let mut events = SpanEvents::default();
+        events.events.push(Event::new(
+            event.to_owned(),
+            SystemTime::now(),
+            attributes.clone(),
+            0,
+        ));
+        SpanData {
+            span_context: SpanContext::empty_context(),
+            parent_span_id: opentelemetry::trace::SpanId::INVALID,
+            parent_span_is_remote: false,
+            span_kind: SpanKind::Internal,
+            name: name.to_owned().into(),
+            start_time: SystemTime::now(),
+            end_time: SystemTime::now(),
+            attributes,
+            dropped_attributes_count: 0,
+            events,
+            links: SpanLinks::default(),
+            status: Status::error(description.to_owned()),
+            instrumentation_scope: Default::default(),
+        }
+    }
+
+    fn description(span: &SpanData) -> &str {
+        match &span.status {
+            Status::Error { description } => description,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_string_obeys_the_length_limit() {
+        let huge = "x".repeat(5 << 20);
+        let mut batch = [span(
+            &huge,
+            &huge,
+            &huge,
+            vec![KeyValue::new("exception.message", huge.clone())],
+        )];
+        let mut prepare = Prepare {
+            value_length_limit: Some(4096),
+            redactor: Some(Redactor::new(&[])),
+        };
+        prepare.batch(&mut batch);
+        let span = &batch[0];
+        assert_eq!(span.name.len(), 4096);
+        assert_eq!(description(span).len(), 4096);
+        assert_eq!(span.events.events[0].name.len(), 4096);
+        assert_eq!(span.attributes[0].value.as_str().len(), 4096);
+        assert_eq!(
+            span.events.events[0].attributes[0].value.as_str().len(),
+            4096
+        );
+    }
+
+    #[test]
+    fn secrets_in_free_text_are_redacted_and_still_cut() {
+        let mut batch = [span(
+            "checkout",
+            "login failed: password=hunter2",
+            "retrying with token=t0k3n",
+            vec![
+                KeyValue::new("exception.message", "bad api_key=k-123 given"),
+                KeyValue::new("url.query", "page=2&token=t0k3n"),
+                KeyValue::new("db.password", "hunter2"),
+            ],
+        )];
+        let mut prepare = Prepare {
+            value_length_limit: Some(20),
+            redactor: Some(Redactor::new(&[])),
+        };
+        prepare.batch(&mut batch);
+        let span = &batch[0];
+        let everything = format!("{span:?}");
+        for secret in ["hunter2", "t0k3n", "k-123"] {
+            assert!(!everything.contains(secret), "{secret} in {everything}");
+        }
+        assert_eq!(description(span), "login failed: passwo");
+        assert_eq!(span.events.events[0].name, "retrying with token=");
+        assert_eq!(span.attributes[1].value.as_str(), "page=2&token=REDACTE");
+        // Without the limit, the redacted text whole.
+        let mut batch = [span_with_description("token=t0k3n and more")];
+        Prepare {
+            value_length_limit: None,
+            redactor: Some(Redactor::new(&[])),
+        }
+        .batch(&mut batch);
+        assert_eq!(description(&batch[0]), "token=[REDACTED] and more");
+    }
+
+    fn span_with_description(text: &str) -> SpanData {
+        span("s", text, "e", Vec::new())
+    }
+
+    #[test]
+    fn strings_are_truncated_on_char_boundaries() {
+        let mut s = StringValue::from("héllo wörld".to_owned());
+        truncate_string(&mut s, 4);
+        assert_eq!(s.as_str(), "héll");
+        let mut short = StringValue::from("ab");
+        truncate_string(&mut short, 4);
+        assert_eq!(short.as_str(), "ab");
+    }
+}

@@ -1,0 +1,1005 @@
+//! The OpenTelemetry layer of the `traced` pipeline: `tracing` spans in, finished `SpanData` out to the batch
+//! processor's queue.
+//!
+//! It takes the place of tracing-opentelemetry's layer in the pipelines [`Config::init`](crate::Config::init)
+//! and [`Config::layer`](crate::Config::layer) build (`#[traced]` still works under that layer in a subscriber
+//! of the user's own). Per span, tracing-opentelemetry fills a `SpanBuilder`, turns it into an SDK span on the
+//! first enter and into `SpanData` on close, behind an `Arc<Mutex>` and with every attribute copied on the way:
+//! about 5,000 instructions per span under callgrind, two thirds of the cost of a sampled `#[traced]` call. Here
+//! the span's state is the span data itself: attribute keys stay `&'static str`, the sampler runs once at the
+//! start, and on close the data moves into the export queue.
+//!
+//! The rules are the ones users of tracing-opentelemetry know: `otel.name`, `otel.kind`, `otel.status_code` and
+//! `otel.status_description` fields; events become span events named by their message, `ERROR` events and
+//! `error` fields set the status, `dyn Error` fields record their `source()` chain; the span starts (ids drawn,
+//! sampler asked) on its first enter, so a parent set before that still counts; and an entered span is the
+//! current OpenTelemetry `Context`, for code that uses the OpenTelemetry API directly.
+
+use std::borrow::Cow;
+use std::cell::{Cell, RefCell};
+use std::marker::PhantomData;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::OnceLock;
+use std::time::SystemTime;
+
+use opentelemetry::baggage::BaggageExt;
+use opentelemetry::trace::{
+    Event, Link, SpanContext, SpanId, SpanKind, Status, TraceContextExt, TraceFlags,
+};
+use opentelemetry::{Context, ContextGuard, InstrumentationScope, Key, KeyValue, StringValue};
+use opentelemetry_sdk::trace::{
+    IdGenerator, Sampler, SamplingDecision, ShouldSample, SpanData, SpanEvents, SpanLimits,
+    SpanLinks,
+};
+use tracing::dispatcher::{DefaultGuard, WeakDispatch};
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Dispatch, Subscriber};
+use tracing_log::NormalizeEvent;
+use tracing_subscriber::layer::{Context as LayerContext, Layer};
+use tracing_subscriber::registry::LookupSpan;
+
+use traced_conventions::error::{ERROR_FIELD, EXCEPTION, EXCEPTION_MESSAGE, EXCEPTION_STACKTRACE};
+use traced_conventions::layer::{LEVEL, MESSAGE, TARGET, THREAD_ID, THREAD_NAME};
+use traced_conventions::otel;
+use traced_conventions::span::DURATION_MS;
+use traced_conventions::value::{error_chain, Unsigned, DEBUG_PANICKED, DISPLAY_PANICKED};
+
+use super::baggage_attributes::BaggageCopy;
+use super::ended::Ended;
+use super::queue::SpanSink;
+use super::sampling::DecidedIdGenerator;
+use crate::config::BaggageAttributes;
+use crate::export::log_record::is_error_line;
+
+/// What every span of one pipeline shares.
+#[derive(Debug)]
+pub(crate) struct Core {
+    sampler: Sampler,
+    ids: DecidedIdGenerator,
+    limits: SpanLimits,
+    scope: InstrumentationScope,
+    /// `None` when no exporter is configured: spans still get ids, for propagation.
+    sink: Option<SpanSink>,
+    /// Tail sampling is on: the spans the sampler drops are recorded and sent all the same (their flag, the one
+    /// propagated, still says not sampled), and the export thread decides per local trace.
+    record_dropped: bool,
+    /// `TRACED_BAGGAGE_ATTRIBUTES`; `None` when off.
+    baggage: Option<BaggageCopy>,
+}
+
+impl Core {
+    pub(crate) fn new(
+        sampler: Sampler,
+        limits: SpanLimits,
+        scope: InstrumentationScope,
+        sink: Option<SpanSink>,
+    ) -> Self {
+        Core {
+            sampler,
+            ids: DecidedIdGenerator::default(),
+            limits,
+            scope,
+            sink,
+            baggage: None,
+            record_dropped: false,
+        }
+    }
+
+    /// Where finished spans go, if anywhere.
+    pub(crate) fn sink(&self) -> Option<SpanSink> {
+        self.sink.clone()
+    }
+
+    /// Copies the baggage entries `attributes` names onto every span, from the context it starts in.
+    pub(crate) fn with_baggage_attributes(mut self, attributes: &BaggageAttributes) -> Self {
+        self.baggage = BaggageCopy::new(attributes);
+        self
+    }
+
+    /// Records the spans the sampler drops too, for tail sampling.
+    pub(crate) fn recording_dropped(mut self, record_dropped: bool) -> Self {
+        self.record_dropped = record_dropped;
+        self
+    }
+
+    /// Draws the ids and asks the sampler, once: on the first enter, or when something needs the span's context
+    /// before that.
+    fn start<'a>(&self, state: &'a mut SpanState) -> &'a Started {
+        if let Phase::Pending { parent } = &mut state.phase {
+            let parent = std::mem::take(parent);
+            let started = self.decide(&parent, state);
+            state.phase = Phase::Started(started);
+        }
+        match &state.phase {
+            Phase::Started(started) => started,
+            Phase::Pending { .. } => unreachable!("started above"),
+        }
+    }
+
+    fn decide(&self, parent: &Context, state: &mut SpanState) -> Started {
+        if parent.is_telemetry_suppressed() {
+            return Started::non_recording(parent, SpanContext::empty_context());
+        }
+        let parent_span = Some(parent.span())
+            .map(|span| span.span_context().clone())
+            .filter(SpanContext::is_valid);
+        let trace_id = parent_span
+            .as_ref()
+            .map_or_else(|| self.ids.new_trace_id(), SpanContext::trace_id);
+        let result = self.sampler.should_sample(
+            Some(parent),
+            trace_id,
+            &state.name,
+            &state.kind,
+            &state.attributes,
+            &state.links,
+        );
+        let flags = parent_span
+            .as_ref()
+            .map_or_else(TraceFlags::default, SpanContext::trace_flags);
+        let (sampled, recording) = match result.decision {
+            SamplingDecision::RecordAndSample => (true, true),
+            SamplingDecision::RecordOnly => (false, true),
+            SamplingDecision::Drop => (false, self.record_dropped),
+        };
+        let span_context = SpanContext::new(
+            trace_id,
+            self.ids.new_span_id(),
+            flags.with_sampled(sampled),
+            false,
+            result.trace_state,
+        );
+        if recording {
+            for attribute in result.attributes {
+                state.push_attribute(attribute, &self.limits);
+            }
+            if let Some(baggage) = &self.baggage {
+                // A key the span has already (a field the code recorded on purpose) is not copied.
+                baggage.apply(parent.baggage(), |kv| {
+                    state.push_context_attribute(kv, &self.limits);
+                });
+            }
+        }
+        let (parent_span_id, parent_is_remote, parent_sampled) =
+            parent_span
+                .as_ref()
+                .map_or((SpanId::INVALID, false, false), |sc| {
+                    (
+                        sc.span_id(),
+                        sc.is_remote(),
+                        sc.is_remote() && sc.is_sampled(),
+                    )
+                });
+        Started {
+            cx: parent.with_remote_span_context(span_context.clone()),
+            span_context,
+            parent_span_id,
+            parent_is_remote,
+            parent_sampled,
+            recording,
+        }
+    }
+
+    /// Sends a closed span to the export queue, if it was sampled (or recorded for tail sampling). `timed`: the span declares `duration_ms`
+    /// (as `#[traced]` spans do) and leaves it to the layer unless the code recorded it.
+    fn finish(&self, mut state: SpanState, timed: bool) {
+        let Some(sink) = &self.sink else { return };
+        self.start(&mut state);
+        let Phase::Started(started) = std::mem::take(&mut state.phase) else {
+            return;
+        };
+        if !started.recording || !(started.span_context.is_sampled() || self.record_dropped) {
+            return;
+        }
+        let end_time = SystemTime::now();
+        if timed && !state.timed {
+            let elapsed = end_time
+                .duration_since(state.start_time)
+                .unwrap_or_default();
+            state.push_attribute(
+                KeyValue::new(DURATION_MS, elapsed.as_secs_f64() * 1e3),
+                &self.limits,
+            );
+        }
+        let mut events = SpanEvents::default();
+        events.events = state.events;
+        events.dropped_count = state.dropped_events;
+        let mut links = SpanLinks::default();
+        links.links = state.links;
+        links.dropped_count = state.dropped_links;
+        let span = SpanData {
+            span_context: started.span_context,
+            parent_span_id: started.parent_span_id,
+            parent_span_is_remote: started.parent_is_remote,
+            span_kind: state.kind,
+            name: state.name,
+            start_time: state.start_time,
+            end_time,
+            attributes: state.attributes,
+            dropped_attributes_count: state.dropped_attributes,
+            events,
+            links,
+            status: state.status,
+            instrumentation_scope: self.scope.clone(),
+        };
+        sink.send(Ended {
+            span,
+            parent_sampled: started.parent_sampled,
+        });
+    }
+}
+
+/// One span while it is open: what the SDK would keep in its span, kept in the registry's extensions.
+#[derive(Debug)]
+pub(crate) struct SpanState {
+    name: Cow<'static, str>,
+    kind: SpanKind,
+    start_time: SystemTime,
+    attributes: Vec<KeyValue>,
+    dropped_attributes: u32,
+    events: Vec<Event>,
+    dropped_events: u32,
+    links: Vec<Link>,
+    dropped_links: u32,
+    status: Status,
+    /// `duration_ms` was recorded by the code (a `span!` block, `#[traced]` under another pipeline).
+    timed: bool,
+    /// Where the span's own attributes start (after `thread.*` and `target`): the context attributes copied from
+    /// the baggage go there, ahead of the fields, so a reader that shows a span's first few attributes (the
+    /// console) shows whose request it is.
+    context_at: usize,
+    phase: Phase,
+}
+
+#[derive(Debug)]
+enum Phase {
+    /// Created, not entered yet: the parent may still change.
+    Pending {
+        parent: Context,
+    },
+    Started(Started),
+}
+
+impl Default for Phase {
+    fn default() -> Self {
+        Phase::Pending {
+            parent: Context::new(),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Started {
+    /// The parent context with this span current, attached while the span is entered.
+    cx: Context,
+    span_context: SpanContext,
+    parent_span_id: SpanId,
+    parent_is_remote: bool,
+    /// The parent is remote and arrived sampled.
+    parent_sampled: bool,
+    /// False when the sampler dropped the span: it still has a context to propagate, nothing is recorded.
+    recording: bool,
+}
+
+impl Started {
+    fn non_recording(parent: &Context, span_context: SpanContext) -> Self {
+        Started {
+            cx: parent.with_remote_span_context(span_context.clone()),
+            span_context,
+            parent_span_id: SpanId::INVALID,
+            parent_is_remote: false,
+            parent_sampled: false,
+            recording: false,
+        }
+    }
+}
+
+impl SpanState {
+    /// A span starting now under `parent`, with room for `attributes`.
+    fn new(name: &'static str, attributes: usize, parent: Context) -> Self {
+        SpanState {
+            name: Cow::Borrowed(name),
+            kind: SpanKind::Internal,
+            start_time: SystemTime::now(),
+            attributes: Vec::with_capacity(attributes),
+            dropped_attributes: 0,
+            events: Vec::new(),
+            dropped_events: 0,
+            links: Vec::new(),
+            dropped_links: 0,
+            status: Status::Unset,
+            timed: false,
+            context_at: 0,
+            phase: Phase::Pending { parent },
+        }
+    }
+
+    /// Replaces the parent of a span not started yet; false once it has started.
+    pub(crate) fn set_parent(&mut self, parent: Context) -> bool {
+        match &mut self.phase {
+            Phase::Pending { parent: current } => {
+                *current = parent;
+                true
+            }
+            Phase::Started(_) => false,
+        }
+    }
+
+    /// Adds an attribute, set from code rather than from a field.
+    pub(crate) fn set_attribute(&mut self, attribute: KeyValue, core: &Core) {
+        if self.is_recording() {
+            self.push_attribute(attribute, &core.limits);
+        }
+    }
+
+    /// Adds an event, set from code.
+    pub(crate) fn add_event(&mut self, event: Event, core: &Core) {
+        if self.is_recording() {
+            self.push_event(event, &core.limits);
+        }
+    }
+
+    /// Adds a link to another span.
+    pub(crate) fn add_link(&mut self, span_context: SpanContext, core: &Core) {
+        if span_context.is_valid() {
+            self.push_link(span_context, &core.limits);
+        }
+    }
+
+    /// The span's context (its parent context with the span current), starting the span if needed.
+    pub(crate) fn context(&mut self, core: &Core) -> Context {
+        core.start(self).cx.clone()
+    }
+
+    /// The span's own span context, starting the span if needed.
+    pub(crate) fn span_context(&mut self, core: &Core) -> SpanContext {
+        core.start(self).span_context.clone()
+    }
+
+    /// The span's own span context once it started (entered, or its context read); `None` before.
+    pub(crate) fn started_span_context(&self) -> Option<&SpanContext> {
+        match &self.phase {
+            Phase::Started(started) => Some(&started.span_context),
+            Phase::Pending { .. } => None,
+        }
+    }
+
+    /// The attributes recorded so far.
+    pub(crate) fn attributes(&self) -> &[KeyValue] {
+        &self.attributes
+    }
+
+    fn is_recording(&self) -> bool {
+        match &self.phase {
+            Phase::Pending { .. } => true,
+            Phase::Started(started) => started.recording,
+        }
+    }
+
+    /// Adds an attribute of the context (see `context_at`) unless the span has one of the same key already.
+    fn push_context_attribute(&mut self, attribute: KeyValue, limits: &SpanLimits) {
+        if self.attributes.iter().any(|kv| kv.key == attribute.key) {
+            return;
+        }
+        if self.attributes.len() < limits.max_attributes_per_span as usize {
+            let at = self.context_at.min(self.attributes.len());
+            self.attributes.insert(at, attribute);
+            self.context_at = at + 1;
+        } else {
+            self.dropped_attributes += 1;
+        }
+    }
+
+    fn push_attribute(&mut self, attribute: KeyValue, limits: &SpanLimits) {
+        if self.attributes.len() < limits.max_attributes_per_span as usize {
+            self.attributes.push(attribute);
+        } else {
+            self.dropped_attributes += 1;
+        }
+    }
+
+    /// The SDK's rule: `Ok` is final, `Unset` changes nothing, an error replaces an error.
+    pub(crate) fn set_status(&mut self, status: Status) {
+        match (&self.status, &status) {
+            (Status::Ok, _) | (_, Status::Unset) => {}
+            _ => self.status = status,
+        }
+    }
+
+    fn push_event(&mut self, mut event: Event, limits: &SpanLimits) {
+        if self.events.len() >= limits.max_events_per_span as usize {
+            self.dropped_events += 1;
+            return;
+        }
+        let max = limits.max_attributes_per_event as usize;
+        if event.attributes.len() > max {
+            event.dropped_attributes_count +=
+                u32::try_from(event.attributes.len() - max).unwrap_or(u32::MAX);
+            event.attributes.truncate(max);
+        }
+        self.events.push(event);
+    }
+
+    fn push_link(&mut self, span_context: SpanContext, limits: &SpanLimits) {
+        if self.links.len() < limits.max_links_per_span as usize {
+            self.links.push(Link::with_context(span_context));
+        } else {
+            self.dropped_links += 1;
+        }
+    }
+}
+
+thread_local! {
+    /// `thread.id` and `thread.name` of this thread, computed once: the name is shared, not copied per span.
+    static THREAD: (i64, Option<StringValue>) = {
+        let thread = std::thread::current();
+        let id = format!("{:?}", thread.id())
+            .trim_start_matches("ThreadId(")
+            .trim_end_matches(')')
+            .parse()
+            .unwrap_or(0);
+        (id, thread.name().map(|name| StringValue::from(std::sync::Arc::<str>::from(name))))
+    };
+
+    /// Short strings recorded as span fields, by address: a `&'static str` value (`file!()`, a fn's path, a
+    /// route) is copied once per thread, then shared by every span that records it. Direct-mapped; the content
+    /// is compared too, so a reused address never returns a stale string.
+    static STRINGS: RefCell<[Option<(usize, StringValue)>; STRING_SLOTS]> =
+        const { RefCell::new([const { None }; STRING_SLOTS]) };
+
+    /// See [`Visiting`].
+    static VISITING: Cell<bool> = const { Cell::new(false) };
+
+    /// The contexts attached by the spans entered on this thread, innermost last, and the default subscriber a
+    /// test pipeline's span set (see [`SpanLayer::carrying_its_dispatch`]).
+    static ENTERED: RefCell<Vec<(Id, ContextGuard, Option<DefaultGuard>)>> = const { RefCell::new(Vec::new()) };
+}
+
+const STRING_SLOTS: usize = 64;
+/// Longer values are copied every time rather than kept alive by the cache.
+const SHARED_STRING_MAX: usize = 256;
+
+/// `value` as an attribute value, shared with earlier spans (and log records) that recorded the same string from
+/// the same address.
+pub(crate) fn shared(value: &str) -> StringValue {
+    if value.len() > SHARED_STRING_MAX {
+        return value.to_owned().into();
+    }
+    let address = value.as_ptr() as usize;
+    let slot = ((address >> 4) ^ value.len()) % STRING_SLOTS;
+    STRINGS.with(|strings| {
+        let mut strings = strings.borrow_mut();
+        if let Some((cached_at, cached)) = &strings[slot] {
+            if *cached_at == address && cached.as_str() == value {
+                return cached.clone();
+            }
+        }
+        let fresh = StringValue::from(std::sync::Arc::<str>::from(value));
+        strings[slot] = Some((address, fresh.clone()));
+        fresh
+    })
+}
+
+/// The layer. `S` is the subscriber below it, for the span lookups of [`WithSpan`].
+pub(crate) struct SpanLayer<S> {
+    core: Core,
+    with_span: WithSpan,
+    /// Test pipelines only ([`SpanLayer::carrying_its_dispatch`]): the subscriber this layer is part of.
+    carried: Option<OnceLock<WeakDispatch>>,
+    _subscriber: PhantomData<fn(S)>,
+}
+
+impl<S> SpanLayer<S>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    pub(crate) fn new(core: Core) -> Self {
+        SpanLayer {
+            core,
+            with_span: WithSpan {
+                with: with_state::<S>,
+            },
+            carried: None,
+            _subscriber: PhantomData,
+        }
+    }
+
+    /// A layer whose spans bring their subscriber along: entered on a thread whose default subscriber is another
+    /// one (a task spawned with `.in_current_span()` onto a runtime's worker, in a test that scoped its subscriber
+    /// to its own thread), the span makes its own subscriber the thread's default while it is entered, so the
+    /// spans and events inside still reach it. For `traced::testing`, whose captures never set a global.
+    #[cfg(feature = "testing")]
+    pub(crate) fn carrying_its_dispatch(mut self) -> Self {
+        self.carried = Some(OnceLock::new());
+        self
+    }
+
+    /// The default-subscriber guard [`SpanLayer::carrying_its_dispatch`] asks for, when the thread's default is
+    /// not this layer's subscriber.
+    fn carry(&self) -> Option<DefaultGuard> {
+        let ours = self.carried.as_ref()?.get()?;
+        let is_default = tracing::dispatcher::get_default(|current| {
+            current
+                .downcast_ref::<Core>()
+                .is_some_and(|core| std::ptr::eq(core, &self.core))
+        });
+        if is_default {
+            return None;
+        }
+        Some(tracing::dispatcher::set_default(&ours.upgrade()?))
+    }
+
+    /// The parent a new span starts under: its explicit parent's context, the current OpenTelemetry context
+    /// for a contextual span (the entered span, or a context the application attached), nothing for a root.
+    fn parent(&self, attrs: &Attributes<'_>, ctx: &LayerContext<'_, S>) -> Context {
+        if let Some(parent) = attrs.parent() {
+            // A parent filtered away from this layer: the span becomes a root rather than a panic.
+            if let Some(span) = ctx.span(parent) {
+                if let Some(state) = span.extensions_mut().get_mut::<SpanState>() {
+                    return self.core.start(state).cx.clone();
+                }
+            }
+            Context::new()
+        } else if attrs.is_contextual() {
+            Context::current()
+        } else {
+            Context::new()
+        }
+    }
+}
+
+impl<S> Layer<S> for SpanLayer<S>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: LayerContext<'_, S>) {
+        if Visiting::now() {
+            return;
+        }
+        let Some(span) = ctx.span(id) else { return };
+        let parent = self.parent(attrs, &ctx);
+        let metadata = attrs.metadata();
+        // The fields, the thread and the target.
+        let mut state = SpanState::new(metadata.name(), attrs.fields().len() + 3, parent);
+        let limits = &self.core.limits;
+        THREAD.with(|(thread_id, name)| {
+            state.push_attribute(KeyValue::new(THREAD_ID, *thread_id), limits);
+            if let Some(name) = name {
+                state.push_attribute(KeyValue::new(THREAD_NAME, name.clone()), limits);
+            }
+        });
+        state.push_attribute(KeyValue::new(TARGET, metadata.target()), limits);
+        state.context_at = state.attributes.len();
+        attrs.record(&mut SpanFields {
+            state: &mut state,
+            limits,
+        });
+        span.extensions_mut().insert(state);
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: LayerContext<'_, S>) {
+        let Some(_visiting) = Visiting::enter() else {
+            return;
+        };
+        let Some(span) = ctx.span(id) else { return };
+        let mut extensions = span.extensions_mut();
+        if let Some(state) = extensions.get_mut::<SpanState>() {
+            if state.is_recording() {
+                values.record(&mut SpanFields {
+                    state,
+                    limits: &self.core.limits,
+                });
+            }
+        }
+    }
+
+    fn on_follows_from(&self, id: &Id, follows: &Id, ctx: LayerContext<'_, S>) {
+        let Some(follows) = ctx.span(follows) else {
+            return;
+        };
+        let Some(span_context) = follows
+            .extensions_mut()
+            .get_mut::<SpanState>()
+            .map(|state| self.core.start(state).span_context.clone())
+        else {
+            return;
+        };
+        let Some(span) = ctx.span(id) else { return };
+        let mut extensions = span.extensions_mut();
+        if let Some(state) = extensions.get_mut::<SpanState>() {
+            state.push_link(span_context, &self.core.limits);
+        }
+    }
+
+    fn on_event(&self, event: &tracing::Event<'_>, ctx: LayerContext<'_, S>) {
+        // `#[traced]` put its error on the span already; its line is for the log.
+        if is_error_line(event.metadata()) {
+            return;
+        }
+        let Some(_visiting) = Visiting::enter() else {
+            return;
+        };
+        let span = match event.parent() {
+            Some(parent) => ctx.span(parent),
+            None if event.is_contextual() => ctx.lookup_current(),
+            None => None,
+        };
+        let Some(span) = span else { return };
+        let normalized = event.normalized_metadata();
+        let metadata = normalized.as_ref().unwrap_or_else(|| event.metadata());
+        let mut extensions = span.extensions_mut();
+        let Some(state) = extensions.get_mut::<SpanState>() else {
+            return;
+        };
+        if !state.is_recording() {
+            return;
+        }
+        let target = match &normalized {
+            Some(normalized) => KeyValue::new(TARGET, normalized.target().to_owned()),
+            None => KeyValue::new(TARGET, event.metadata().target()),
+        };
+        let mut fields = EventFields {
+            name: None,
+            attributes: vec![KeyValue::new(LEVEL, metadata.level().as_str()), target],
+            span: state,
+            limits: &self.core.limits,
+        };
+        event.record(&mut fields);
+        let EventFields {
+            name, attributes, ..
+        } = fields;
+        if *metadata.level() == tracing::Level::ERROR && state.status == Status::Unset {
+            state.status = Status::error("");
+        }
+        let name = name.unwrap_or(Cow::Borrowed(event.metadata().name()));
+        state.push_event(
+            Event::new(name, SystemTime::now(), attributes, 0),
+            &self.core.limits,
+        );
+    }
+
+    fn on_enter(&self, id: &Id, ctx: LayerContext<'_, S>) {
+        if Visiting::now() {
+            return;
+        }
+        let Some(span) = ctx.span(id) else { return };
+        let cx = match span.extensions_mut().get_mut::<SpanState>() {
+            Some(state) => self.core.start(state).cx.clone(),
+            None => return,
+        };
+        // Attached with the registry's lock released.
+        let carried = self.carry();
+        let guard = cx.attach();
+        ENTERED.with(|entered| entered.borrow_mut().push((id.clone(), guard, carried)));
+    }
+
+    fn on_exit(&self, id: &Id, _ctx: LayerContext<'_, S>) {
+        let guards = ENTERED.with(|entered| {
+            let mut entered = entered.borrow_mut();
+            let at = entered.iter().rposition(|(entered, ..)| entered == id)?;
+            Some(entered.remove(at))
+        });
+        drop(guards);
+    }
+
+    fn on_register_dispatch(&self, subscriber: &Dispatch) {
+        if let Some(carried) = &self.carried {
+            let _ = carried.set(subscriber.downgrade());
+        }
+    }
+
+    fn on_close(&self, id: Id, ctx: LayerContext<'_, S>) {
+        let Some(span) = ctx.span(&id) else { return };
+        let state = span.extensions_mut().remove::<SpanState>();
+        if let Some(state) = state {
+            let timed = span.metadata().fields().field(DURATION_MS).is_some();
+            self.core.finish(state, timed);
+        }
+    }
+
+    #[allow(unsafe_code)]
+    unsafe fn downcast_raw(&self, id: std::any::TypeId) -> Option<*const ()> {
+        if id == std::any::TypeId::of::<Self>() {
+            Some(std::ptr::from_ref(self).cast())
+        } else if id == std::any::TypeId::of::<WithSpan>() {
+            Some(std::ptr::from_ref(&self.with_span).cast())
+        } else if id == std::any::TypeId::of::<Core>() {
+            Some(std::ptr::from_ref(&self.core).cast())
+        } else {
+            None
+        }
+    }
+}
+
+/// True while the span layer holds a span's state and runs the application's code on a field value: another
+/// layer must not reach for a span's state now either.
+pub(crate) fn visiting() -> bool {
+    Visiting::now()
+}
+
+/// Set while the layer holds a span's state and runs the application's `Debug` and `Display` code on field
+/// values: an event or a span made by that code must not reach for a state that is locked already (a deadlock),
+/// so the layer ignores it, as tracing-opentelemetry's does.
+struct Visiting;
+
+impl Visiting {
+    fn now() -> bool {
+        VISITING.with(Cell::get)
+    }
+
+    fn enter() -> Option<Visiting> {
+        (!VISITING.with(|visiting| visiting.replace(true))).then_some(Visiting)
+    }
+}
+
+impl Drop for Visiting {
+    fn drop(&mut self) {
+        VISITING.with(|visiting| visiting.set(false));
+    }
+}
+
+/// Span fields as attributes, with the `otel.*` fields setting the name, kind and status instead.
+struct SpanFields<'a> {
+    state: &'a mut SpanState,
+    limits: &'a SpanLimits,
+}
+
+impl SpanFields<'_> {
+    fn push(&mut self, attribute: KeyValue) {
+        self.state.push_attribute(attribute, self.limits);
+    }
+
+    /// Handles an `otel.*` field; false for any other field.
+    fn special(&mut self, field: &Field, value: &str) -> bool {
+        match field.name() {
+            otel::NAME => self.state.name = Cow::Owned(value.to_owned()),
+            otel::KIND => self.state.kind = span_kind(value).unwrap_or(self.state.kind.clone()),
+            otel::STATUS_CODE => {
+                let status = match value {
+                    "ok" | "OK" | "Ok" => Status::Ok,
+                    "error" | "ERROR" | "Error" => Status::error(""),
+                    _ => Status::Unset,
+                };
+                self.state.set_status(status);
+            }
+            otel::STATUS_DESCRIPTION => self.state.set_status(Status::error(value.to_owned())),
+            _ => return false,
+        }
+        true
+    }
+}
+
+impl Visit for SpanFields<'_> {
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.push(KeyValue::new(Key::from_static_str(field.name()), value));
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        if field.name() == DURATION_MS {
+            self.state.timed = true;
+        }
+        self.push(KeyValue::new(Key::from_static_str(field.name()), value));
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.push(KeyValue::new(Key::from_static_str(field.name()), value));
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.push(KeyValue::new(
+            Key::from_static_str(field.name()),
+            unsigned(value),
+        ));
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if !self.special(field, value) {
+            self.push(KeyValue::new(
+                Key::from_static_str(field.name()),
+                shared(value),
+            ));
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        let text = debug_text(value);
+        if !self.special(field, &text) {
+            self.push(KeyValue::new(Key::from_static_str(field.name()), text));
+        }
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        let (message, chain) = error_texts(value);
+        self.push(KeyValue::new(EXCEPTION_MESSAGE, message.clone()));
+        if let Some(chain) = &chain {
+            self.push(KeyValue::new(EXCEPTION_STACKTRACE, chain.clone()));
+        }
+        self.push(KeyValue::new(Key::from_static_str(field.name()), message));
+        if let Some(chain) = chain {
+            self.push(KeyValue::new(format!("{}.chain", field.name()), chain));
+        }
+    }
+}
+
+/// An event's fields: `message` names it, an `error` field makes it an exception and sets the span's status, a
+/// `dyn Error` field records its chain on the event and on the span.
+struct EventFields<'a> {
+    name: Option<Cow<'static, str>>,
+    attributes: Vec<KeyValue>,
+    span: &'a mut SpanState,
+    limits: &'a SpanLimits,
+}
+
+impl EventFields<'_> {
+    fn push(&mut self, field: &Field, value: opentelemetry::Value) {
+        match field.name() {
+            MESSAGE => self.name = Some(Cow::Owned(value.as_str().into_owned())),
+            // Fields tracing-log adds for a log record: already in the metadata.
+            name if name.starts_with("log.") => {}
+            name => self
+                .attributes
+                .push(KeyValue::new(Key::from_static_str(name), value)),
+        }
+    }
+
+    /// `error = %e` / `?e` on an event with no message yet: an exception event, and an error status.
+    fn error_field(&mut self, field: &Field, message: &str) -> bool {
+        if field.name() != ERROR_FIELD || self.name.is_some() {
+            return false;
+        }
+        self.span.set_status(Status::error(message.to_owned()));
+        self.name = Some(Cow::Borrowed(EXCEPTION));
+        self.attributes
+            .push(KeyValue::new(EXCEPTION_MESSAGE, message.to_owned()));
+        true
+    }
+}
+
+impl Visit for EventFields<'_> {
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.push(field, value.into());
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.push(field, value.into());
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.push(field, value.into());
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.push(field, unsigned(value));
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if !self.error_field(field, &format!("{value:?}")) {
+            self.push(field, value.to_owned().into());
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        let text = debug_text(value);
+        if !self.error_field(field, &text) {
+            self.push(field, text.into());
+        }
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        let (message, chain) = error_texts(value);
+        let mut exception = vec![KeyValue::new(EXCEPTION_MESSAGE, message.clone())];
+        if let Some(chain) = &chain {
+            exception.push(KeyValue::new(EXCEPTION_STACKTRACE, chain.clone()));
+        }
+        for attribute in &exception {
+            self.span.push_attribute(attribute.clone(), self.limits);
+        }
+        self.attributes.extend(exception);
+        self.attributes
+            .push(KeyValue::new(Key::from_static_str(field.name()), message));
+        if let Some(chain) = chain {
+            self.attributes
+                .push(KeyValue::new(format!("{}.chain", field.name()), chain));
+        }
+    }
+}
+
+/// A `u64` field as an attribute, by the conventions' rule: an integer when it fits an `i64`, text otherwise.
+fn unsigned(value: u64) -> opentelemetry::Value {
+    match Unsigned::new(value) {
+        Unsigned::Fits(value) => value.into(),
+        Unsigned::Wide(value) => value.to_string().into(),
+    }
+}
+
+/// The application's `Debug` of a field value. It runs while the layer holds the span's state locked: a panic
+/// there would poison the lock and the span's close would panic again while unwinding, aborting the process. So
+/// it is caught, the value recorded as a placeholder, and the caller's code goes on as if nothing was recorded.
+fn debug_text(value: &dyn std::fmt::Debug) -> String {
+    catch_unwind(AssertUnwindSafe(|| format!("{value:?}")))
+        .unwrap_or_else(|_| DEBUG_PANICKED.to_owned())
+}
+
+/// An error's message and `source()` chain, caught like [`debug_text`].
+fn error_texts(error: &(dyn std::error::Error + 'static)) -> (String, Option<String>) {
+    catch_unwind(AssertUnwindSafe(|| (error.to_string(), error_chain(error))))
+        .unwrap_or_else(|_| (DISPLAY_PANICKED.to_owned(), None))
+}
+
+fn span_kind(value: &str) -> Option<SpanKind> {
+    Some(match value {
+        "server" | "SERVER" | "Server" => SpanKind::Server,
+        "client" | "CLIENT" | "Client" => SpanKind::Client,
+        "producer" | "PRODUCER" | "Producer" => SpanKind::Producer,
+        "consumer" | "CONSUMER" | "Consumer" => SpanKind::Consumer,
+        "internal" | "INTERNAL" | "Internal" => SpanKind::Internal,
+        _ => return None,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Access from a `tracing::Span`, under this layer or under tracing-opentelemetry's
+
+/// Reaches a span's state through the current dispatcher, like tracing-opentelemetry's `WithContext`.
+#[derive(Clone, Copy)]
+pub(crate) struct WithSpan {
+    pub(crate) with: fn(&Dispatch, &Id, &mut StateFn<'_>),
+}
+
+/// What [`WithSpan`] runs on a span's state.
+pub(crate) type StateFn<'a> = dyn FnMut(&Core, &mut SpanState) + 'a;
+
+fn with_state<S>(dispatch: &Dispatch, id: &Id, f: &mut StateFn<'_>)
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let (Some(core), Some(subscriber)) = (
+        dispatch.downcast_ref::<Core>(),
+        dispatch.downcast_ref::<S>(),
+    ) else {
+        return;
+    };
+    if let Some(span) = subscriber.span(id) {
+        if let Some(state) = span.extensions_mut().get_mut::<SpanState>() {
+            f(core, state);
+        }
+    }
+}
+
+impl std::fmt::Debug for WithSpan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WithSpan")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_strings_follow_the_content_not_only_the_address() {
+        let mut text = String::from("abc");
+        let first = shared(&text);
+        assert_eq!(shared(&text).as_str(), "abc");
+        // Same address, same length, new content: the cache must not answer with the old string.
+        text.replace_range(0..1, "x");
+        assert_eq!(shared(&text).as_str(), "xbc");
+        assert_eq!(first.as_str(), "abc");
+        let long = "y".repeat(SHARED_STRING_MAX + 1);
+        assert_eq!(shared(&long).as_str(), long);
+    }
+
+    #[test]
+    fn status_follows_the_sdk_precedence() {
+        let mut state = SpanState::new("s", 0, Context::new());
+        state.set_status(Status::error("first"));
+        state.set_status(Status::Unset);
+        assert_eq!(state.status, Status::error("first"));
+        state.set_status(Status::error("second"));
+        assert_eq!(state.status, Status::error("second"));
+        state.set_status(Status::Ok);
+        state.set_status(Status::error("third"));
+        assert_eq!(state.status, Status::Ok);
+    }
+}

@@ -1,0 +1,74 @@
+//! What the export thread does with the spans taken from the queue before the exporters get them (those tail
+//! sampling lets through, all of them when it is off), and which exporters those are: the trace signal's side of
+//! the shared batch worker ([`export::batch`](crate::export::batch)).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use opentelemetry_sdk::trace::SpanData;
+
+use super::ended::Ended;
+use super::prepare::Prepare;
+use super::tail::Tail;
+use crate::config::{BatchConfig, Config};
+use crate::export::batch::Batches;
+use crate::export::console::ConsoleExporter;
+use crate::export::{self, DynExporter};
+use crate::redact::Redactor;
+use crate::stats::{SharedStats, Signal};
+use crate::Error;
+
+/// The trace signal: the spans taken from the queue go through tail sampling (when it is on), then each take is
+/// prepared once (empty keys, redaction, length limits) and shared out to the exporters `OTEL_TRACES_EXPORTER`
+/// names.
+#[derive(Debug)]
+pub(crate) struct Spans {
+    /// `None` when tail sampling is off.
+    tail: Option<Tail>,
+    prepare: Prepare,
+}
+
+impl Batches for Spans {
+    type Queued = Ended;
+    type Item = SpanData;
+    const WHAT: &'static str = "span";
+    const SIGNAL: Signal = Signal::Spans;
+
+    fn settings(config: &Config) -> BatchConfig {
+        config.batch
+    }
+
+    fn new(config: &Config, stats: &Arc<SharedStats>) -> Self {
+        Spans {
+            // A trace waits for its local root at most one export timeout.
+            tail: config
+                .tail_sampling
+                .map(|tail| Tail::new(&tail, config.batch.export_timeout, stats.clone())),
+            prepare: Prepare {
+                value_length_limit: config.limits.attribute_value_length,
+                redactor: config
+                    .redaction
+                    .enabled
+                    .then(|| Redactor::new(&config.redaction.keys)),
+            },
+        }
+    }
+
+    fn exporters(
+        config: &Config,
+        console: Option<&ConsoleExporter>,
+    ) -> Result<Vec<Box<dyn DynExporter>>, Error> {
+        export::build(config, console)
+    }
+
+    fn admit(&mut self, taken: &mut Vec<Ended>, admitted: &mut Vec<SpanData>, close: bool) {
+        match &mut self.tail {
+            Some(tail) => tail.admit(taken.drain(..), admitted, close, Instant::now()),
+            None => admitted.extend(taken.drain(..).map(|ended| ended.span)),
+        }
+    }
+
+    fn prepare(&mut self, spans: &mut [SpanData]) {
+        self.prepare.batch(spans);
+    }
+}
