@@ -22,8 +22,9 @@ mod support;
 use std::time::{Duration, Instant};
 
 use opentelemetry_otlp::WithExportConfig as _;
-use support::{field, Sink};
+use support::field;
 use traced::config::Protocol;
+use traced_test_support::Receiver;
 
 const PIPELINES: [&str; 2] = ["traced", "stock"];
 const PROTOCOLS: [&str; 2] = ["grpc", "http"];
@@ -34,7 +35,7 @@ fn main() {
     }
     let (seconds, rounds) = if support::quick() { (1.0, 1) } else { (5.0, 3) };
     let filters = support::filters();
-    let sink = Sink::start();
+    let sink = support::sink();
     let mut rows = Vec::new();
     // Rounds alternate the pipelines, so a burst of load from elsewhere on the machine hits both alike.
     for _ in 0..rounds {
@@ -52,14 +53,14 @@ fn main() {
 }
 
 /// One child run against a fresh rotel.
-fn run(sink: &Sink, pipeline: &'static str, protocol: &'static str, seconds: f64) -> Row {
+fn run(sink: &Receiver, pipeline: &'static str, protocol: &'static str, seconds: f64) -> Row {
     let rotel = support::start_rotel(sink);
     let endpoint = match protocol {
         "grpc" => format!("http://{}", rotel.grpc),
         _ => format!("http://{}/v1/traces", rotel.http),
     };
-    let before = sink.count();
-    // The sink is this process's only busy thread.
+    let before = sink.span_count() as u64;
+    // The sink's threads are the only busy ones of this process.
     let cpu_before = support::cpu_seconds().0;
     let result = support::run_child(&[
         pipeline.to_owned(),
@@ -68,7 +69,8 @@ fn run(sink: &Sink, pipeline: &'static str, protocol: &'static str, seconds: f64
         seconds.to_string(),
     ]);
     let produced: u64 = field(&result, "produced");
-    let received = sink.settle(before + produced, Duration::from_secs(2)) - before;
+    let received =
+        sink.settle((before + produced) as usize, Duration::from_secs(2)) as u64 - before;
     let collector_cpu_s =
         support::process_cpu_seconds(rotel.id()) + support::cpu_seconds().0 - cpu_before;
     Row {

@@ -3,8 +3,13 @@
 //! re-executed with `--child`) so that peak RSS (`VmHWM`) is the mode's alone:
 //!
 //! - `plain`: the same fn without instrumentation, the baseline;
-//! - `traced`: `#[traced]` through its own pipeline; exported + dropped + failed from the guard must add up to
-//!   every span;
+//! - `traced`: `#[traced]` through its own pipeline, head sampling (every trace sampled); exported + dropped +
+//!   failed from the guard must add up to every span;
+//! - `tail`: the same with tail sampling keeping 1 % of the traces (`max_spans` at its default of 10,000), in
+//!   roots of 1,000 spans: each trace held until its root ends; exported + dropped + failed + discarded must add
+//!   up to every span;
+//! - `tail-open`: tail sampling with one root open over the whole run, the worst case for holding: the spans
+//!   wait for a root that does not end until `max_spans` are held, then the trace is decided by its id;
 //! - `stock`: `#[tracing::instrument]` + tracing-opentelemetry + the SDK batch processor (default settings) +
 //!   the `opentelemetry-otlp` tonic exporter;
 //! - `fastrace`: `#[fastrace::trace]` + the fastrace-opentelemetry reporter over the same tonic exporter, in
@@ -17,9 +22,8 @@ mod support;
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
-use opentelemetry_otlp::WithExportConfig as _;
-use support::{field, Sink, SPAN_NAME};
-use traced::config::Protocol;
+use support::{field, SPAN_NAME};
+use traced::config::{Protocol, TailSampling};
 
 #[inline(never)]
 fn plain_work(x: u64) -> u64 {
@@ -32,20 +36,20 @@ fn fastrace_work(x: u64) -> u64 {
     std::hint::black_box(x) + 1
 }
 
-const MODES: [&str; 4] = ["plain", "traced", "stock", "fastrace"];
-/// Spans per fastrace root, the root included.
-const FASTRACE_ROOT_SPANS: u64 = 1_000;
+const MODES: [&str; 6] = ["plain", "traced", "tail", "tail-open", "stock", "fastrace"];
+/// Spans per root in the fastrace and `tail` modes, the root included.
+const ROOT_SPANS: u64 = 1_000;
 
 fn main() {
     if let Some(args) = support::child_args() {
         return child(&args);
     }
     let spans: u64 = if support::quick() { 100_000 } else { 1_000_000 };
-    let sink = Sink::start();
+    let sink = support::sink();
     let mut rows: Vec<Row> = Vec::new();
     for mode in MODES {
         let rotel = support::start_rotel(&sink);
-        let before = sink.count();
+        let before = sink.span_count() as u64;
         let result = support::run_child(&[
             mode.to_owned(),
             format!("http://{}", rotel.grpc),
@@ -54,15 +58,14 @@ fn main() {
         let received = if mode == "plain" {
             0
         } else {
-            sink.settle(before + spans, Duration::from_secs(2)) - before
+            sink.settle((before + spans) as usize, Duration::from_secs(2)) as u64 - before
         };
         drop(rotel);
-        let counts = (mode == "traced").then(|| {
-            (
-                field::<u64>(&result, "exported"),
-                field::<u64>(&result, "dropped"),
-                field::<u64>(&result, "failed"),
-            )
+        let counts = matches!(mode, "traced" | "tail" | "tail-open").then(|| Counts {
+            exported: field(&result, "exported"),
+            dropped: field(&result, "dropped"),
+            failed: field(&result, "failed"),
+            discarded: field(&result, "discarded"),
         });
         let row = Row {
             mode,
@@ -75,12 +78,15 @@ fn main() {
         rows.push(row);
     }
     print_table(&rows, spans);
-    if let Some((exported, dropped, failed)) = rows.iter().find_map(|r| r.counts) {
-        assert_eq!(
-            exported + dropped + failed,
-            spans,
-            "traced lost spans without counting them"
-        );
+    for row in &rows {
+        if let Some(counts) = row.counts {
+            assert_eq!(
+                counts.total(),
+                spans,
+                "{} lost spans without counting them",
+                row.mode
+            );
+        }
     }
 }
 
@@ -89,8 +95,23 @@ struct Row {
     peak_kb: u64,
     seconds: f64,
     received: u64,
-    /// traced's exported, dropped, failed.
-    counts: Option<(u64, u64, u64)>,
+    /// `traced`'s counts, from its guard.
+    counts: Option<Counts>,
+}
+
+#[derive(Clone, Copy)]
+struct Counts {
+    exported: u64,
+    dropped: u64,
+    failed: u64,
+    /// By tail sampling.
+    discarded: u64,
+}
+
+impl Counts {
+    fn total(self) -> u64 {
+        self.exported + self.dropped + self.failed + self.discarded
+    }
 }
 
 fn print_table(rows: &[Row], spans: u64) {
@@ -98,15 +119,23 @@ fn print_table(rows: &[Row], spans: u64) {
         .iter()
         .find(|r| r.mode == "plain")
         .map_or(0, |r| r.peak_kb);
-    println!("\nmemory: peak RSS (VmHWM) of {spans} sampled spans, each mode in its own process");
-    println!("| mode | peak RSS MB | MB above plain | run s | received | accounted (exported + dropped + failed) |");
-    println!("|---|---:|---:|---:|---:|---|");
+    let traced_kb = rows
+        .iter()
+        .find(|r| r.mode == "traced")
+        .map_or(0, |r| r.peak_kb);
+    println!("\nmemory: peak RSS (VmHWM) of {spans} spans, each mode in its own process");
+    println!("| mode | peak RSS MB | MB above plain | MB above traced | run s | received | accounted (exported + dropped + failed + discarded) |");
+    println!("|---|---:|---:|---:|---:|---:|---|");
     for row in rows {
         let accounted = match row.counts {
-            Some((e, d, f)) => format!(
-                "{e} + {d} + {f} = {} {}",
-                e + d + f,
-                if e + d + f == spans {
+            Some(c) => format!(
+                "{} + {} + {} + {} = {} {}",
+                c.exported,
+                c.dropped,
+                c.failed,
+                c.discarded,
+                c.total(),
+                if c.total() == spans {
                     "(all)"
                 } else {
                     "(MISSING)"
@@ -116,10 +145,11 @@ fn print_table(rows: &[Row], spans: u64) {
             None => format!("not counted: {} never arrived", spans - row.received),
         };
         println!(
-            "| {} | {:.1} | {:+.1} | {:.2} | {} | {} |",
+            "| {} | {:.1} | {:+.1} | {:+.1} | {:.2} | {} | {} |",
             row.mode,
             row.peak_kb as f64 / 1024.0,
             (row.peak_kb as f64 - plain_kb as f64) / 1024.0,
+            (row.peak_kb as f64 - traced_kb as f64) / 1024.0,
             row.seconds,
             row.received,
             accounted
@@ -155,7 +185,9 @@ fn child(args: &[String]) {
             produce(spans, plain_work);
             String::new()
         }
-        "traced" => child_traced(endpoint, spans),
+        "traced" => child_traced(endpoint, spans, None),
+        "tail" => child_traced(endpoint, spans, Some(ROOT_SPANS)),
+        "tail-open" => child_traced(endpoint, spans, Some(spans)),
         "stock" => child_stock(endpoint, spans),
         "fastrace" => child_fastrace(endpoint, spans),
         other => panic!("unknown mode {other}"),
@@ -164,30 +196,45 @@ fn child(args: &[String]) {
     println!("RESULT vmhwm_kb={} total_s={total_s} {extra}", vmhwm_kb());
 }
 
-fn child_traced(endpoint: &str, spans: u64) -> String {
-    let guard = support::install_traced(Protocol::Grpc, endpoint, "bench-memory");
-    produce(spans, support::traced_work);
+/// `traced` with head sampling (`root_spans` `None`: each call a trace of its own), or with tail sampling keeping
+/// 1 %, in roots of `root_spans` spans.
+fn child_traced(endpoint: &str, spans: u64, root_spans: Option<u64>) -> String {
+    let guard = match root_spans {
+        None => support::install_traced(Protocol::Grpc, endpoint, "bench-memory"),
+        Some(_) => support::install_traced_with(
+            traced::Config::builder()
+                .with_tail_sampling(TailSampling::new().keep_errors().keep_ratio(0.01)),
+            Protocol::Grpc,
+            endpoint,
+            "bench-memory",
+        ),
+    };
+    match root_spans {
+        None => produce(spans, support::traced_work),
+        Some(root_spans) => in_roots(spans, root_spans, |calls| {
+            let root = tracing::info_span!(SPAN_NAME);
+            let _entered = root.enter();
+            produce(calls, support::traced_work);
+        }),
+    }
     let (result, stats) = guard.shutdown_with_stats();
     if let Err(e) = result {
         eprintln!("shutdown: {e}");
     }
     format!(
-        "exported={} dropped={} failed={}",
-        stats.exported, stats.dropped, stats.failed
+        "exported={} dropped={} failed={} discarded={}",
+        stats.exported, stats.dropped, stats.failed, stats.tail_discarded
     )
 }
 
-/// The tonic exporter, created inside `runtime` (its channel runs there).
-fn tonic_exporter(
-    runtime: &tokio::runtime::Runtime,
-    endpoint: &str,
-) -> opentelemetry_otlp::SpanExporter {
-    let _entered = runtime.enter();
-    opentelemetry_otlp::SpanExporter::builder()
-        .with_tonic()
-        .with_endpoint(endpoint)
-        .build()
-        .expect("otlp exporter")
+/// `spans` spans in roots of `root_spans`: `root(calls)` makes one root around `calls` calls.
+fn in_roots(spans: u64, root_spans: u64, mut root: impl FnMut(u64)) {
+    let mut i = 0;
+    while i < spans {
+        let calls = (root_spans - 1).min(spans - i - 1);
+        root(calls);
+        i += calls + 1;
+    }
 }
 
 fn child_stock(endpoint: &str, spans: u64) -> String {
@@ -195,7 +242,8 @@ fn child_stock(endpoint: &str, spans: u64) -> String {
         .enable_all()
         .build()
         .unwrap();
-    let provider = support::install_stock(tonic_exporter(&runtime, endpoint), "bench-memory");
+    let provider =
+        support::install_stock(support::tonic_exporter(&runtime, endpoint), "bench-memory");
     produce(spans, support::instrument_work);
     if let Err(e) = provider.shutdown() {
         eprintln!("shutdown: {e}");
@@ -210,7 +258,7 @@ fn child_fastrace(endpoint: &str, spans: u64) -> String {
         .unwrap();
     let handle = runtime.handle().clone();
     let reporter = fastrace_opentelemetry::OpenTelemetryReporter::new(
-        tonic_exporter(&runtime, endpoint),
+        support::tonic_exporter(&runtime, endpoint),
         Cow::Owned(
             opentelemetry_sdk::Resource::builder()
                 .with_service_name("bench-memory")
@@ -221,14 +269,11 @@ fn child_fastrace(endpoint: &str, spans: u64) -> String {
     // The tonic exporter needs its runtime to make progress.
     .with_block_on(move |export| handle.block_on(export));
     fastrace::set_reporter(reporter, fastrace::collector::Config::default());
-    let mut i = 0;
-    while i < spans {
+    in_roots(spans, ROOT_SPANS, |calls| {
         let root = fastrace::Span::root(SPAN_NAME, fastrace::collector::SpanContext::random());
         let _parent = root.set_local_parent();
-        let calls = (FASTRACE_ROOT_SPANS - 1).min(spans - i - 1);
         produce(calls, fastrace_work);
-        i += calls + 1;
-    }
+    });
     fastrace::flush();
     String::new()
 }

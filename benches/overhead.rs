@@ -6,6 +6,8 @@
 //! - S2: a subscriber whose level filter drops the span.
 //! - S3: the OpenTelemetry layer with a sampler that drops every trace (fastrace: under an unsampled root).
 //! - S4: a sampled root span plus the fn per iteration, batch export to an exporter that drops the batch.
+//! - S4T (`traced` only): S4 with tail sampling on, 1 % of the traces kept (by trace id, head sampler at 1 % too):
+//!   every span is recorded and queued as in S4, and the export thread discards 99 % of them before preparation.
 //!
 //! `traced` runs through its own pipeline (`Config::layer`: our sampler, filter and batch processor);
 //! `#[instrument]` through the stock one (tracing-opentelemetry + the SDK batch processor).
@@ -22,7 +24,7 @@ use criterion::{BenchmarkId, Criterion};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, SpanData, SpanExporter};
-use traced::config::{LogFormat, SamplerConfig};
+use traced::config::{ConfigBuilder, LogFormat, SamplerConfig, TailSampling};
 use tracing::Dispatch;
 use tracing_subscriber::layer::SubscriberExt;
 
@@ -128,10 +130,15 @@ fn stock_pipeline(provider: &SdkTracerProvider) -> Dispatch {
 /// `traced`'s own pipeline, as `Config::layer` builds it: our sampler, our layer filter and our batch processor on
 /// the `traced-export` thread, exporting to the same dropping exporter as the stock pipeline.
 fn traced_pipeline(sampler: SamplerConfig) -> (Dispatch, traced::Guard) {
-    let config = traced::Config::builder()
+    traced_pipeline_with(traced::Config::builder().with_sampler(sampler))
+}
+
+/// [`traced_pipeline`] with the options `builder` sets.
+fn traced_pipeline_with(builder: ConfigBuilder) -> (Dispatch, traced::Guard) {
+    let config = builder
         .without_env()
-        .with_sampler(sampler)
         .with_exporters([])
+        .with_logs_exporters([])
         .with_span_exporter(DropExporter)
         .with_log_format(LogFormat::None)
         .build()
@@ -265,13 +272,39 @@ fn s4(c: &mut Criterion) {
         true,
     );
     fastrace::flush();
-    let stats = guard.stats();
+    let (_, stats) = guard.shutdown_with_stats();
     println!(
         "traced S4 export: {} exported, {} dropped, {} failed",
         stats.exported, stats.dropped, stats.failed
     );
-    drop(guard);
     let _ = provider.shutdown();
+}
+
+/// S4 with tail sampling keeping 1 % of the traces: `traced` alone, the others have nothing like it.
+fn s4_tail(c: &mut Criterion) {
+    let (traced, guard) = traced_pipeline_with(
+        traced::Config::builder()
+            .with_sampler(SamplerConfig::ParentBasedTraceIdRatio(0.01))
+            .with_tail_sampling(TailSampling::new().keep_errors().keep_ratio(0.01)),
+    );
+    let mut group = c.benchmark_group("S4T");
+    for (mode, f) in [("sync", SYNC[1].1), ("async", ASYNC[1].1)] {
+        tracing::dispatcher::with_default(&traced, || {
+            group.bench_function(BenchmarkId::new("traced", mode), |b| {
+                b.iter(|| {
+                    let root = tracing::info_span!("root");
+                    let _entered = root.enter();
+                    f(black_box(7))
+                });
+            });
+        });
+    }
+    group.finish();
+    let (_, stats) = guard.shutdown_with_stats();
+    println!(
+        "traced S4T export: {} exported, {} dropped, {} failed, {} discarded by tail sampling",
+        stats.exported, stats.dropped, stats.failed, stats.tail_discarded
+    );
 }
 
 /// Reads criterion's estimates and prints `traced` against the others, per state and mode.
@@ -296,11 +329,6 @@ fn print_ratios() {
     println!("\nstate mode   | plain ns | traced ns | instrument ns | fastrace ns | traced/instrument | traced/fastrace");
     for state in ["S1", "S2", "S3", "S4"] {
         for mode in ["sync", "async"] {
-            let cell = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.1}"));
-            let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
-                (Some(a), Some(b)) if b > 0.0 => format!("{:.2}x", a / b),
-                _ => "-".to_owned(),
-            };
             let (p, t, i, f) = (
                 mean(state, "plain", mode),
                 mean(state, "traced", mode),
@@ -318,6 +346,29 @@ fn print_ratios() {
             );
         }
     }
+    println!("\ntail sampling, 1 % kept | traced S4T ns | traced S4 ns | S4T / S4");
+    for mode in ["sync", "async"] {
+        let (tail, s4) = (mean("S4T", "traced", mode), mean("S4", "traced", mode));
+        println!(
+            "S4T {mode:<6} | {:>13} | {:>12} | {:>8}",
+            cell(tail),
+            cell(s4),
+            ratio(tail, s4)
+        );
+    }
+}
+
+/// A mean in ns, or `-` when criterion has none.
+fn cell(mean: Option<f64>) -> String {
+    mean.map_or_else(|| "-".to_owned(), |v| format!("{v:.1}"))
+}
+
+/// `a / b` as `0.55x`, or `-`.
+fn ratio(a: Option<f64>, b: Option<f64>) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => format!("{:.2}x", a / b),
+        _ => "-".to_owned(),
+    }
 }
 
 fn main() {
@@ -330,6 +381,7 @@ fn main() {
     s2(&mut criterion);
     s3(&mut criterion);
     s4(&mut criterion);
+    s4_tail(&mut criterion);
     criterion.final_summary();
     print_ratios();
 }

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use traced::config::ExporterKind;
+use traced::config::{ExporterKind, LogsExporterKind};
 use traced::traced;
 
 /// Why a checkout failed.
@@ -63,9 +63,16 @@ async fn charge(order_id: u64, amount: u64) -> Result<(), CheckoutError> {
 #[tokio::main]
 async fn main() -> Result<(), traced::Error> {
     // Everything else comes from the standard OTEL_* environment; the console is the default here only.
-    let mut config = traced::Config::builder().with_service_name("quickstart");
+    let mut config = traced::Config::builder();
+    if std::env::var_os("OTEL_SERVICE_NAME").is_none() {
+        config = config.with_service_name("quickstart");
+    }
     if std::env::var_os("OTEL_TRACES_EXPORTER").is_none() {
         config = config.with_exporter(ExporterKind::Console);
+    }
+    // Log records go under their spans in the waterfall rather than to a collector that is not running.
+    if std::env::var_os("OTEL_LOGS_EXPORTER").is_none() {
+        config = config.with_logs_exporter(LogsExporterKind::Console);
     }
     let guard = config.build()?.init()?;
 

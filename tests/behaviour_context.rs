@@ -11,13 +11,14 @@ use std::panic::catch_unwind;
 use std::pin::Pin;
 use std::time::Duration;
 
-use common::{capture, capture_async, capture_with, get, is_child_of, span_id, string, trace_id};
+use common::{capture, capture_async, capture_with};
 use opentelemetry::trace::{
     SpanContext, SpanId, SpanKind, Status, TraceContextExt, TraceFlags, TraceId, TraceState,
 };
 use opentelemetry::Value;
 use traced::traced;
 use traced::SpanExt;
+use traced_test_support::span::{get, is_child_of, span_id, string, trace_id};
 use tracing_subscriber::filter::LevelFilter;
 
 /// A span context as a caller in another process would send it.
@@ -33,6 +34,106 @@ fn remote_context() -> SpanContext {
 
 // ---------------------------------------------------------------------------------------------------------------
 // Explicit parents, root, links
+
+/// What a field reads of the current context: the `tenant.id` baggage entry and the trace id.
+fn tenant() -> String {
+    use opentelemetry::baggage::BaggageExt;
+    opentelemetry::Context::current()
+        .baggage()
+        .get("tenant.id")
+        .map_or_else(|| "none".to_owned(), ToString::to_string)
+}
+
+fn current_trace() -> String {
+    opentelemetry::Context::current()
+        .span()
+        .span_context()
+        .trace_id()
+        .to_string()
+}
+
+#[traced(parent = cx, fields(tenant = tenant(), seen.trace = current_trace()))]
+fn fields_under_the_parent(cx: &opentelemetry::Context) {}
+
+#[traced(parent = remote_context(), fields(seen.trace = current_trace()))]
+fn fields_under_a_span_context() {}
+
+#[test]
+fn parent_applies_before_the_fields_are_evaluated() {
+    use opentelemetry::baggage::BaggageExt;
+    let ((), spans) = capture(|| {
+        let cx = opentelemetry::Context::new()
+            .with_remote_span_context(remote_context())
+            .with_baggage([opentelemetry::KeyValue::new("tenant.id", "acme")]);
+        // Another context is current: the fields still read the parent's.
+        let _other = opentelemetry::Context::new()
+            .with_baggage([opentelemetry::KeyValue::new("tenant.id", "other")])
+            .attach();
+        fields_under_the_parent(&cx);
+        fields_under_a_span_context();
+        // The parent's context is current only while the span starts.
+        assert_eq!(tenant(), "other");
+    });
+    let span = spans.one("fields_under_the_parent");
+    assert_eq!(string(span, "tenant"), "acme");
+    let remote = remote_context().trace_id().to_string();
+    assert_eq!(string(span, "seen.trace"), remote);
+    let span = spans.one("fields_under_a_span_context");
+    assert_eq!(string(span, "seen.trace"), remote);
+}
+
+#[traced(parent = cx, fields(tenant = tenant()))]
+async fn async_under_context(cx: opentelemetry::Context) -> u32 {
+    tokio::task::yield_now().await;
+    4
+}
+
+#[test]
+fn an_async_fn_with_a_parent_runs_on_other_tasks_under_it() {
+    use opentelemetry::baggage::BaggageExt;
+    let cx = opentelemetry::Context::new()
+        .with_remote_span_context(remote_context())
+        .with_baggage([opentelemetry::KeyValue::new("tenant.id", "acme")]);
+    // `tokio::spawn` needs the future to be `Send`, with the parent it holds.
+    let (returned, spans) = common::capture_multi_thread(async move {
+        tokio::spawn(async_under_context(cx)).await.unwrap()
+    });
+    assert_eq!(returned, 4);
+    let span = spans.one("async_under_context");
+    assert_eq!(trace_id(span), remote_context().trace_id());
+    assert_eq!(string(span, "tenant"), "acme");
+}
+
+#[traced(parent = parent)]
+fn under_optional_span(parent: Option<&tracing::Span>) {}
+
+#[traced(parent = cx)]
+fn under_optional_context(cx: Option<opentelemetry::Context>) {}
+
+#[test]
+fn an_optional_parent_is_the_parent_or_a_root() {
+    let ((), spans) = capture(|| {
+        let chosen = tracing::info_span!("chosen");
+        let _current = tracing::info_span!("current").entered();
+        under_optional_span(Some(&chosen));
+        under_optional_span(None);
+        let remote = opentelemetry::Context::new().with_remote_span_context(remote_context());
+        under_optional_context(Some(remote));
+        under_optional_context(None);
+    });
+    let [given, none] = spans.all("under_optional_span")[..] else {
+        panic!("two under_optional_span spans");
+    };
+    assert!(is_child_of(given, spans.one("chosen")));
+    assert_eq!(none.parent_span_id, SpanId::INVALID, "None: a root");
+    assert_ne!(trace_id(none), trace_id(spans.one("current")));
+    let [given, none] = spans.all("under_optional_context")[..] else {
+        panic!("two under_optional_context spans");
+    };
+    assert_eq!(trace_id(given), remote_context().trace_id());
+    assert_eq!(none.parent_span_id, SpanId::INVALID, "None: a root");
+    assert_ne!(trace_id(none), trace_id(spans.one("current")));
+}
 
 #[traced(parent = parent)]
 fn under_span(parent: &tracing::Span) -> u32 {

@@ -12,11 +12,12 @@ use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
-use common::{attr, capture, capture_async, event_attr, exceptions, get, string};
+use common::{capture, capture_async};
 use opentelemetry::trace::Status;
 use opentelemetry::Value;
 use opentelemetry_sdk::trace::SpanData;
 use traced::traced;
+use traced_test_support::span::{attr, event_attr, exceptions, get, string};
 
 /// The root cause.
 #[derive(Debug, thiserror::Error)]

@@ -8,10 +8,11 @@ mod common;
 use std::fmt;
 use std::time::Duration;
 
-use common::{attr, capture, capture_async, capture_with, elapsed, get, string};
-use opentelemetry::trace::SpanKind;
+use common::{capture, capture_async, capture_with};
+use opentelemetry::trace::{SpanKind, Status};
 use opentelemetry::Value;
 use traced::traced;
+use traced_test_support::span::{attr, elapsed, get, string};
 use tracing_subscriber::filter::{LevelFilter, Targets};
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -417,6 +418,48 @@ async fn answer_async() -> Opaque {
 #[traced]
 fn unrecorded() -> u32 {
     42
+}
+
+#[traced(ret)]
+fn priced(fail: bool) -> Result<u32, std::io::Error> {
+    if fail {
+        Err(std::io::Error::other("no price"))
+    } else {
+        Ok(1000)
+    }
+}
+
+#[traced(ret)]
+async fn named_async() -> Result<String, std::io::Error> {
+    Ok("bo".to_owned())
+}
+
+#[traced(ret, err(off))]
+fn priced_quietly() -> Result<u32, String> {
+    Err("no price".to_owned())
+}
+
+#[test]
+fn ret_on_a_result_records_the_ok_value_with_its_type() {
+    let ((), spans) = capture(|| {
+        assert_eq!(priced(false).unwrap(), 1000);
+        assert!(priced(true).is_err());
+        assert_eq!(common::runtime().block_on(named_async()).unwrap(), "bo");
+        assert!(priced_quietly().is_err());
+    });
+    let [ok, err] = spans.all("priced")[..] else {
+        panic!("two priced spans");
+    };
+    assert_eq!(get(ok, "return.value"), &Value::I64(1000));
+    // The `Err` is the span's error, not a return value.
+    assert_eq!(attr(err, "return.value"), None);
+    assert_eq!(err.status, Status::error("no price"));
+    assert_eq!(string(spans.one("named_async"), "return.value"), "bo");
+    // With `err(off)` the error is recorded nowhere else: the whole value is kept.
+    assert_eq!(
+        string(spans.one("priced_quietly"), "return.value"),
+        r#"Err("no price")"#
+    );
 }
 
 #[test]

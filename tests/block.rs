@@ -7,9 +7,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{attr, capture, capture_async, exceptions, get, string};
+use common::{capture, capture_async};
 use opentelemetry::trace::Status;
 use opentelemetry::Value;
+use traced_test_support::span::{attr, exceptions, get, string};
 
 #[derive(Debug, thiserror::Error)]
 #[error("no stock for {0}")]
@@ -85,4 +86,108 @@ fn async_block_error_and_cancellation() {
     let stuck = spans.one("stuck");
     assert_eq!(get(stuck, "cancelled"), &Value::Bool(true));
     assert_eq!(stuck.status, Status::Unset);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// One list of keys: a `span!` block carries what a `#[traced]` fn carries, with the same OTLP types.
+
+#[traced::traced]
+fn fn_ok() -> Result<u32, NoStock> {
+    Ok(1)
+}
+
+#[traced::traced]
+fn fn_err() -> Result<u32, NoStock> {
+    Err(NoStock(2))
+}
+
+#[traced::traced]
+async fn fn_async() -> Result<u32, NoStock> {
+    Ok(3)
+}
+
+fn block_ok() -> Result<u32, NoStock> {
+    traced::span!("block_ok"; { Ok(1) })
+}
+
+fn block_err() -> Result<u32, NoStock> {
+    traced::span!("block_err"; { Err(NoStock(2)) })
+}
+
+async fn block_async() -> Result<u32, NoStock> {
+    traced::span!("block_async"; async move { Ok(3) }).await
+}
+
+/// Each attribute key with the name of its OTLP value type.
+fn shape(
+    span: &opentelemetry_sdk::trace::SpanData,
+) -> std::collections::BTreeMap<String, &'static str> {
+    span.attributes
+        .iter()
+        .map(|kv| {
+            let kind = match &kv.value {
+                Value::Bool(_) => "bool",
+                Value::I64(_) => "i64",
+                Value::F64(_) => "f64",
+                Value::String(_) => "string",
+                Value::Array(_) => "array",
+                _ => "other",
+            };
+            (kv.key.as_str().to_owned(), kind)
+        })
+        .collect()
+}
+
+#[test]
+fn block_and_fn_spans_carry_the_same_keys_with_the_same_types() {
+    let (_, spans) = capture_async(|| async {
+        (
+            fn_ok(),
+            block_ok(),
+            fn_err(),
+            block_err(),
+            fn_async().await,
+            block_async().await,
+        )
+    });
+    for (of_fn, of_block) in [
+        ("fn_ok", "block_ok"),
+        ("fn_err", "block_err"),
+        ("fn_async", "block_async"),
+    ] {
+        let (of_fn, of_block) = (spans.one(of_fn), spans.one(of_block));
+        assert_eq!(
+            shape(of_fn),
+            shape(of_block),
+            "{} against {}",
+            of_fn.name,
+            of_block.name
+        );
+        assert_eq!(of_fn.events.len(), of_block.events.len());
+    }
+    for key in ["code.line.number", "code.column.number"] {
+        assert!(
+            matches!(get(spans.one("block_ok"), key), Value::I64(n) if *n > 0),
+            "{key}"
+        );
+    }
+}
+
+#[test]
+fn block_names_the_fn_it_is_written_in() {
+    let (_, spans) = capture_async(|| async { (fn_ok(), block_ok(), block_async().await) });
+    assert_eq!(
+        string(spans.one("fn_ok"), "code.function.name"),
+        "block::fn_ok"
+    );
+    assert_eq!(
+        string(spans.one("block_ok"), "code.function.name"),
+        "block::block_ok"
+    );
+    // Inside the async fn's state machine (`block_async::{{closure}}`) and the block's own `async move`.
+    assert_eq!(
+        string(spans.one("block_async"), "code.function.name"),
+        "block::block_async"
+    );
+    assert_eq!(string(spans.one("block_ok"), "code.file.path"), file!());
 }

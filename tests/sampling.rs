@@ -35,6 +35,7 @@ fn with_sampler<R>(sampler: SamplerConfig, body: impl FnOnce() -> R) -> R {
         .without_env()
         .with_sampler(sampler)
         .with_exporters([])
+        .with_logs_exporters([])
         .build()
         .expect("config");
     let (layer, _guard) = config.layer().expect("layer");

@@ -1,29 +1,16 @@
-//! What the export and memory benches share: a real collector (rotel) forwarding to a sink that counts the
-//! bench's spans, the producer loop, and the re-execution of the bench binary as a child per measured run.
+//! What the export and memory benches share beside `traced_test_support`: a real collector (rotel) forwarding
+//! to a sink that counts the bench's spans, the producer loop, and the re-execution of the bench binary as a
+//! child per measured run.
 #![allow(dead_code)]
 
-use std::net::SocketAddr;
 use std::process::Command;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
-    TraceService, TraceServiceServer,
-};
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
-};
-
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use traced::config::{ExporterKind, LogFormat, Protocol};
+use traced_test_support::{free_addr, rotel_agent, Receiver, Rotel};
 use tracing_subscriber::layer::SubscriberExt;
-
-#[path = "../../traced-runtime/tests/rotel_support/mod.rs"]
-mod rotel_support;
-
-pub use rotel_support::{free_addr, rotel_agent, Rotel};
 
 /// The name of every span a producer creates; the sink counts these only, so a pipeline that also exported
 /// spans of its own transport (h2, hyper) would not inflate its count.
@@ -45,7 +32,17 @@ pub fn instrument_work(x: u64) -> u64 {
 
 /// `traced`'s own pipeline to the OTLP `endpoint`, default batch settings, as the global subscriber.
 pub fn install_traced(protocol: Protocol, endpoint: &str, service: &str) -> traced::Guard {
-    let config = traced::Config::builder()
+    install_traced_with(traced::Config::builder(), protocol, endpoint, service)
+}
+
+/// [`install_traced`] over the options `builder` sets already.
+pub fn install_traced_with(
+    builder: traced::config::ConfigBuilder,
+    protocol: Protocol,
+    endpoint: &str,
+    service: &str,
+) -> traced::Guard {
+    let config = builder
         .without_env()
         .with_service_name(service)
         .with_exporters([ExporterKind::Otlp])
@@ -82,96 +79,39 @@ pub fn install_stock(
     provider
 }
 
+/// The tonic span exporter to `endpoint`, created inside `runtime` (its channel runs there).
+pub fn tonic_exporter(
+    runtime: &tokio::runtime::Runtime,
+    endpoint: &str,
+) -> opentelemetry_otlp::SpanExporter {
+    use opentelemetry_otlp::WithExportConfig as _;
+    let _entered = runtime.enter();
+    opentelemetry_otlp::SpanExporter::builder()
+        .with_tonic()
+        .with_endpoint(endpoint)
+        .build()
+        .expect("otlp exporter")
+}
+
 /// `BENCH_QUICK=1`: short runs, to test the bench and `benches/run`, not to measure.
 pub fn quick() -> bool {
     std::env::var("BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0")
 }
 
-/// An OTLP/gRPC receiver that only counts the spans named [`SPAN_NAME`]: storing them would put the sink's own
-/// work into the figures it measures.
-#[derive(Clone)]
-pub struct Sink {
-    pub addr: SocketAddr,
-    count: Arc<AtomicU64>,
+/// An OTLP receiver that only counts the spans named [`SPAN_NAME`]: storing them would put the sink's own work
+/// into the figures it measures.
+pub fn sink() -> Receiver {
+    sink_named(SPAN_NAME)
 }
 
-struct Counter(Arc<AtomicU64>);
-
-#[tonic::async_trait]
-impl TraceService for Counter {
-    async fn export(
-        &self,
-        request: tonic::Request<ExportTraceServiceRequest>,
-    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
-        let spans = request
-            .into_inner()
-            .resource_spans
-            .iter()
-            .flat_map(|r| &r.scope_spans)
-            .flat_map(|s| &s.spans)
-            .filter(|span| span.name == SPAN_NAME)
-            .count();
-        self.0.fetch_add(spans as u64, Ordering::Relaxed);
-        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
-    }
-}
-
-impl Sink {
-    /// Starts the sink on a thread and current-thread runtime of its own.
-    pub fn start() -> Sink {
-        let count = Arc::new(AtomicU64::new(0));
-        let service = Counter(count.clone());
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                tx.send(listener.local_addr().unwrap()).unwrap();
-                tonic::transport::Server::builder()
-                    .add_service(
-                        TraceServiceServer::new(service)
-                            .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
-                            .max_decoding_message_size(64 << 20),
-                    )
-                    .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
-                    .await
-                    .unwrap();
-            });
-        });
-        Sink {
-            addr: rx.recv().unwrap(),
-            count,
-        }
-    }
-
-    /// Spans counted so far.
-    pub fn count(&self) -> u64 {
-        self.count.load(Ordering::Relaxed)
-    }
-
-    /// Waits until `expected` spans arrived, or until the count stopped moving for `quiet` (what was lost
-    /// on the way never arrives); returns the count.
-    pub fn settle(&self, expected: u64, quiet: Duration) -> u64 {
-        let mut last = self.count();
-        let mut since = Instant::now();
-        while last < expected && since.elapsed() < quiet {
-            std::thread::sleep(Duration::from_millis(20));
-            let now = self.count();
-            if now != last {
-                last = now;
-                since = Instant::now();
-            }
-        }
-        last
-    }
+/// A sink counting the spans named `name` only.
+pub fn sink_named(name: &str) -> Receiver {
+    Receiver::builder().count_only(name).start()
 }
 
 /// A rotel forwarding to `sink`, on fresh loopback ports: one per measured run, so nothing of a run is still
 /// in flight during the next one.
-pub fn start_rotel(sink: &Sink) -> Rotel {
+pub fn start_rotel(sink: &Receiver) -> Rotel {
     Rotel::start(&rotel_agent(), free_addr(), free_addr(), sink.addr)
 }
 

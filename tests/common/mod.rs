@@ -1,18 +1,19 @@
 //! Test support: runs code under a real OpenTelemetry pipeline (`traced`'s own, or with `TRACED_TEST_LAYER=stock`
 //! tracing-opentelemetry's layer over the SDK, both into an in-memory exporter) and returns the spans it
-//! exported, with small accessors for assertions.
+//! exported; the accessors for assertions are those of `traced_test_support::span`.
 #![allow(dead_code)]
 
 use std::future::Future;
 use std::time::Duration;
 
-use opentelemetry::trace::{SpanId, TraceId, TracerProvider as _};
-use opentelemetry::{KeyValue, Value};
+use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::{InMemorySpanExporter, Sampler, SdkTracerProvider, SpanData};
-use traced::config::{LogFormat, SamplerConfig};
+use traced::config::{ConfigBuilder, LogFormat, SamplerConfig};
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::{Layer, SubscriberExt};
 use tracing_subscriber::Registry;
+
+use traced_test_support::span::Spans;
 
 /// Runs `body` with a subscriber exporting every span (all levels) and returns its result and the exported spans.
 pub fn capture<R>(body: impl FnOnce() -> R) -> (R, Spans) {
@@ -28,6 +29,22 @@ where
     F: Layer<Registry> + Send + Sync + 'static,
 {
     let pipeline = Pipeline::new(filter);
+    let result = tracing::dispatcher::with_default(&pipeline.dispatch, body);
+    (result, pipeline.finish())
+}
+
+/// Runs `body` under `traced`'s own pipeline (whatever `TRACED_TEST_LAYER` says), with the options `configure`
+/// adds, and returns its result and the exported spans: for what only that pipeline does (its options, its
+/// propagator).
+pub fn capture_traced<R>(
+    configure: impl FnOnce(ConfigBuilder) -> ConfigBuilder,
+    body: impl FnOnce() -> R,
+) -> (R, Spans) {
+    let pipeline = Pipeline::traced(
+        LevelFilter::TRACE,
+        InMemorySpanExporter::default(),
+        configure,
+    );
     let result = tracing::dispatcher::with_default(&pipeline.dispatch, body);
     (result, pipeline.finish())
 }
@@ -93,13 +110,28 @@ impl Pipeline {
                 }),
             };
         }
-        let (layer, guard) = traced::Config::builder()
+        Pipeline::traced(filter, exporter, |builder| builder)
+    }
+
+    /// `traced`'s own pipeline into `exporter`, with the options `configure` adds; it installs the global
+    /// propagator too, as `init` does.
+    fn traced<F>(
+        filter: F,
+        exporter: InMemorySpanExporter,
+        configure: impl FnOnce(ConfigBuilder) -> ConfigBuilder,
+    ) -> Self
+    where
+        F: Layer<Registry> + Send + Sync + 'static,
+    {
+        let builder = traced::Config::builder()
             .without_env()
             .with_sampler(SamplerConfig::AlwaysOn)
             .with_exporters([])
+            .with_logs_exporters([])
             .with_span_exporter(exporter.clone())
             .with_log_filter("trace")
-            .with_log_format(LogFormat::None)
+            .with_log_format(LogFormat::None);
+        let (layer, guard) = configure(builder)
             .build()
             .expect("test config")
             .layer()
@@ -133,111 +165,4 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .enable_time()
         .build()
         .expect("tokio runtime")
-}
-
-/// The exported spans, in the order they ended.
-#[derive(Debug)]
-pub struct Spans(pub Vec<SpanData>);
-
-impl Spans {
-    /// The only span with this name; fails if there is none or more than one.
-    pub fn one(&self, name: &str) -> &SpanData {
-        let found: Vec<&SpanData> = self.0.iter().filter(|s| s.name == name).collect();
-        assert_eq!(
-            found.len(),
-            1,
-            "expected exactly one span named {name:?}, exported: {:?}",
-            self.names()
-        );
-        found[0]
-    }
-
-    /// Every span with this name.
-    pub fn all(&self, name: &str) -> Vec<&SpanData> {
-        self.0.iter().filter(|s| s.name == name).collect()
-    }
-
-    /// The names of the exported spans.
-    pub fn names(&self) -> Vec<&str> {
-        self.0.iter().map(|s| s.name.as_ref()).collect()
-    }
-
-    /// The number of exported spans.
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-}
-
-/// The value of an attribute, if the span has it; fails if it was recorded more than once.
-pub fn attr<'a>(span: &'a SpanData, key: &str) -> Option<&'a Value> {
-    let mut found = span.attributes.iter().filter(|kv| kv.key.as_str() == key);
-    let first = found.next();
-    assert!(
-        found.next().is_none(),
-        "{key} recorded more than once on {}: {:?}",
-        span.name,
-        span.attributes
-    );
-    first.map(|kv| &kv.value)
-}
-
-/// The value of an attribute; fails with the span's attributes if it is missing.
-pub fn get<'a>(span: &'a SpanData, key: &str) -> &'a Value {
-    attr(span, key).unwrap_or_else(|| {
-        panic!(
-            "span {:?} has no attribute {key:?}; attributes: {:?}",
-            span.name, span.attributes
-        )
-    })
-}
-
-/// A string attribute.
-pub fn string(span: &SpanData, key: &str) -> String {
-    match get(span, key) {
-        Value::String(s) => s.as_str().to_owned(),
-        other => panic!(
-            "attribute {key:?} of {:?} is not a string: {other:?}",
-            span.name
-        ),
-    }
-}
-
-/// An attribute of an event, by key.
-pub fn event_attr<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a Value> {
-    attributes
-        .iter()
-        .find(|kv| kv.key.as_str() == key)
-        .map(|kv| &kv.value)
-}
-
-/// The `exception` events of a span.
-pub fn exceptions(span: &SpanData) -> Vec<&opentelemetry::trace::Event> {
-    span.events
-        .events
-        .iter()
-        .filter(|e| e.name == "exception")
-        .collect()
-}
-
-/// The span's wall-clock duration from its start and end timestamps.
-pub fn elapsed(span: &SpanData) -> Duration {
-    span.end_time
-        .duration_since(span.start_time)
-        .expect("end after start")
-}
-
-/// The trace id of a span.
-pub fn trace_id(span: &SpanData) -> TraceId {
-    span.span_context.trace_id()
-}
-
-/// The span id of a span.
-pub fn span_id(span: &SpanData) -> SpanId {
-    span.span_context.span_id()
-}
-
-/// Whether `child` is a direct child of `parent` (same trace, parent span id).
-pub fn is_child_of(child: &SpanData, parent: &SpanData) -> bool {
-    child.span_context.trace_id() == parent.span_context.trace_id()
-        && child.parent_span_id == parent.span_context.span_id()
 }
