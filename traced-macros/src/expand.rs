@@ -85,20 +85,24 @@ pub(crate) fn body(
             let run = run_sync(&p, &quote!(__traced_body()));
             quote! {
                 let __traced_body = #body;
-                match #started {
-                    #p::Started::Plain(__traced_plain) => {
-                        let __traced_ret = {
-                            let __traced_mark = __traced_plain.mark();
-                            __traced_body()
-                        };
-                        __traced_plain.finish(#error);
-                        __traced_ret
-                    }
-                    #[allow(unreachable_code, clippy::used_underscore_binding)]
-                    #p::Started::Span(__traced_running) => {
-                        #run
-                        #finish
-                        __traced_ret
+                if #p::idle(&__TRACED_SITE) {
+                    __traced_body()
+                } else {
+                    match #started {
+                        #p::Started::Plain(__traced_plain) => {
+                            let __traced_ret = {
+                                let __traced_mark = __traced_plain.mark();
+                                __traced_body()
+                            };
+                            __traced_plain.finish(#error);
+                            __traced_ret
+                        }
+                        #[allow(unreachable_code, clippy::used_underscore_binding)]
+                        #p::Started::Span(__traced_running) => {
+                            #run
+                            #finish
+                            __traced_ret
+                        }
                     }
                 }
             }
@@ -130,14 +134,43 @@ pub(crate) fn body(
                 ReturnType::Default => None,
                 ReturnType::Type(_, ty) => Some(&**ty),
             };
-            let traced = traced(
-                &p,
-                built.as_ref(),
-                &quote!(async move #block),
-                output,
-                &finish,
-            );
-            quote!(#traced.await)
+            // Idle (level off, no metrics), the body's future is awaited as is: no wrapper, nothing built. The
+            // user's values are evaluated before the body's future takes the arguments.
+            let future = quote!(__traced_future);
+            match &built {
+                None => {
+                    let traced = traced(&p, None, &future, output, &finish);
+                    quote! {
+                        let __traced_future = async move #block;
+                        if #p::idle(&__TRACED_SITE) {
+                            __traced_future.await
+                        } else {
+                            #traced.await
+                        }
+                    }
+                }
+                Some(built) => {
+                    let traced = traced(
+                        &p,
+                        Some(&quote!(__traced_started)),
+                        &future,
+                        output,
+                        &finish,
+                    );
+                    quote! {
+                        let __traced_started = if #p::idle(&__TRACED_SITE) {
+                            ::core::option::Option::None
+                        } else {
+                            ::core::option::Option::Some(#built)
+                        };
+                        let __traced_future = async move #block;
+                        match __traced_started {
+                            ::core::option::Option::None => __traced_future.await,
+                            ::core::option::Option::Some(__traced_started) => #traced.await,
+                        }
+                    }
+                }
+            }
         }
         // The future is wrapped before it is returned: dropped unpolled, it still closes its span as cancelled.
         Shape::ImplFuture => {

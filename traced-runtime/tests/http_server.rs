@@ -14,6 +14,7 @@ use tower::{Service, ServiceExt};
 use tower_layer::Layer;
 use traced_runtime::http::TraceLayer;
 use traced_test_support::span::text;
+use traced_test_support::Drip;
 
 const PARENT_ID: &str = "00f067aa0ba902b7";
 
@@ -232,44 +233,6 @@ async fn a_panicking_service_is_an_error_not_a_cancellation() {
     assert_eq!(span.status, Status::error("handler bug"));
     assert_eq!(text(&span, "error.type").as_deref(), Some("panic"));
     assert_eq!(text(&span, "cancelled"), None);
-}
-
-/// A body of `chunks` chunks, `gap` apart: a streamed response.
-struct Drip {
-    left: u32,
-    gap: std::time::Duration,
-    sleep: std::pin::Pin<Box<tokio::time::Sleep>>,
-}
-
-impl Drip {
-    fn new(chunks: u32, gap: std::time::Duration) -> Drip {
-        Drip {
-            left: chunks,
-            gap,
-            sleep: Box::pin(tokio::time::sleep(gap)),
-        }
-    }
-}
-
-impl http_body::Body for Drip {
-    type Data = hyper::body::Bytes;
-    type Error = std::convert::Infallible;
-
-    fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
-        if self.left == 0 {
-            return std::task::Poll::Ready(None);
-        }
-        std::task::ready!(self.sleep.as_mut().poll(cx));
-        self.left -= 1;
-        let next = tokio::time::Instant::now() + self.gap;
-        self.sleep.as_mut().reset(next);
-        std::task::Poll::Ready(Some(Ok(http_body::Frame::data(
-            hyper::body::Bytes::from_static(b"chunk\n"),
-        ))))
-    }
 }
 
 /// An axum server whose `/stream/{chunks}` route answers 200 with a body of that many chunks, 150 ms apart.

@@ -7,7 +7,7 @@ mod metrics_support;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use http_body_util::Empty;
+use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -21,7 +21,7 @@ use traced::http::{ClientTraceLayer, TraceLayer};
 use traced::metrics::names::{
     HTTP_CLIENT_REQUEST_DURATION, HTTP_SERVER_ACTIVE_REQUESTS, HTTP_SERVER_REQUEST_DURATION,
 };
-use traced_test_support::Receiver;
+use traced_test_support::{Drip, Receiver};
 
 /// An integer attribute (status codes, ports).
 fn int_attr(attributes: &[KeyValue], key: &str) -> Option<i64> {
@@ -77,6 +77,12 @@ fn server_and_client_requests_are_measured_with_their_attributes_and_exemplars()
                 }),
             )
             .route(
+                "/stream",
+                axum::routing::get(|| async {
+                    axum::body::Body::new(Drip::new(2, Duration::from_millis(150)))
+                }),
+            )
+            .route(
                 "/missing",
                 axum::routing::get(|| async { (axum::http::StatusCode::NOT_FOUND, "gone") }),
             )
@@ -86,11 +92,19 @@ fn server_and_client_requests_are_measured_with_their_attributes_and_exemplars()
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         let mut client = ClientTraceLayer::new()
             .layer(Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>());
-        for path in ["/orders/1", "/orders/2", "/orders/3", "/fail", "/missing"] {
+        for path in [
+            "/orders/1",
+            "/orders/2",
+            "/orders/3",
+            "/fail",
+            "/missing",
+            "/stream",
+        ] {
             let request = http::Request::get(format!("http://{addr}{path}"))
                 .body(Empty::new())
                 .unwrap();
-            client.ready().await.unwrap().call(request).await.unwrap();
+            let response = client.ready().await.unwrap().call(request).await.unwrap();
+            response.into_body().collect().await.unwrap();
         }
         addr.port()
     });
@@ -104,7 +118,7 @@ fn server_and_client_requests_are_measured_with_their_attributes_and_exemplars()
             .iter()
             .filter(|s| s.attr("http.route").is_some())
             .count();
-        if !histogram_points(&requests, HTTP_CLIENT_REQUEST_DURATION).is_empty() && servers >= 5
+        if !histogram_points(&requests, HTTP_CLIENT_REQUEST_DURATION).is_empty() && servers >= 6
             || start.elapsed() > Duration::from_secs(20)
         {
             break (requests, spans);
@@ -132,6 +146,13 @@ fn server_and_client_requests_are_measured_with_their_attributes_and_exemplars()
         attr(&missing.attributes, "error.type"),
         None,
         "a 4xx is the client's error, not the server's"
+    );
+    // A streamed body is part of the request: two chunks 150 ms apart, sent after the head.
+    let streamed = point(&server, "http.route", "/stream", 200);
+    assert_eq!(streamed.count, 1);
+    assert!(
+        streamed.sum.unwrap_or_default() >= 0.3,
+        "the duration stopped at the response head: {streamed:#?}"
     );
     assert_eq!(
         orders.explicit_bounds,
@@ -161,7 +182,7 @@ fn server_and_client_requests_are_measured_with_their_attributes_and_exemplars()
     // The client: the server's address and port; from 400 on, the status code is the error type.
     let client = histogram_points(&requests, HTTP_CLIENT_REQUEST_DURATION);
     let ok = point(&client, "server.address", "127.0.0.1", 200);
-    assert_eq!(ok.count, 3, "{client:#?}");
+    assert_eq!(ok.count, 4, "{client:#?}");
     assert_eq!(
         int_attr(&ok.attributes, "server.port"),
         Some(i64::from(port))

@@ -4,7 +4,7 @@
 //!   port, for traces, metrics and logs, that records what it got ([`ReceivedSpan`], [`ReceivedLog`], [`Request`]) and fails on
 //!   demand ([`Fault`]), or only counts (a bench's sink);
 //! - [`Rotel`]: a real collector in front of it;
-//! - [`free_addr`], [`rss_bytes`];
+//! - [`free_addr`], [`rss_bytes`], [`Drip`] (a streamed response body);
 //! - [`span`]: accessors for assertions on the SDK's `SpanData`.
 //!
 //! ```
@@ -22,6 +22,7 @@
 //! ```
 
 mod addr;
+mod drip;
 mod fault;
 mod grpc;
 mod http;
@@ -35,6 +36,7 @@ mod store;
 mod zipkin;
 
 pub use addr::free_addr;
+pub use drip::Drip;
 pub use fault::{code_for_status, status_for_code, Fault};
 pub use process::rss_bytes;
 pub use received_log::ReceivedLog;

@@ -10,18 +10,21 @@ use traced_conventions::value::error_type;
 use tracing::Span;
 
 use super::{cancelled, record_duration, record_error};
+use crate::metrics::http::Request;
 
 pin_project_lite::pin_project! {
     /// The response body of [`TraceService`](super::TraceService): the handler's body, sent inside the request's
     /// span, which it ends when the last frame is out (with the duration of the whole request, body included),
     /// when the body fails (recorded as an error), or when it is dropped before the end (`cancelled = true`: the
-    /// client went away mid-stream). The status recorded from the response head stays.
+    /// client went away mid-stream). The status recorded from the response head stays. The request's duration
+    /// metric ends with the span.
     #[derive(Debug)]
     pub struct ResponseBody<B> {
         #[pin]
         inner: B,
         span: Option<Span>,
         start: Option<Instant>,
+        metric: Option<Request>,
     }
 
     impl<B> PinnedDrop for ResponseBody<B> {
@@ -29,21 +32,45 @@ pin_project_lite::pin_project! {
             let this = this.project();
             if let Some(span) = this.span.take() {
                 cancelled(&span, *this.start);
+                if let Some(metric) = this.metric.take() {
+                    metric.end(&span);
+                }
             }
         }
     }
 }
 
+/// The body is sent (or failed): the span's duration and the request's metric end.
+fn end(span: Span, start: Option<Instant>, metric: Option<Request>) {
+    record_duration(&span, start);
+    if let Some(metric) = metric {
+        metric.end(&span);
+    }
+}
+
 impl<B: Body> ResponseBody<B> {
-    pub(super) fn new(inner: B, span: Span, start: Option<Instant>) -> Self {
+    pub(super) fn new(
+        inner: B,
+        span: Span,
+        start: Option<Instant>,
+        metric: Option<Request>,
+    ) -> Self {
         // An empty body is never polled: the request is over with its head.
-        let span = if inner.is_end_stream() {
-            record_duration(&span, start);
-            None
-        } else {
-            Some(span)
-        };
-        ResponseBody { inner, span, start }
+        if inner.is_end_stream() {
+            end(span, start, metric);
+            return ResponseBody {
+                inner,
+                span: None,
+                start,
+                metric: None,
+            };
+        }
+        ResponseBody {
+            inner,
+            span: Some(span),
+            start,
+            metric,
+        }
     }
 
     /// The wrapped body.
@@ -76,8 +103,12 @@ where
             Poll::Pending => false,
             Poll::Ready(None) => true,
             Poll::Ready(Some(Err(error))) => {
+                let error_type = error_type(std::any::type_name::<B::Error>());
                 if let Some(span) = this.span.as_ref() {
-                    record_error(span, error, error_type(std::any::type_name::<B::Error>()));
+                    record_error(span, error, error_type);
+                }
+                if let Some(metric) = this.metric.as_mut() {
+                    metric.fail(error_type);
                 }
                 true
             }
@@ -86,7 +117,7 @@ where
         };
         if done {
             if let Some(span) = this.span.take() {
-                record_duration(&span, *this.start);
+                end(span, *this.start, this.metric.take());
             }
         }
         polled

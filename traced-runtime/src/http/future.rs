@@ -191,18 +191,26 @@ where
                 return Poll::Pending;
             }
         };
-        // Timed to the response head: the metric does not wait for a streamed body.
-        finish_metric(this.metric.take(), &output, 500, &span);
         Poll::Ready(match output {
             Ok(mut response) => {
                 if !span.is_disabled() {
                     record_status(&span, response.status().as_u16(), 500);
                     inject_response(&span, &mut response);
                 }
+                // The metric, as the span, ends with the body.
+                let mut metric = this.metric.take();
+                if let Some(metric) = &mut metric {
+                    let status = response.status().as_u16();
+                    let error = (status >= 500).then(|| status.to_string());
+                    metric.respond(Some(status), error.as_deref());
+                }
                 let start = *this.start;
-                Ok(response.map(|body| ResponseBody::new(body, span, start)))
+                Ok(response.map(|body| ResponseBody::new(body, span, start, metric)))
             }
             Err(error) => {
+                if let Some(metric) = this.metric.take() {
+                    metric.finish(None, Some(error_type(std::any::type_name::<E>())), &span);
+                }
                 if !span.is_disabled() {
                     record_error(&span, &error, error_type(std::any::type_name::<E>()));
                     record_duration(&span, *this.start);

@@ -45,10 +45,16 @@ pub(crate) fn set_on(on: bool) {
     ON.store(on, Ordering::Relaxed);
 }
 
-/// True when calls are recorded.
+/// True when a pipeline records calls.
 #[inline(always)]
 pub(crate) fn is_on() -> bool {
     ON.load(Ordering::Relaxed)
+}
+
+/// True when calls are recorded: a pipeline's metrics are on, or a test captures them.
+#[inline(always)]
+pub(crate) fn is_recording() -> bool {
+    is_on() || capturing()
 }
 
 /// True while a test capture is alive (feature `testing`): its calls are recorded even with no pipeline.
@@ -224,7 +230,7 @@ impl FnMetrics {
 
     #[inline(always)]
     fn start(&'static self) -> Call {
-        if !is_on() && !capturing() {
+        if !is_recording() {
             return Call(None);
         }
         let state = self.state();

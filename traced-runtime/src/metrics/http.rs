@@ -319,14 +319,32 @@ impl Request {
         error_type: Option<&str>,
         span: &tracing::Span,
     ) {
+        self.respond(status, error_type);
+        self.end(span);
+    }
+
+    /// The response head: its status code (if it got a response) and `error.type` (if it failed), recorded when
+    /// the request [ends](Request::end), after its body.
+    pub(crate) fn respond(&mut self, status: Option<u16>, error_type: Option<&str>) {
         if let Some(status) = status {
             self.attributes
                 .push((HTTP_RESPONSE_STATUS_CODE, Value::Int(i64::from(status))));
         }
         if let Some(error_type) = error_type {
+            self.fail(error_type);
+        }
+    }
+
+    /// The request failed (its body did, after the head): `error.type`, unless the head already gave one.
+    pub(crate) fn fail(&mut self, error_type: &str) {
+        if !self.attributes.iter().any(|(key, _)| *key == ERROR_TYPE) {
             self.attributes
                 .push((ERROR_TYPE, Value::Str(error_type.to_owned())));
         }
+    }
+
+    /// Records the request's duration, from its start until now; `span` is its span, an exemplar if sampled.
+    pub(crate) fn end(mut self, span: &tracing::Span) {
         let nanos = u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX);
         let exemplar = (!span.is_disabled()).then(|| Exemplar::span_context(span));
         self.durations.record(

@@ -33,7 +33,7 @@ pub use errors::{
 pub use location::enclosing_fn;
 pub use parents::{enter_parent, parent, Link, Parent};
 pub use run::{
-    begin, start, unreachable, Begin, Builder, Marked, Once, Plain, Running, Started, Traced,
+    begin, idle, start, unreachable, Begin, Builder, Marked, Once, Plain, Running, Started, Traced,
 };
 pub use site::{Metrics, Names, Sampling, Site};
 pub use values::{

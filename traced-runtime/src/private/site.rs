@@ -176,6 +176,13 @@ impl Site {
         }
     }
 
+    /// True when a call of this site is recorded by the function metrics (a pipeline records them, or a test
+    /// captures them).
+    #[inline(always)]
+    pub(super) fn records_calls(&self) -> bool {
+        self.metrics.is_some() && crate::metrics::function::is_recording()
+    }
+
     /// The span's level.
     #[inline(always)]
     pub(super) fn level(&self) -> Level {
