@@ -31,12 +31,20 @@ pub(crate) struct LogRecord {
     pub(crate) trace_id: TraceId,
     pub(crate) span_id: SpanId,
     pub(crate) flags: TraceFlags,
-    /// The instrumentation scope: the crate of the target.
+    /// The instrumentation scope: the crate of the target (the OTLP encoding's).
+    #[cfg_attr(
+        not(any(feature = "otlp-grpc", feature = "otlp-http")),
+        allow(dead_code)
+    )]
     pub(crate) scope: Cow<'static, str>,
 }
 
 impl LogRecord {
     /// The OpenTelemetry severity number of the level: TRACE 1, DEBUG 5, INFO 9, WARN 13, ERROR 17.
+    #[cfg_attr(
+        not(any(feature = "otlp-grpc", feature = "otlp-http")),
+        allow(dead_code)
+    )]
     pub(crate) fn severity_number(&self) -> i32 {
         match self.level {
             Level::TRACE => 1,

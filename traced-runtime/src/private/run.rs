@@ -50,9 +50,10 @@ pub enum Begin {
     Build(Builder),
 }
 
-/// Decides whether `site`'s span is built: the level first (inline, so a disabled fn costs a load and a compare),
-/// then, out of line, the sampler (a `#[traced]` fn without `parent`) and the subscriber.
-#[inline]
+/// Decides whether `site`'s span is built: the level, the sampler (a `#[traced]` fn without `parent`) and the
+/// subscriber. Out of line: the expansion calls it only when the call is not [`idle`], so that the inlined part of
+/// every fn is the idle check and the small frame it needs.
+#[inline(never)]
 pub fn begin(site: &'static Site) -> Begin {
     if enabled(site.level()) {
         begin_open(site)
@@ -61,8 +62,9 @@ pub fn begin(site: &'static Site) -> Begin {
     }
 }
 
-/// [`begin`] and [`Builder::build`] in one call, for a span without values of the user's.
-#[inline]
+/// [`begin`] and [`Builder::build`] in one call, for a span without values of the user's. Out of line, as
+/// [`begin`].
+#[inline(never)]
 pub fn start(site: &'static Site) -> Started {
     if enabled(site.level()) {
         start_open(site)
@@ -154,8 +156,9 @@ impl Plain {
         )
     }
 
-    /// Ends the call: `error` is the error type of what the body returned (`None` for success).
-    #[inline]
+    /// Ends the call: `error` is the error type of what the body returned (`None` for success). Out of line:
+    /// recording the metrics, inlined, made every fn's frame larger.
+    #[inline(never)]
     pub fn finish(self, error: Option<&'static str>) {
         self.call.finish(error);
     }
@@ -476,10 +479,10 @@ impl<F: Future, C: FnOnce(Started, &F::Output)> Traced<F, C> {
     /// Wraps `inner`, to run as [`start`] (or [`begin`] and [`Builder::build`]) said; `finish` records its output
     /// with [`Running::finish`].
     ///
-    /// Inlined, as [`Traced::start`]: out of line they keep their temporaries out of the async fn's poll frame (32
-    /// B less per level of a recursive async fn, `benches/recursion`) but move the future through a call, which
-    /// cost about 10 ns per call of an async fn with no subscriber (`benches/overhead` S1).
-    #[inline]
+    /// Out of line, as [`Traced::start`]: a recursive async fn builds the next level's future inside the poll of
+    /// this one, so what building it keeps on the stack is paid once per level (`benches/recursion`). An idle call
+    /// (no subscriber, no metrics) never gets here: the expansion awaits its body as is.
+    #[inline(never)]
     pub fn new(started: Started, inner: F, finish: C) -> Self {
         match started {
             Started::Plain(plain) => Traced::Plain {
@@ -495,18 +498,11 @@ impl<F: Future, C: FnOnce(Started, &F::Output)> Traced<F, C> {
         }
     }
 
-    /// [`start`] and [`Traced::new`] in one call, for a span without values of the user's.
-    #[inline]
+    /// [`start`] and [`Traced::new`] in one call, for a span without values of the user's, of a call that is
+    /// not [`idle`] (the expansion awaits an idle call's body as is). Out of line, as [`Traced::new`].
+    #[inline(never)]
     pub fn start(site: &'static Site, inner: F, finish: C) -> Self {
-        if enabled(site.level()) {
-            Traced::new(start_open(site), inner, finish)
-        } else {
-            Traced::Plain {
-                inner,
-                plain: Some(Plain::new(site, None)),
-                finish: Some(finish),
-            }
-        }
+        Traced::new(start(site), inner, finish)
     }
 }
 

@@ -180,7 +180,7 @@ impl Site {
     /// captures them).
     #[inline(always)]
     pub(super) fn records_calls(&self) -> bool {
-        self.metrics.is_some() && crate::metrics::function::is_recording()
+        crate::metrics::function::is_recording() && self.metrics.is_some()
     }
 
     /// The span's level.
