@@ -18,7 +18,7 @@ use std::future::Future;
 use std::hint::black_box;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion};
 use opentelemetry::trace::TracerProvider as _;
@@ -134,6 +134,19 @@ fn traced_pipeline(sampler: SamplerConfig) -> (Dispatch, traced::Guard) {
 }
 
 /// [`traced_pipeline`] with the options `builder` sets.
+/// The batch queue of the benches' pipelines: room for the spans of one criterion sample of S4 (about 100,000
+/// at most), which are flushed after it.
+const SPANS_QUEUED: usize = 1 << 17;
+
+/// Fails the bench if its pipeline lost spans: the figures must be those of spans exported, not dropped.
+fn assert_all_exported(what: &str, stats: &traced::Stats) {
+    assert_eq!(
+        (stats.dropped, stats.failed),
+        (0, 0),
+        "{what}: spans dropped or failed, the figures do not count: {stats:?}"
+    );
+}
+
 fn traced_pipeline_with(builder: ConfigBuilder) -> (Dispatch, traced::Guard) {
     let config = builder
         .without_env()
@@ -141,6 +154,9 @@ fn traced_pipeline_with(builder: ConfigBuilder) -> (Dispatch, traced::Guard) {
         .with_logs_exporters([])
         .with_span_exporter(DropExporter)
         .with_log_format(LogFormat::None)
+        // criterion produces spans faster than the export thread prepares them: a queue with room for a sample,
+        // flushed after it (`group`'s `settle`), so that every span is exported (checked at shutdown).
+        .with_batch_max_queue_size(SPANS_QUEUED)
         .build()
         .expect("bench config");
     let (layer, guard) = config.layer().expect("traced pipeline");
@@ -151,14 +167,16 @@ fn traced_pipeline_with(builder: ConfigBuilder) -> (Dispatch, traced::Guard) {
 }
 
 /// Runs every bench of `state`, each under the dispatcher `dispatch_for(name)` gives (none: no subscriber), and
-/// `fastrace` under `fastrace_root`.
+/// `fastrace` under `fastrace_root`. With `settle` (S4), each iteration runs under a root span of its own and
+/// `settle(name)` runs after each sample, untimed: it flushes what the sample produced, so no pipeline drops a span
+/// for want of room and the figures are those of spans exported.
 fn group(
     c: &mut Criterion,
     state: &str,
     dispatch_for: &dyn Fn(&str) -> Option<Dispatch>,
     fastrace_root: &dyn Fn() -> fastrace::Span,
     with_plain: bool,
-    tracing_root: bool,
+    settle: Option<&dyn Fn(&str)>,
 ) {
     let mut group = c.benchmark_group(state);
     for (mode, benches) in [("sync", SYNC), ("async", ASYNC)] {
@@ -168,16 +186,28 @@ fn group(
             }
             let mut body = || {
                 group.bench_function(BenchmarkId::new(name, mode), |b| {
-                    if name == "fastrace" {
+                    if let Some(settle) = settle {
+                        b.iter_custom(|iters| {
+                            let start = Instant::now();
+                            for _ in 0..iters {
+                                if name == "fastrace" {
+                                    let root = fastrace_root();
+                                    let _parent = root.set_local_parent();
+                                    black_box(f(black_box(7)));
+                                } else {
+                                    let root = tracing::info_span!("root");
+                                    let _entered = root.enter();
+                                    black_box(f(black_box(7)));
+                                }
+                            }
+                            let elapsed = start.elapsed();
+                            settle(name);
+                            elapsed
+                        });
+                    } else if name == "fastrace" {
                         b.iter(|| {
                             let root = fastrace_root();
                             let _parent = root.set_local_parent();
-                            f(black_box(7))
-                        });
-                    } else if tracing_root {
-                        b.iter(|| {
-                            let root = tracing::info_span!("root");
-                            let _entered = root.enter();
                             f(black_box(7))
                         });
                     } else {
@@ -200,7 +230,7 @@ fn fastrace_no_root() -> fastrace::Span {
 }
 
 fn s1(c: &mut Criterion) {
-    group(c, "S1", &|_| None, &fastrace_no_root, true, false);
+    group(c, "S1", &|_| None, &fastrace_no_root, true, None);
 }
 
 fn s2(c: &mut Criterion) {
@@ -213,7 +243,7 @@ fn s2(c: &mut Criterion) {
         &|_| Some(dispatch.clone()),
         &fastrace_no_root,
         true,
-        false,
+        None,
     );
 }
 
@@ -239,7 +269,7 @@ fn s3(c: &mut Criterion) {
             )
         },
         true,
-        false,
+        None,
     );
     drop(guard);
     let _ = provider.shutdown();
@@ -269,7 +299,11 @@ fn s4(c: &mut Criterion) {
         },
         &|| fastrace::Span::root("root", fastrace::collector::SpanContext::random()),
         false,
-        true,
+        Some(&|name| match name {
+            "traced" => guard.force_flush().expect("traced flush"),
+            "fastrace" => fastrace::flush(),
+            _ => provider.force_flush().expect("stock flush"),
+        }),
     );
     fastrace::flush();
     let (_, stats) = guard.shutdown_with_stats();
@@ -277,6 +311,7 @@ fn s4(c: &mut Criterion) {
         "traced S4 export: {} exported, {} dropped, {} failed",
         stats.exported, stats.dropped, stats.failed
     );
+    assert_all_exported("S4", &stats);
     let _ = provider.shutdown();
 }
 
@@ -291,10 +326,17 @@ fn s4_tail(c: &mut Criterion) {
     for (mode, f) in [("sync", SYNC[1].1), ("async", ASYNC[1].1)] {
         tracing::dispatcher::with_default(&traced, || {
             group.bench_function(BenchmarkId::new("traced", mode), |b| {
-                b.iter(|| {
-                    let root = tracing::info_span!("root");
-                    let _entered = root.enter();
-                    f(black_box(7))
+                b.iter_custom(|iters| {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        let root = tracing::info_span!("root");
+                        let _entered = root.enter();
+                        black_box(f(black_box(7)));
+                    }
+                    let elapsed = start.elapsed();
+                    // Untimed, as S4's: what the sample produced reaches the exporter before the next one.
+                    guard.force_flush().expect("traced flush");
+                    elapsed
                 });
             });
         });
@@ -305,6 +347,7 @@ fn s4_tail(c: &mut Criterion) {
         "traced S4T export: {} exported, {} dropped, {} failed, {} discarded by tail sampling",
         stats.exported, stats.dropped, stats.failed, stats.tail_discarded
     );
+    assert_all_exported("S4T", &stats);
 }
 
 /// Reads criterion's estimates and prints `traced` against the others, per state and mode.
