@@ -48,6 +48,10 @@ pub fn install_traced_with(
         .with_exporters([ExporterKind::Otlp])
         .with_protocol(protocol)
         .with_otlp_traces_endpoint(endpoint)
+        // Traces only, as the stock pipeline it is compared with: the default metrics and logs exporters would
+        // push to a collector on localhost that is not there.
+        .with_metrics_exporters([])
+        .with_logs_exporters([])
         .with_log_format(LogFormat::None)
         .build()
         .expect("bench config");
