@@ -126,7 +126,14 @@ fn absent_at_start_then_recovers(protocol: Protocol) {
     assert_eq!(arrived(), 300);
     assert!(app.guard.healthy());
     let (stats, _) = app.finish();
-    assert_eq!(stats.exported as usize, collector.span_count(), "{stats:?}");
+    // Every span counted exported arrived. An attempt under way when the collector came up may have reached it
+    // and still been cut at the export's deadline before its answer came back: counted failed, received anyway.
+    let received = collector.span_count() as u64;
+    assert!(
+        stats.exported <= received && received <= stats.exported + stats.failed,
+        "received {received}: {stats:?}"
+    );
+    assert!(stats.exported >= 300, "{stats:?}");
 }
 
 /// Killed mid-run, restarted on the same port: spans ended while it was down are retried or counted, the
@@ -159,7 +166,13 @@ fn killed_mid_run_then_back(protocol: Protocol) {
     }
     assert_eq!(arrived(), 100);
     let (stats, _) = app.finish();
-    assert_eq!(stats.exported as usize, collector.span_count(), "{stats:?}");
+    // As in `absent_at_start_then_recovers`: an attempt cut at its deadline may have arrived all the same.
+    let received = collector.span_count() as u64;
+    assert!(
+        stats.exported <= received && received <= stats.exported + stats.failed,
+        "received {received}: {stats:?}"
+    );
+    assert!(stats.exported >= 100, "{stats:?}");
 }
 
 /// Throttled twice with a hint of one second (HTTP 429 + `Retry-After: 1`, gRPC RESOURCE_EXHAUSTED +
