@@ -55,22 +55,19 @@ impl<B: Body> ResponseBody<B> {
         start: Option<Instant>,
         metric: Option<Request>,
     ) -> Self {
-        // An empty body is never polled: the request is over with its head.
-        if inner.is_end_stream() {
-            end(span, start, metric);
-            return ResponseBody {
-                inner,
-                span: None,
-                start,
-                metric: None,
-            };
-        }
-        ResponseBody {
+        let mut body = ResponseBody {
             inner,
             span: Some(span),
             start,
             metric,
+        };
+        // An empty body is never polled: the request is over with its head.
+        if body.inner.is_end_stream() {
+            if let Some(span) = body.span.take() {
+                end(span, start, body.metric.take());
+            }
         }
+        body
     }
 
     /// The wrapped body.

@@ -2,6 +2,7 @@
 //! closes the span with the response head; the server's hands it to the response body
 //! ([`ResponseBody`](super::body::ResponseBody)), which closes it once the body is sent.
 
+use std::borrow::Cow;
 use std::fmt::Display;
 use std::future::Future;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
@@ -77,7 +78,10 @@ where
                 return Poll::Pending;
             }
         };
-        finish_metric(this.metric.take(), &output, 400, &span);
+        if let Some(metric) = this.metric.take() {
+            let (status, error) = metric_outcome(&output, 400);
+            metric.finish(status, error.as_deref(), &span);
+        }
         let end = match &output {
             Ok(response) => End::Status(response.status().as_u16()),
             Err(error) => End::Error(error, error_type(std::any::type_name::<E>())),
@@ -191,25 +195,24 @@ where
                 return Poll::Pending;
             }
         };
+        // The metric, as the span, ends with the response body (or now, without a response).
+        let mut metric = this.metric.take();
+        if let Some(metric) = &mut metric {
+            let (status, error) = metric_outcome(&output, 500);
+            metric.respond(status, error.as_deref());
+        }
         Poll::Ready(match output {
             Ok(mut response) => {
                 if !span.is_disabled() {
                     record_status(&span, response.status().as_u16(), 500);
                     inject_response(&span, &mut response);
                 }
-                // The metric, as the span, ends with the body.
-                let mut metric = this.metric.take();
-                if let Some(metric) = &mut metric {
-                    let status = response.status().as_u16();
-                    let error = (status >= 500).then(|| status.to_string());
-                    metric.respond(Some(status), error.as_deref());
-                }
                 let start = *this.start;
                 Ok(response.map(|body| ResponseBody::new(body, span, start, metric)))
             }
             Err(error) => {
-                if let Some(metric) = this.metric.take() {
-                    metric.finish(None, Some(error_type(std::any::type_name::<E>())), &span);
+                if let Some(metric) = metric {
+                    metric.end(&span);
                 }
                 if !span.is_disabled() {
                     record_error(&span, &error, error_type(std::any::type_name::<E>()));
@@ -255,24 +258,23 @@ fn poll_inside<F: Future>(
     }
 }
 
-/// Records the request's duration metric with the response's status code (an error from `error_from` on: 400
-/// for a client, 500 for a server, as the semantic conventions say) or the error's type.
-fn finish_metric<B, E>(
-    metric: Option<Request>,
+/// What the request's duration metric records of `output`: the response's status code, which is also the
+/// `error.type` from `error_from` on (400 for a client, 500 for a server, as the semantic conventions say), or
+/// the error's type.
+fn metric_outcome<B, E>(
     output: &Result<Response<B>, E>,
     error_from: u16,
-    span: &Span,
-) {
-    let Some(metric) = metric else {
-        return;
-    };
+) -> (Option<u16>, Option<Cow<'static, str>>) {
     match output {
         Ok(response) => {
             let status = response.status().as_u16();
-            let error = (status >= error_from).then(|| status.to_string());
-            metric.finish(Some(status), error.as_deref(), span);
+            let error = (status >= error_from).then(|| Cow::Owned(status.to_string()));
+            (Some(status), error)
         }
-        Err(_) => metric.finish(None, Some(error_type(std::any::type_name::<E>())), span),
+        Err(_) => (
+            None,
+            Some(Cow::Borrowed(error_type(std::any::type_name::<E>()))),
+        ),
     }
 }
 
