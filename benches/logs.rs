@@ -24,23 +24,14 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::logs::{LogBatch, LogExporter, SdkLoggerProvider};
-use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use support::DropSpans;
 use traced::config::{Config, LogFormat, LogsExporterKind, Protocol};
 use traced_test_support::Receiver;
 use tracing_subscriber::layer::SubscriberExt;
 
 /// Events per span.
 const EVENTS: u64 = 10;
-
-#[derive(Debug)]
-struct DropSpans;
-
-impl SpanExporter for DropSpans {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        std::hint::black_box(batch);
-        Ok(())
-    }
-}
 
 #[derive(Debug)]
 struct DropLogs;

@@ -7,28 +7,16 @@
 //!
 //! Run: `cargo bench --bench metrics` (the ratio table is printed last).
 
-use std::future::Future;
+mod support;
+
 use std::hint::black_box;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion};
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+use support::{run, DropSpans};
 use traced::config::{LogFormat, MetricsExporterKind, SamplerConfig};
 use tracing::Dispatch;
 use tracing_subscriber::layer::SubscriberExt;
-
-#[derive(Debug)]
-struct DropExporter;
-
-impl SpanExporter for DropExporter {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        black_box(batch);
-        Ok(())
-    }
-}
 
 #[inline(never)]
 fn plain(x: u64) -> u64 {
@@ -59,16 +47,6 @@ async fn autometrics_async(x: u64) -> u64 {
     black_box(x) + 1
 }
 
-fn run<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-            return out;
-        }
-    }
-}
-
 /// `traced`'s pipeline with a sampler that drops every trace, with the function metrics on or off.
 fn pipeline(metrics: bool) -> (Dispatch, traced::Guard) {
     let exporters = if metrics {
@@ -80,7 +58,7 @@ fn pipeline(metrics: bool) -> (Dispatch, traced::Guard) {
         .without_env()
         .with_sampler(SamplerConfig::AlwaysOff)
         .with_exporters([])
-        .with_span_exporter(DropExporter)
+        .with_span_exporter(DropSpans)
         .with_metrics_exporters(exporters)
         .with_prometheus_host("127.0.0.1")
         .with_prometheus_port(0)

@@ -14,30 +14,18 @@
 //!
 //! Run: `cargo bench --bench overhead` (criterion; the ratio table is printed last).
 
-use std::future::Future;
+mod support;
+
 use std::hint::black_box;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion};
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, SpanData, SpanExporter};
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+use support::{run, DropSpans};
 use traced::config::{ConfigBuilder, LogFormat, SamplerConfig, TailSampling};
 use tracing::Dispatch;
 use tracing_subscriber::layer::SubscriberExt;
-
-/// Drops every batch: measures the pipeline, not a network.
-#[derive(Debug)]
-struct DropExporter;
-
-impl SpanExporter for DropExporter {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        black_box(batch);
-        Ok(())
-    }
-}
 
 #[inline(never)]
 fn plain(x: u64) -> u64 {
@@ -85,17 +73,6 @@ async fn fastrace_async(x: u64) -> u64 {
     black_box(x) + 1
 }
 
-/// Polls a future that completes without waiting: the cost of the future itself, no executor.
-fn run<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-            return out;
-        }
-    }
-}
-
 type Bench = (&'static str, fn(u64) -> u64);
 
 const SYNC: [Bench; 4] = [
@@ -115,7 +92,7 @@ const ASYNC: [Bench; 4] = [
 fn otel_provider(sampler: Sampler) -> SdkTracerProvider {
     SdkTracerProvider::builder()
         .with_sampler(sampler)
-        .with_batch_exporter(DropExporter)
+        .with_batch_exporter(DropSpans)
         .build()
 }
 
@@ -152,7 +129,7 @@ fn traced_pipeline_with(builder: ConfigBuilder) -> (Dispatch, traced::Guard) {
         .without_env()
         .with_exporters([])
         .with_logs_exporters([])
-        .with_span_exporter(DropExporter)
+        .with_span_exporter(DropSpans)
         .with_log_format(LogFormat::None)
         // criterion produces spans faster than the export thread prepares them: a queue with room for a sample,
         // flushed after it (`group`'s `settle`), so that every span is exported (checked at shutdown).
@@ -281,7 +258,7 @@ fn s4(c: &mut Criterion) {
     let (traced, guard) = traced_pipeline(SamplerConfig::AlwaysOn);
     fastrace::set_reporter(
         fastrace_opentelemetry::OpenTelemetryReporter::new(
-            DropExporter,
+            DropSpans,
             std::borrow::Cow::Owned(opentelemetry_sdk::Resource::builder().build()),
             opentelemetry::InstrumentationScope::builder("bench").build(),
         ),

@@ -1,16 +1,45 @@
-//! What the export and memory benches share beside `traced_test_support`: a real collector (rotel) forwarding
-//! to a sink that counts the bench's spans, the producer loop, and the re-execution of the bench binary as a
-//! child per measured run.
+//! What the benches share beside `traced_test_support`: a real collector (rotel) forwarding to a sink that counts
+//! the bench's spans, the producer loop, the re-execution of the bench binary as a child per measured run, an
+//! exporter that drops every batch, and a poll loop with no executor.
 #![allow(dead_code)]
 
+use std::future::Future;
+use std::pin::pin;
 use std::process::Command;
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use traced::config::{ExporterKind, LogFormat, Protocol};
 use traced_test_support::{free_addr, rotel_agent, Receiver, Rotel};
 use tracing_subscriber::layer::SubscriberExt;
+
+/// Drops every batch: measures the pipeline, not a network.
+#[derive(Debug)]
+pub struct DropSpans;
+
+impl SpanExporter for DropSpans {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        std::hint::black_box(batch);
+        Ok(())
+    }
+}
+
+/// Polls a future that completes without waiting: the cost of the future itself, no executor. Inlined, as it
+/// was in each bench: out of line every async row measures the call too.
+#[inline(always)]
+pub fn run<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+    }
+}
 
 /// The name of every span a producer creates; the sink counts these only, so a pipeline that also exported
 /// spans of its own transport (h2, hyper) would not inflate its count.
