@@ -114,6 +114,7 @@ fn main() {
     drop(guard);
     let (on, guard) = pipeline(true);
     bench(&mut criterion, "metrics S3 on", &traced, Some(&on));
+    assert_calls_counted(&on, &guard);
     drop(guard);
     // autometrics, on its own.
     bench(
@@ -133,6 +134,40 @@ fn main() {
     group.finish();
     criterion.final_summary();
     print_ratios();
+}
+
+/// `traced_sync`'s `function_calls_total` on the pipeline's Prometheus endpoint, summed over its series.
+fn calls_scraped(guard: &traced::Guard) -> f64 {
+    use std::io::{Read, Write};
+    let addr = guard.prometheus_addr().expect("a Prometheus endpoint");
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect to /metrics");
+    stream
+        .write_all(b"GET /metrics HTTP/1.0\r\nHost: bench\r\n\r\n")
+        .expect("request /metrics");
+    let mut page = String::new();
+    stream.read_to_string(&mut page).expect("read /metrics");
+    page.lines()
+        .filter(|line| {
+            line.starts_with("function_calls_total{") && line.contains("function=\"traced_sync\"")
+        })
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// The metrics the bench recorded are there to export: 1,000 more calls after it count exactly 1,000 on the
+/// Prometheus endpoint, none lost to an overflow or a dropped series.
+fn assert_calls_counted(dispatch: &Dispatch, guard: &traced::Guard) {
+    const CALLS: u32 = 1_000;
+    let before = calls_scraped(guard);
+    tracing::dispatcher::with_default(dispatch, || {
+        for _ in 0..CALLS {
+            traced_sync(black_box(7));
+        }
+    });
+    let after = calls_scraped(guard);
+    println!("metrics S3 on: function_calls_total of traced_sync {before} after the bench, {after} after {CALLS} more");
+    assert!(before > 0.0, "the bench's calls were not counted");
+    assert_eq!(after - before, f64::from(CALLS), "calls lost");
 }
 
 /// Reads criterion's estimates and prints the per-call figures and the two target ratios.
