@@ -5,10 +5,15 @@
 //! where the kernel itself keeps time with it (its clocksource is `tsc`, which it only picks when the counter is
 //! invariant and synchronised across cores), calls are timed in counter ticks, scaled once at start against
 //! `Instant`. Elsewhere, `Instant` it is.
+//!
+//! A call is counted in ticks: its bucket is found against the bounds in ticks and the histogram's sum is kept
+//! in ticks, so only a collection (and a sampled call's exemplar) converts to nanoseconds.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+use super::histogram::BOUNDS_NANOS;
 
 /// True when [`now`] reads the time-stamp counter.
 static TSC: AtomicBool = AtomicBool::new(false);
@@ -16,6 +21,17 @@ static TSC: AtomicBool = AtomicBool::new(false);
 static NANOS_PER_TICK: AtomicU64 = AtomicU64::new(0x3FF0_0000_0000_0000);
 /// Where `Instant`-based ticks count from.
 static ORIGIN: OnceLock<Instant> = OnceLock::new();
+
+/// [`BOUNDS_NANOS`] in ticks (the same until [`calibrate`] chooses the counter).
+static BOUNDS_TICKS: [AtomicU64; BOUNDS_NANOS.len()] = {
+    let mut bounds = [const { AtomicU64::new(0) }; BOUNDS_NANOS.len()];
+    let mut i = 0;
+    while i < bounds.len() {
+        bounds[i] = AtomicU64::new(BOUNDS_NANOS[i]);
+        i += 1;
+    }
+    bounds
+};
 
 /// How long the calibration spins: its error is the jitter of two clock reads (about 50 ns) over this.
 const CALIBRATION: Duration = Duration::from_millis(2);
@@ -31,6 +47,14 @@ pub(crate) fn calibrate() {
         let origin = *ORIGIN.get_or_init(Instant::now);
         if let Some(nanos_per_tick) = tsc::scale(origin) {
             NANOS_PER_TICK.store(nanos_per_tick.to_bits(), Ordering::Relaxed);
+            for (ticks, nanos) in BOUNDS_TICKS.iter().zip(BOUNDS_NANOS) {
+                #[allow(
+                    clippy::cast_possible_truncation,
+                    clippy::cast_sign_loss,
+                    clippy::cast_precision_loss
+                )]
+                ticks.store((nanos as f64 / nanos_per_tick) as u64, Ordering::Relaxed);
+            }
             TSC.store(true, Ordering::Relaxed);
         }
     });
@@ -48,19 +72,39 @@ pub(crate) fn now() -> Ticks {
 }
 
 impl Ticks {
-    /// Nanoseconds from `self` to `end` (0 if the clock went backwards).
+    /// Ticks from `self` to `end` (0 if the clock went backwards).
     #[inline(always)]
-    pub(crate) fn nanos_until(self, end: Ticks) -> u64 {
-        let ticks = end.0.saturating_sub(self.0);
-        let scale = f64::from_bits(NANOS_PER_TICK.load(Ordering::Relaxed));
-        #[allow(
-            clippy::cast_possible_truncation,
-            clippy::cast_sign_loss,
-            clippy::cast_precision_loss
-        )]
-        let nanos = (ticks as f64 * scale) as u64;
-        nanos
+    pub(crate) fn until(self, end: Ticks) -> u64 {
+        end.0.saturating_sub(self.0)
     }
+
+    /// Nanoseconds from `self` to `end` (0 if the clock went backwards).
+    #[cfg(test)]
+    pub(crate) fn nanos_until(self, end: Ticks) -> u64 {
+        nanos(self.until(end))
+    }
+}
+
+/// A number of ticks in nanoseconds.
+#[inline]
+pub(crate) fn nanos(ticks: u64) -> u64 {
+    let scale = f64::from_bits(NANOS_PER_TICK.load(Ordering::Relaxed));
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
+    let nanos = (ticks as f64 * scale) as u64;
+    nanos
+}
+
+/// The histogram bucket of a duration in ticks: the first bound it does not exceed.
+#[inline(always)]
+pub(crate) fn bucket(ticks: u64) -> usize {
+    BOUNDS_TICKS
+        .iter()
+        .position(|bound| ticks <= bound.load(Ordering::Relaxed))
+        .unwrap_or(BOUNDS_TICKS.len())
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -132,5 +176,19 @@ mod tests {
             "{nanos} ns against {expected} ns"
         );
         assert_eq!(end.nanos_until(start), 0);
+    }
+
+    #[test]
+    fn buckets_in_ticks_are_the_buckets_in_nanoseconds() {
+        calibrate();
+        let scale = f64::from_bits(NANOS_PER_TICK.load(Ordering::Relaxed));
+        let ticks = |nanos: u64| (nanos as f64 / scale) as u64;
+        assert_eq!(bucket(0), 0);
+        assert_eq!(bucket(ticks(4_000_000)), 0);
+        assert_eq!(bucket(ticks(6_000_000)), 1);
+        assert_eq!(bucket(ticks(9_000_000_000)), 13);
+        assert_eq!(bucket(ticks(11_000_000_000)), 14);
+        let nanos = nanos(ticks(1_000_000_000)) as f64;
+        assert!((nanos / 1e9 - 1.0).abs() < 1e-6, "{nanos}");
     }
 }

@@ -4,10 +4,11 @@
 //! The attributes of a fn are known at compile time but for `result`, `error.type` and the caller, so each fn has
 //! a `static` [`FnMetrics`] (written by the expansion) whose state is allocated at its first recorded call: the
 //! histogram, the number of calls started, and a small append-only table of the (caller, error type)
-//! combinations, each with its counter. Once a combination exists, a call does two clock reads and four atomic
-//! adds (started, bucket, sum, series), with no lock and no allocation; a sampled call also offers its span as an
-//! exemplar. `function.calls.concurrent` is not counted down: it is the calls started less those that ended
-//! (the histogram's count plus the cancelled ones), read at collection.
+//! combinations, each with its counter. Once a combination exists, a call does two clock reads and four adds
+//! (started, bucket, sum, series) to counters of its thread's own ([`shard`](super::shard)), with no lock, no
+//! allocation and no atomic read-modify-write; a sampled call also offers its span as an exemplar.
+//! `function.calls.concurrent` is not counted down: it is the calls started less those that ended (the
+//! histogram's count plus the cancelled ones), read at collection.
 //!
 //! The caller is the innermost call on this thread: set for the body of a sync call, and for each poll of an
 //! async one ([`InCall`]).
@@ -24,7 +25,8 @@ pub(crate) mod capture;
 
 use super::clock::{self, Ticks};
 use super::exemplar::{Exemplar, ExemplarSlot};
-use super::histogram::Histogram;
+use super::histogram::{Exemplars, HistogramPoint, BUCKETS};
+use super::shard::{self, Shards};
 
 /// True while a pipeline with function metrics runs: the one load a call does when it is off.
 static ON: AtomicBool = AtomicBool::new(false);
@@ -93,11 +95,22 @@ pub struct FnMetrics {
 
 #[derive(Debug, Default)]
 pub(crate) struct FnState {
-    started: AtomicU64,
-    /// Async calls dropped before they completed: neither ok nor error, but no longer under way.
+    counts: Shards<Counts>,
+    /// Async calls dropped before they completed: neither ok nor error, but no longer under way (rare: one
+    /// shared counter).
     cancelled: AtomicU64,
-    pub(crate) duration: Histogram,
+    exemplars: Exemplars,
     calls: Chunk,
+}
+
+/// What the calls of one thread (or the threads sharing a block) added.
+#[derive(Debug, Default)]
+struct Counts {
+    started: AtomicU64,
+    buckets: [AtomicU64; BUCKETS],
+    sum_ticks: AtomicU64,
+    /// `function.calls` of the series of the first chunk, by position; the later ones count in their [`Series`].
+    calls: [AtomicU64; CHUNK],
 }
 
 /// Series per chunk: most fns have one caller and never fail, a few have a handful.
@@ -114,6 +127,7 @@ struct Chunk {
 #[derive(Debug, Default)]
 pub(crate) struct Series {
     key: OnceLock<Key>,
+    /// Calls of a series past the first chunk (those of the first count per thread, in [`Counts::calls`]).
     count: AtomicU64,
     exemplar: ExemplarSlot,
 }
@@ -139,36 +153,42 @@ impl PartialEq for Key {
 }
 
 impl Chunk {
-    /// The series of `key`, claimed on first use.
-    fn series(&self, key: Key) -> &Series {
+    /// The series of `key`, claimed on first use, and its position if it is in the first chunk.
+    #[inline(always)]
+    fn series(&self, key: Key) -> (Option<usize>, &Series) {
         let mut chunk = self;
+        let mut first = true;
         loop {
-            for series in &chunk.series {
+            for (i, series) in chunk.series.iter().enumerate() {
                 match series.key.get() {
-                    Some(existing) if *existing == key => return series,
+                    Some(existing) if *existing == key => return (first.then_some(i), series),
                     Some(_) => {}
                     None => {
                         // Another thread may claim the slot first, for its own key or for ours.
                         let _ = series.key.set(key);
                         if series.key.get() == Some(&key) {
-                            return series;
+                            return (first.then_some(i), series);
                         }
                     }
                 }
             }
             chunk = chunk.next.get_or_init(Default::default);
+            first = false;
         }
     }
 
-    fn for_each(&self, f: &mut impl FnMut(&Key, &Series)) {
+    /// Every series claimed, with its position if it is in the first chunk.
+    fn for_each(&self, f: &mut impl FnMut(Option<usize>, &Key, &Series)) {
         let mut chunk = Some(self);
+        let mut first = true;
         while let Some(current) = chunk {
-            for series in &current.series {
+            for (i, series) in current.series.iter().enumerate() {
                 if let Some(key) = series.key.get() {
-                    f(key, series);
+                    f(first.then_some(i), key, series);
                 }
             }
             chunk = current.next.get().map(|next| &**next);
+            first = false;
         }
     }
 }
@@ -234,7 +254,8 @@ impl FnMetrics {
             return Call(None);
         }
         let state = self.state();
-        state.started.fetch_add(1, Ordering::Relaxed);
+        let mine = state.counts.mine();
+        mine.add(&mine.block.started, 1);
         #[cfg(feature = "testing")]
         let capture = capture::current();
         #[cfg(feature = "testing")]
@@ -265,18 +286,24 @@ impl FnMetrics {
     /// The state, once the fn was called.
     pub(crate) fn collect(&self, since: u64) -> Option<FnPoint> {
         let state = self.state.get()?;
-        let duration = state.duration.collect(since);
+        let blocks = || state.counts.blocks();
+        let duration = HistogramPoint {
+            buckets: std::array::from_fn(|i| shard::sum(blocks(), |c| &c.buckets[i])),
+            sum_nanos: clock::nanos(shard::sum(blocks(), |c| &c.sum_ticks)),
+            exemplars: state.exemplars.since(since),
+        };
         let mut calls = Vec::new();
-        state.calls.for_each(&mut |key, series| {
+        state.calls.for_each(&mut |first, key, series| {
+            let per_thread = first.map_or(0, |i| shard::sum(blocks(), |c| &c.calls[i]));
             calls.push(CallsPoint {
                 key: *key,
-                count: series.count.load(Ordering::Relaxed),
+                count: series.count.load(Ordering::Relaxed) + per_thread,
                 exemplar: series.exemplar.since(since),
             });
         });
         // Read after the ended ones, so the difference is never below zero.
-        let ended = duration.count() + state.cancelled.load(Ordering::Relaxed);
-        let started = state.started.load(Ordering::Relaxed);
+        let ended = duration.count() + state.cancelled.load(Ordering::Acquire);
+        let started = shard::sum(blocks(), |c| &c.started);
         Some(FnPoint {
             duration,
             calls,
@@ -288,7 +315,7 @@ impl FnMetrics {
 /// What a fn holds at one collection.
 #[derive(Clone, Debug)]
 pub(crate) struct FnPoint {
-    pub(crate) duration: super::histogram::HistogramPoint,
+    pub(crate) duration: HistogramPoint,
     pub(crate) calls: Vec<CallsPoint>,
     pub(crate) concurrent: u64,
 }
@@ -366,22 +393,32 @@ impl Running {
         error: Option<&'static str>,
         exemplar: Option<&opentelemetry::trace::SpanContext>,
     ) {
-        let nanos = self.start.nanos_until(clock::now());
-        let bucket = self.state.duration.record(nanos);
+        let ticks = self.start.until(clock::now());
+        let bucket = clock::bucket(ticks);
         let key = Key {
             caller: self.caller,
             error,
         };
         #[cfg(feature = "testing")]
         if let Some(capture) = &self.capture {
-            capture.ended(self.metrics, key, nanos);
+            capture.ended(self.metrics, key, clock::nanos(ticks));
         }
-        let series = self.state.calls.series(key);
-        series.count.fetch_add(1, Ordering::Relaxed);
+        let (first, series) = self.state.calls.series(key);
+        // The thread's block here, not the one the call started on: an async call may end on another thread.
+        let mine = self.state.counts.mine();
+        let counts = mine.block;
+        mine.add(&counts.buckets[bucket], 1);
+        mine.add(&counts.sum_ticks, ticks);
+        match first {
+            Some(i) => mine.add(&counts.calls[i], 1),
+            None => {
+                series.count.fetch_add(1, Ordering::Relaxed);
+            }
+        }
         if let Some(context) = exemplar {
             #[allow(clippy::cast_precision_loss)]
-            if let Some(exemplar) = Exemplar::of(context, nanos as f64 / 1e9) {
-                self.state.duration.offer(bucket, exemplar);
+            if let Some(exemplar) = Exemplar::of(context, clock::nanos(ticks) as f64 / 1e9) {
+                self.state.exemplars.offer(bucket, exemplar);
                 series.exemplar.offer(Exemplar {
                     value: 1.0,
                     ..exemplar
@@ -400,7 +437,7 @@ impl Drop for Call {
             if std::thread::panicking() {
                 running.end(Some(traced_conventions::metrics::PANIC), None);
             } else {
-                running.state.cancelled.fetch_add(1, Ordering::Relaxed);
+                running.state.cancelled.fetch_add(1, Ordering::Release);
                 #[cfg(feature = "testing")]
                 if let Some(capture) = &running.capture {
                     capture.cancelled(running.metrics);

@@ -12,7 +12,7 @@ pub(crate) const BOUNDS: [f64; 14] = [
     0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
 ];
 /// [`BOUNDS`] in nanoseconds, to find a bucket without a float compare.
-const BOUNDS_NANOS: [u64; 14] = [
+pub(crate) const BOUNDS_NANOS: [u64; 14] = [
     5_000_000,
     10_000_000,
     25_000_000,
@@ -36,8 +36,30 @@ pub(crate) const BUCKETS: usize = BOUNDS.len() + 1;
 pub(crate) struct Histogram {
     buckets: [AtomicU64; BUCKETS],
     sum_nanos: AtomicU64,
-    /// Allocated by the first sampled measurement: a histogram of unsampled calls never pays for it.
-    exemplars: OnceLock<Box<[ExemplarSlot; BUCKETS]>>,
+    exemplars: Exemplars,
+}
+
+/// The exemplar of each bucket, allocated by the first sampled measurement: a histogram of unsampled calls
+/// never pays for it.
+#[derive(Debug, Default)]
+pub(crate) struct Exemplars(OnceLock<Box<[ExemplarSlot; BUCKETS]>>);
+
+impl Exemplars {
+    /// Keeps `exemplar` for `bucket` (a sampled measurement).
+    pub(crate) fn offer(&self, bucket: usize, exemplar: Exemplar) {
+        self.0.get_or_init(Default::default)[bucket].offer(exemplar);
+    }
+
+    /// The exemplars not older than `since` (ns since the epoch), by bucket.
+    pub(crate) fn since(&self, since: u64) -> Vec<(usize, Exemplar)> {
+        self.0.get().map_or_else(Vec::new, |slots| {
+            slots
+                .iter()
+                .enumerate()
+                .filter_map(|(i, slot)| slot.since(since).map(|e| (i, e)))
+                .collect()
+        })
+    }
 }
 
 /// What a histogram holds at one collection.
@@ -76,7 +98,7 @@ impl Histogram {
 
     /// Keeps `exemplar` for `bucket` (a sampled measurement).
     pub(crate) fn offer(&self, bucket: usize, exemplar: Exemplar) {
-        self.exemplars.get_or_init(Default::default)[bucket].offer(exemplar);
+        self.exemplars.offer(bucket, exemplar);
     }
 
     /// The counts so far (cumulative) and the exemplars not older than `since` (ns since the epoch).
@@ -85,17 +107,10 @@ impl Histogram {
         for (out, bucket) in buckets.iter_mut().zip(&self.buckets) {
             *out = bucket.load(Ordering::Relaxed);
         }
-        let exemplars = self.exemplars.get().map_or_else(Vec::new, |slots| {
-            slots
-                .iter()
-                .enumerate()
-                .filter_map(|(i, slot)| slot.since(since).map(|e| (i, e)))
-                .collect()
-        });
         HistogramPoint {
             buckets,
             sum_nanos: self.sum_nanos.load(Ordering::Relaxed),
-            exemplars,
+            exemplars: self.exemplars.since(since),
         }
     }
 }

@@ -24,6 +24,7 @@ mod histogram;
 pub(crate) mod http;
 mod prometheus;
 mod server;
+mod shard;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 mod temporality;
 mod worker;
