@@ -369,6 +369,87 @@ fn panic_while_polling_an_async_fn_fails_the_span_and_propagates_unchanged() {
     assert_eq!(attr(spans.one("panics_while_polled"), "cancelled"), None);
 }
 
+#[traced]
+async fn panics_three_levels_down() -> u32 {
+    tokio::task::yield_now().await;
+    panic!("deep boom")
+}
+
+#[traced]
+async fn middle_level() -> u32 {
+    panics_three_levels_down().await + 1
+}
+
+#[traced]
+async fn top_level() -> u32 {
+    middle_level().await + 1
+}
+
+#[traced]
+fn blocks_on_a_panicking_future() -> u32 {
+    common::runtime().block_on(middle_level())
+}
+
+#[test]
+fn a_panic_deep_in_nested_async_fns_fails_every_span_with_its_message() {
+    // Only the outermost poll catches: the inner ones hand their spans to it as they unwind.
+    let ((), spans) = capture(|| {
+        let rt = common::runtime();
+        let payload = catch_unwind(AssertUnwindSafe(|| rt.block_on(top_level()))).unwrap_err();
+        assert_eq!(message(&*payload), "deep boom");
+        // Beneath a sync body's catch.
+        let payload = catch_unwind(blocks_on_a_panicking_future).unwrap_err();
+        assert_eq!(message(&*payload), "deep boom");
+    });
+    for name in ["top_level", "blocks_on_a_panicking_future"] {
+        assert_panicked(spans.one(name), "deep boom");
+    }
+    for name in ["middle_level", "panics_three_levels_down"] {
+        let all = spans.all(name);
+        assert_eq!(all.len(), 2, "{name}");
+        for span in all {
+            assert_panicked(span, "deep boom");
+            assert!(matches!(get(span, "duration_ms"), Value::F64(_)));
+            assert_eq!(attr(span, "cancelled"), None);
+        }
+    }
+    // Closed innermost first, each inside its parent.
+    let inner = spans.all("panics_three_levels_down")[0];
+    let middle = spans.all("middle_level")[0];
+    assert_eq!(inner.parent_span_id, middle.span_context.span_id());
+    assert!(inner.end_time <= middle.end_time);
+}
+
+#[traced]
+async fn panics_at_once() -> u32 {
+    panic!("caught boom")
+}
+
+/// Polls a panicking `#[traced]` future once under a `catch_unwind` of its own and carries on.
+#[traced]
+async fn catches_what_it_polls() -> bool {
+    let mut inner = std::pin::pin!(panics_at_once());
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    catch_unwind(AssertUnwindSafe(|| inner.as_mut().poll(&mut cx))).is_err()
+}
+
+#[test]
+fn a_panic_caught_by_the_user_beneath_an_async_span_still_fails_the_inner_span() {
+    let (caught, spans) = capture(|| common::runtime().block_on(catches_what_it_polls()));
+    assert!(caught);
+    assert_not_failed(spans.one("catches_what_it_polls"));
+    let inner = spans.one("panics_at_once");
+    // Its message never reached `traced` (no catch of ours saw the payload): the span says it panicked.
+    assert_eq!(string(inner, "error.type"), "panic");
+    assert!(
+        matches!(inner.status, Status::Error { .. }),
+        "{:?}",
+        inner.status
+    );
+    assert_eq!(exceptions(inner).len(), 1);
+    assert!(matches!(get(inner, "duration_ms"), Value::F64(_)));
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Cancellation
 

@@ -10,12 +10,14 @@
 //! [`Plain::finish`], or as a panic or a cancellation when it is dropped.
 
 use std::any::Any;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 use std::time::Instant;
 
+use traced_conventions::metrics::PANIC;
 use traced_conventions::span::{CANCELLED, DURATION_MS, RETURN_VALUE};
 use tracing::Span;
 
@@ -288,7 +290,21 @@ impl Running {
     fn catch(&self, body: &mut dyn FnMut()) -> Result<(), Box<dyn Any + Send>> {
         let _entered = enter(&self.span, &self.timer);
         let _caller = self.call.scope();
-        catch_unwind(AssertUnwindSafe(body))
+        let catching = Catching::begin();
+        let result = catch_unwind(AssertUnwindSafe(body));
+        catching.end(result.as_ref().err());
+        result
+    }
+
+    /// Closes the span of a poll that unwound with no catch of its own, once the catch above it has the
+    /// panic's `message`; the call ends as a panic.
+    #[cold]
+    fn unwound(self, message: &str) {
+        if !self.span.is_disabled() {
+            record_exception(&self.span, "panic", message, None, true);
+            self.timer.finish(&self.span);
+        }
+        self.call.finish(Some(PANIC));
     }
 
     /// Records what the body returned (an `Err` as `failure`, the value itself with `ret`) and the duration; the
@@ -398,16 +414,140 @@ fn resume_panic(span: &Span, timer: Timer, payload: Box<dyn Any + Send>) -> ! {
     if span.is_disabled() {
         resume_unwind(payload);
     }
-    let message = if let Some(s) = payload.downcast_ref::<&'static str>() {
+    record_exception(span, "panic", panic_message(&*payload), None, true);
+    timer.finish(span);
+    resume_unwind(payload)
+}
+
+/// The message of a panic's payload.
+fn panic_message(payload: &(dyn Any + Send)) -> &str {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
         s
     } else if let Some(s) = payload.downcast_ref::<String>() {
         s.as_str()
     } else {
         "Box<dyn Any>"
-    };
-    record_exception(span, "panic", message, None, true);
-    timer.finish(span);
-    resume_unwind(payload)
+    }
+}
+
+thread_local! {
+    /// How many of `traced`'s catches are on this thread's stack (a sync body's or a poll's).
+    static CATCHING: Cell<u32> = const { Cell::new(0) };
+    /// The spans of polls that unwound beneath such a catch, innermost first, waiting for its payload.
+    static UNWOUND: RefCell<Vec<Running>> = const { RefCell::new(Vec::new()) };
+}
+
+/// One catch of `traced`'s on this thread's stack, from [`Catching::begin`] to [`Catching::end`].
+///
+/// A poll beneath it needs no `catch_unwind` of its own ([`Unguarded`]): each one cost a recursive async fn
+/// about 400 bytes of stack per level (the catching frames and the `dyn` call into the body). Such a poll
+/// hands its span over when it unwinds, and the catch closes it with the panic's message before its own.
+struct Catching {
+    /// The length of [`UNWOUND`] when this catch began: the spans after it unwound beneath it.
+    mark: usize,
+}
+
+impl Catching {
+    #[inline]
+    fn begin() -> Catching {
+        CATCHING.with(|n| n.set(n.get() + 1));
+        Catching {
+            mark: UNWOUND.try_with(|spans| spans.borrow().len()).unwrap_or(0),
+        }
+    }
+
+    /// Closes the spans that unwound beneath this catch: with the message of `panic`, or, when a catch of the
+    /// user's in between stopped it, with what is known.
+    #[inline]
+    fn end(self, panic: Option<&Box<dyn Any + Send>>) {
+        CATCHING.with(|n| n.set(n.get() - 1));
+        let unwound = UNWOUND
+            .try_with(|spans| {
+                let mut spans = spans.borrow_mut();
+                (spans.len() > self.mark).then(|| spans.split_off(self.mark))
+            })
+            .ok()
+            .flatten();
+        if let Some(unwound) = unwound {
+            close_unwound(unwound, panic.map(|payload| panic_message(&**payload)));
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn close_unwound(unwound: Vec<Running>, message: Option<&str>) {
+    let message = message.unwrap_or("a panic, caught before it left the fn's caller");
+    for running in unwound {
+        running.unwound(message);
+    }
+}
+
+/// True when a catch of `traced`'s is on this thread's stack.
+#[inline(always)]
+fn catching() -> bool {
+    CATCHING.with(Cell::get) > 0
+}
+
+/// A poll in its span beneath a catch of `traced`'s, with none of its own: entered, the thread marked, the call
+/// the caller; if the poll unwinds, the span goes to [`UNWOUND`] for that catch to close.
+struct Unguarded<'a> {
+    open: &'a mut Open,
+    _mark: Option<Mark>,
+    _caller: Option<CallerScope>,
+    /// Set once the poll returned.
+    done: bool,
+}
+
+impl<'a> Unguarded<'a> {
+    #[inline]
+    fn enter(open: &'a mut Open) -> Unguarded<'a> {
+        let (mark, caller) = match open.0.as_deref() {
+            Some(running) => {
+                // Entered through the dispatch, not `Span::enter`: its guard would borrow the span, which an
+                // unwinding poll hands over.
+                running
+                    .span
+                    .with_subscriber(|(id, dispatch)| dispatch.enter(id));
+                let mark = match running.timer {
+                    Timer::Off => None,
+                    Timer::Since(_) | Timer::ByLayer => Some(Mark::set(None)),
+                };
+                (mark, running.call.scope())
+            }
+            None => (None, None),
+        };
+        Unguarded {
+            open,
+            _mark: mark,
+            _caller: caller,
+            done: false,
+        }
+    }
+}
+
+impl Drop for Unguarded<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        let Some(running) = &self.open.0 else { return };
+        running
+            .span
+            .with_subscriber(|(id, dispatch)| dispatch.exit(id));
+        if !self.done {
+            self.unwinding();
+        }
+    }
+}
+
+impl Unguarded<'_> {
+    #[cold]
+    #[inline(never)]
+    fn unwinding(&mut self) {
+        if let Some(running) = self.open.0.take() {
+            // With this thread's locals torn down, the closure drops it: the span closes here, without the message.
+            let _ = UNWOUND.try_with(move |spans| spans.borrow_mut().push(*running));
+        }
+    }
 }
 
 pin_project_lite::pin_project! {
@@ -415,29 +555,45 @@ pin_project_lite::pin_project! {
     /// a dropped trace). On completion `finish` records the output (the probes of the expansion, which know its
     /// type) and closes the span; dropped before completion, the span is marked `cancelled`.
     ///
-    /// Two variants rather than one state inside, so that a future without a span (no subscriber, level
-    /// filtered out, a dropped trace) polls and drops nothing but its body; the span is boxed, so that such a
-    /// future is not larger than its body and the dropped trace's ids either (an `async fn` moves it into its
-    /// state: moving the span along cost about 25 instructions per call without a subscriber, under callgrind,
-    /// where the box costs about 100 in a sampled call of about 11,000). The `Plain` variant also holds the
-    /// call of the function metrics (counted with or without a span), which the old expansion kept in the
-    /// async fn's own state.
-    #[project = TracedProjection]
-    pub enum Traced<F, C> {
-        /// No span.
-        Plain {
-            #[pin]
-            inner: F,
-            plain: Option<Plain>,
-            finish: Option<C>,
-        },
-        /// A span, until the future completes.
-        Span {
-            #[pin]
-            inner: F,
-            open: Open,
-            finish: Option<C>,
-        },
+    /// The span is boxed, so that a future without one (a dropped trace) is not larger than its body, the
+    /// dropped trace's ids and the call of the function metrics (an `async fn` moves it into its state: moving
+    /// the span along cost about 25 instructions per call without a subscriber, under callgrind, where the box
+    /// costs about 100 in a sampled call of about 11,000).
+    pub struct Traced<F, C> {
+        #[pin]
+        inner: F,
+        state: State,
+        finish: Option<C>,
+    }
+}
+
+/// What a [`Traced`] future runs its body with.
+enum State {
+    /// Not polled yet: the site's own start at the first poll ([`Traced::start`]).
+    Unstarted(&'static Site),
+    /// No span.
+    Plain(Option<Plain>),
+    /// A span, until the future completes.
+    Span(Open),
+}
+
+impl State {
+    /// The state a start gives.
+    #[inline]
+    fn of(started: Started) -> State {
+        match started {
+            Started::Plain(plain) => State::Plain(Some(plain)),
+            Started::Span(running) => State::Span(Open(Some(Box::new(running)))),
+        }
+    }
+
+    /// The site's own start, in place: what starting builds stays in this frame, which is not on the stack
+    /// while the body runs (a recursive async fn polls its next level from inside the poll of this one).
+    #[inline(never)]
+    fn start(&mut self) {
+        if let State::Unstarted(site) = *self {
+            *self = State::of(start(site));
+        }
     }
 }
 
@@ -479,30 +635,29 @@ impl<F: Future, C: FnOnce(Started, &F::Output)> Traced<F, C> {
     /// Wraps `inner`, to run as [`start`] (or [`begin`] and [`Builder::build`]) said; `finish` records its output
     /// with [`Running::finish`].
     ///
-    /// Out of line, as [`Traced::start`]: a recursive async fn builds the next level's future inside the poll of
-    /// this one, so what building it keeps on the stack is paid once per level (`benches/recursion`). An idle call
-    /// (no subscriber, no metrics) never gets here: the expansion awaits its body as is.
+    /// Out of line: a recursive async fn builds the next level's future inside the poll of this one, so what
+    /// building it keeps on the stack is paid once per level (`benches/recursion`). An idle call (no
+    /// subscriber, no metrics) never gets here: the expansion awaits its body as is.
     #[inline(never)]
     pub fn new(started: Started, inner: F, finish: C) -> Self {
-        match started {
-            Started::Plain(plain) => Traced::Plain {
-                inner,
-                plain: Some(plain),
-                finish: Some(finish),
-            },
-            Started::Span(running) => Traced::Span {
-                inner,
-                open: Open(Some(Box::new(running))),
-                finish: Some(finish),
-            },
+        Traced {
+            inner,
+            state: State::of(started),
+            finish: Some(finish),
         }
     }
 
-    /// [`start`] and [`Traced::new`] in one call, for a span without values of the user's, of a call that is
-    /// not [`idle`] (the expansion awaits an idle call's body as is). Out of line, as [`Traced::new`].
-    #[inline(never)]
+    /// [`Traced::new`] with the site's own start, for a span without values of the user's, of a call that is not
+    /// [`idle`] (the expansion awaits an idle call's body as is). The start waits for the first poll, which comes
+    /// right after (the expansion awaits it): built here and moved into the async fn's state, it took a
+    /// recursive async fn's poll two copies of the whole future on the stack, per level.
+    #[inline(always)]
     pub fn start(site: &'static Site, inner: F, finish: C) -> Self {
-        Traced::new(start(site), inner, finish)
+        Traced {
+            inner,
+            state: State::Unstarted(site),
+            finish: Some(finish),
+        }
     }
 }
 
@@ -511,38 +666,46 @@ impl<F: Future, C: FnOnce(Started, &F::Output)> Future for Traced<F, C> {
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
-        match self.project() {
+        let mut this = self.project();
+        if let State::Unstarted(_) = this.state {
+            this.state.start();
+        }
+        match this.state {
             // No span: the body as is, the thread marked on each poll if the sampler dropped its trace, the call
             // (if metrics are on) the caller of what the body calls.
-            TracedProjection::Plain {
-                inner,
-                plain,
-                finish,
-            } => {
+            State::Plain(plain) => {
                 let polled = match plain {
                     Some(plain) => {
                         let _mark = plain.mark();
-                        inner.poll(cx)
+                        this.inner.poll(cx)
                     }
-                    None => inner.poll(cx),
+                    None => this.inner.poll(cx),
                 };
                 if let Poll::Ready(output) = &polled {
-                    complete_plain(plain, finish, output);
+                    complete_plain(plain, this.finish, output);
                 }
                 polled
             }
-            TracedProjection::Span {
-                mut inner,
-                open,
-                finish,
-            } => {
-                let mut polled = Poll::Pending;
-                open.poll_in_span(&mut || polled = inner.as_mut().poll(cx));
+            State::Span(open) => {
+                // Beneath a catch of ours (the poll of an enclosing async fn, a sync body): none here.
+                let polled = if catching() {
+                    let mut guard = Unguarded::enter(open);
+                    let polled = this.inner.as_mut().poll(cx);
+                    guard.done = true;
+                    polled
+                } else {
+                    let mut polled = Poll::Pending;
+                    let inner = &mut this.inner;
+                    open.poll_in_span(&mut || polled = inner.as_mut().poll(cx));
+                    polled
+                };
                 if let Poll::Ready(output) = &polled {
-                    complete_span(open, finish, output);
+                    complete_span(open, this.finish, output);
                 }
                 polled
             }
+            // Started above.
+            State::Unstarted(_) => Poll::Pending,
         }
     }
 }
