@@ -74,9 +74,10 @@ fn a_sampled_level_takes_a_bounded_multiple_of_the_plain_stack() {
     assert_eq!(spans.all("traced_level").len(), LEVELS as usize + 1);
     eprintln!("stack per level: plain {plain} B, #[traced] {traced} B");
     // Unoptimized, the plain level took 219 B and the sampled `#[traced]` one 3,248 B before the span's state
-    // left the future and the completion left `poll`; about 1,250 B after.
+    // left the future and the completion left `poll`; about 1,250 B after; 1,028 B (against 194 B) since a poll
+    // beneath another span's needs no catch of its own and keeps what it saves in the span's box.
     assert!(
-        traced <= 8 * plain,
+        traced <= 6 * plain,
         "#[traced] takes {traced} B of stack per level, the plain fn {plain} B"
     );
 }

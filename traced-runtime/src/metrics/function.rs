@@ -376,6 +376,15 @@ impl Call {
             .map(|running| CallerScope::set(running.metrics))
     }
 
+    /// Makes this call the caller of what runs on this thread, returning the caller before (to give back to
+    /// [`replace_caller`]); nothing when the call is not recorded. [`Call::scope`] without the guard.
+    #[inline]
+    pub(crate) fn replace_caller(&self) -> Option<Option<&'static FnMetrics>> {
+        self.0
+            .as_ref()
+            .map(|running| replace_caller(Some(running.metrics)))
+    }
+
     /// `future` polled with this call as the caller (the body of an async call).
     #[inline]
     pub fn in_call<F: Future>(&self, future: F) -> InCall<F> {
@@ -509,6 +518,12 @@ impl<F: Future> Future for InCall<F> {
             }
         }
     }
+}
+
+/// Sets this thread's caller, returning the one before.
+#[inline]
+pub(crate) fn replace_caller(caller: Option<&'static FnMetrics>) -> Option<&'static FnMetrics> {
+    CALLER.with(|current| current.replace(caller))
 }
 
 /// Sets this thread's caller until dropped (also on unwind).

@@ -24,8 +24,8 @@ use tracing::Span;
 use super::errors::{record_exception, record_failure, Failure};
 use super::parents::{Link, Parent};
 use super::site::{Sampling, Site};
-use crate::metrics::function::{Call, CallerScope};
-use crate::traces::sampling::{Mark, Unsampled};
+use crate::metrics::function::{replace_caller, Call, CallerScope};
+use crate::traces::sampling::{replace_mark, Mark, Unsampled};
 
 /// True when a span at `level` can be enabled: the static and the current max level, the test `tracing::span!`
 /// starts with. Below it the expansion builds nothing and runs the body as is.
@@ -253,6 +253,16 @@ pub struct Running {
     /// Started after the span, ended after it: the call's duration is inside the span's. Dropped while
     /// unwinding, it ends as a panic; dropped otherwise (a future given up on), as cancelled.
     call: Call,
+    /// What an [`Unguarded`] poll replaced on this thread and gives back when it ends: kept here, behind the
+    /// future's one pointer, rather than in a poll frame a recursive async fn pays per level.
+    outside: Outside,
+}
+
+/// The thread's sampling mark and caller before an [`Unguarded`] poll (`None`: left as they were).
+#[derive(Default)]
+struct Outside {
+    mark: Option<Option<Unsampled>>,
+    caller: Option<Option<&'static crate::metrics::function::FnMetrics>>,
 }
 
 impl Running {
@@ -265,6 +275,7 @@ impl Running {
             timer,
             site,
             call,
+            outside: Outside::default(),
         }
     }
 
@@ -490,11 +501,10 @@ fn catching() -> bool {
 }
 
 /// A poll in its span beneath a catch of `traced`'s, with none of its own: entered, the thread marked, the call
-/// the caller; if the poll unwinds, the span goes to [`UNWOUND`] for that catch to close.
+/// the caller (what it replaced kept in the boxed [`Running`]); if the poll unwinds, the span goes to [`UNWOUND`]
+/// for that catch to close.
 struct Unguarded<'a> {
     open: &'a mut Open,
-    _mark: Option<Mark>,
-    _caller: Option<CallerScope>,
     /// Set once the poll returned.
     done: bool,
 }
@@ -502,34 +512,37 @@ struct Unguarded<'a> {
 impl<'a> Unguarded<'a> {
     #[inline]
     fn enter(open: &'a mut Open) -> Unguarded<'a> {
-        let (mark, caller) = match open.0.as_deref() {
-            Some(running) => {
-                // Entered through the dispatch, not `Span::enter`: its guard would borrow the span, which an
-                // unwinding poll hands over.
-                running
-                    .span
-                    .with_subscriber(|(id, dispatch)| dispatch.enter(id));
-                let mark = match running.timer {
+        if let Some(running) = open.0.as_deref_mut() {
+            // Entered through the dispatch, not `Span::enter`: its guard would borrow the span, which an unwinding
+            // poll hands over.
+            running
+                .span
+                .with_subscriber(|(id, dispatch)| dispatch.enter(id));
+            running.outside = Outside {
+                mark: match running.timer {
                     Timer::Off => None,
-                    Timer::Since(_) | Timer::ByLayer => Some(Mark::set(None)),
-                };
-                (mark, running.call.scope())
-            }
-            None => (None, None),
-        };
-        Unguarded {
-            open,
-            _mark: mark,
-            _caller: caller,
-            done: false,
+                    Timer::Since(_) | Timer::ByLayer => Some(replace_mark(None)),
+                },
+                caller: running.call.replace_caller(),
+            };
         }
+        Unguarded { open, done: false }
     }
 }
 
 impl Drop for Unguarded<'_> {
     #[inline]
     fn drop(&mut self) {
-        let Some(running) = &self.open.0 else { return };
+        let Some(running) = self.open.0.as_deref_mut() else {
+            return;
+        };
+        let outside = std::mem::take(&mut running.outside);
+        if let Some(caller) = outside.caller {
+            replace_caller(caller);
+        }
+        if let Some(mark) = outside.mark {
+            replace_mark(mark);
+        }
         running
             .span
             .with_subscriber(|(id, dispatch)| dispatch.exit(id));
@@ -673,19 +686,7 @@ impl<F: Future, C: FnOnce(Started, &F::Output)> Future for Traced<F, C> {
         match this.state {
             // No span: the body as is, the thread marked on each poll if the sampler dropped its trace, the call
             // (if metrics are on) the caller of what the body calls.
-            State::Plain(plain) => {
-                let polled = match plain {
-                    Some(plain) => {
-                        let _mark = plain.mark();
-                        this.inner.poll(cx)
-                    }
-                    None => this.inner.poll(cx),
-                };
-                if let Poll::Ready(output) = &polled {
-                    complete_plain(plain, this.finish, output);
-                }
-                polled
-            }
+            State::Plain(plain) => poll_plain(this.inner, plain, this.finish, cx),
             State::Span(open) => {
                 // Beneath a catch of ours (the poll of an enclosing async fn, a sync body): none here.
                 let polled = if catching() {
@@ -694,10 +695,7 @@ impl<F: Future, C: FnOnce(Started, &F::Output)> Future for Traced<F, C> {
                     guard.done = true;
                     polled
                 } else {
-                    let mut polled = Poll::Pending;
-                    let inner = &mut this.inner;
-                    open.poll_in_span(&mut || polled = inner.as_mut().poll(cx));
-                    polled
+                    poll_catching(this.inner, open, cx)
                 };
                 if let Poll::Ready(output) = &polled {
                     complete_span(open, this.finish, output);
@@ -708,6 +706,42 @@ impl<F: Future, C: FnOnce(Started, &F::Output)> Future for Traced<F, C> {
             State::Unstarted(_) => Poll::Pending,
         }
     }
+}
+
+/// Polls `inner` without a span, the thread marked if the sampler dropped its trace, the call (if metrics are on)
+/// the caller of what the body calls. Out of line, so that the saved mark is not in the frame of a span's poll.
+#[inline(never)]
+fn poll_plain<F: Future, C: FnOnce(Started, &F::Output)>(
+    inner: Pin<&mut F>,
+    plain: &mut Option<Plain>,
+    finish: &mut Option<C>,
+    cx: &mut TaskContext<'_>,
+) -> Poll<F::Output> {
+    let polled = match plain {
+        Some(plain) => {
+            let _mark = plain.mark();
+            inner.poll(cx)
+        }
+        None => inner.poll(cx),
+    };
+    if let Poll::Ready(output) = &polled {
+        complete_plain(plain, finish, output);
+    }
+    polled
+}
+
+/// Polls `inner` in its span under a catch of its own: the outermost span poll on this thread's stack. Out of
+/// line, so that the catch's closure and result are not in the frame of every level of a recursive async fn
+/// (the levels beneath poll [`Unguarded`]).
+#[inline(never)]
+fn poll_catching<F: Future>(
+    mut inner: Pin<&mut F>,
+    open: &mut Open,
+    cx: &mut TaskContext<'_>,
+) -> Poll<F::Output> {
+    let mut polled = Poll::Pending;
+    open.poll_in_span(&mut || polled = inner.as_mut().poll(cx));
+    polled
 }
 
 /// Records the output of a completed [`Traced`] future without a span. Out of line, as [`complete_span`].

@@ -143,9 +143,16 @@ impl Mark {
     #[inline]
     pub(crate) fn set(unsampled: Option<Unsampled>) -> Self {
         Mark {
-            previous: UNSAMPLED.with(|mark| mark.replace(unsampled)),
+            previous: replace_mark(unsampled),
         }
     }
+}
+
+/// Sets the thread's mark, returning the one before: [`Mark`] without the guard, for a caller that keeps the
+/// previous mark elsewhere than on the stack and restores it itself.
+#[inline]
+pub(crate) fn replace_mark(unsampled: Option<Unsampled>) -> Option<Unsampled> {
+    UNSAMPLED.with(|mark| mark.replace(unsampled))
 }
 
 impl Drop for Mark {
