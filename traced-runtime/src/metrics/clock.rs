@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use super::histogram::BOUNDS_NANOS;
+use super::histogram::{bucket_in, BOUNDS_NANOS};
 
 /// True when [`now`] reads the time-stamp counter.
 static TSC: AtomicBool = AtomicBool::new(false);
@@ -101,10 +101,12 @@ pub(crate) fn nanos(ticks: u64) -> u64 {
 /// The histogram bucket of a duration in ticks: the first bound it does not exceed.
 #[inline(always)]
 pub(crate) fn bucket(ticks: u64) -> usize {
-    BOUNDS_TICKS
-        .iter()
-        .position(|bound| ticks <= bound.load(Ordering::Relaxed))
-        .unwrap_or(BOUNDS_TICKS.len())
+    bucket_in(
+        ticks,
+        BOUNDS_TICKS
+            .iter()
+            .map(|bound| bound.load(Ordering::Relaxed)),
+    )
 }
 
 #[cfg(target_arch = "x86_64")]

@@ -532,7 +532,7 @@ pub(crate) struct CallerScope(Option<&'static FnMetrics>);
 impl CallerScope {
     #[inline(always)]
     fn set(metrics: &'static FnMetrics) -> CallerScope {
-        CallerScope(CALLER.with(|caller| caller.replace(Some(metrics))))
+        CallerScope(replace_caller(Some(metrics)))
     }
 }
 

@@ -80,9 +80,15 @@ impl HistogramPoint {
 /// The bucket of a duration: the first bound it does not exceed (bounds are inclusive upper limits).
 #[inline(always)]
 pub(crate) fn bucket(nanos: u64) -> usize {
-    BOUNDS_NANOS
-        .iter()
-        .position(|bound| nanos <= *bound)
+    bucket_in(nanos, BOUNDS_NANOS)
+}
+
+/// The bucket of `value` among `bounds`, [`BOUNDS`] in some unit: the first it does not exceed.
+#[inline(always)]
+pub(crate) fn bucket_in(value: u64, bounds: impl IntoIterator<Item = u64>) -> usize {
+    bounds
+        .into_iter()
+        .position(|bound| value <= bound)
         .unwrap_or(BOUNDS.len())
 }
 

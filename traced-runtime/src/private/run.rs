@@ -258,11 +258,12 @@ pub struct Running {
     outside: Outside,
 }
 
-/// The thread's sampling mark and caller before an [`Unguarded`] poll (`None`: left as they were).
+/// The thread's sampling mark (replaced when the timer [marks](Timer::marks)) and caller (when the call is
+/// recorded) before an [`Unguarded`] poll.
 #[derive(Default)]
 struct Outside {
-    mark: Option<Option<Unsampled>>,
-    caller: Option<Option<&'static crate::metrics::function::FnMetrics>>,
+    mark: Option<Unsampled>,
+    caller: Option<&'static crate::metrics::function::FnMetrics>,
 }
 
 impl Running {
@@ -375,6 +376,12 @@ impl Timer {
         }
     }
 
+    /// True when the body marks the thread as running a sampled trace: the span is enabled.
+    #[inline]
+    fn marks(self) -> bool {
+        !matches!(self, Timer::Off)
+    }
+
     /// Records `duration_ms` on `span`, unless the layer does.
     #[inline]
     fn finish(self, span: &Span) {
@@ -394,10 +401,7 @@ struct Entered<'a> {
 fn enter<'a>(span: &'a Span, timer: &Timer) -> Entered<'a> {
     Entered {
         _entered: span.enter(),
-        _mark: match timer {
-            Timer::Off => None,
-            Timer::Since(_) | Timer::ByLayer => Some(Mark::set(None)),
-        },
+        _mark: timer.marks().then(|| Mark::set(None)),
     }
 }
 
@@ -518,13 +522,12 @@ impl<'a> Unguarded<'a> {
             running
                 .span
                 .with_subscriber(|(id, dispatch)| dispatch.enter(id));
-            running.outside = Outside {
-                mark: match running.timer {
-                    Timer::Off => None,
-                    Timer::Since(_) | Timer::ByLayer => Some(replace_mark(None)),
-                },
-                caller: running.call.replace_caller(),
-            };
+            if running.timer.marks() {
+                running.outside.mark = replace_mark(None);
+            }
+            if let Some(caller) = running.call.replace_caller() {
+                running.outside.caller = caller;
+            }
         }
         Unguarded { open, done: false }
     }
@@ -536,12 +539,11 @@ impl Drop for Unguarded<'_> {
         let Some(running) = self.open.0.as_deref_mut() else {
             return;
         };
-        let outside = std::mem::take(&mut running.outside);
-        if let Some(caller) = outside.caller {
-            replace_caller(caller);
+        if running.call.is_recorded() {
+            replace_caller(running.outside.caller);
         }
-        if let Some(mark) = outside.mark {
-            replace_mark(mark);
+        if running.timer.marks() {
+            replace_mark(running.outside.mark);
         }
         running
             .span
@@ -600,13 +602,11 @@ impl State {
         }
     }
 
-    /// The site's own start, in place: what starting builds stays in this frame, which is not on the stack
-    /// while the body runs (a recursive async fn polls its next level from inside the poll of this one).
+    /// The start of `site`, in place: what starting builds stays in this frame, which is not on the stack while
+    /// the body runs (a recursive async fn polls its next level from inside the poll of this one).
     #[inline(never)]
-    fn start(&mut self) {
-        if let State::Unstarted(site) = *self {
-            *self = State::of(start(site));
-        }
+    fn start(&mut self, site: &'static Site) {
+        *self = State::of(start(site));
     }
 }
 
@@ -680,8 +680,8 @@ impl<F: Future, C: FnOnce(Started, &F::Output)> Future for Traced<F, C> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
         let mut this = self.project();
-        if let State::Unstarted(_) = this.state {
-            this.state.start();
+        if let State::Unstarted(site) = *this.state {
+            this.state.start(site);
         }
         match this.state {
             // No span: the body as is, the thread marked on each poll if the sampler dropped its trace, the call
