@@ -9,12 +9,14 @@
 //! - `errors`: what an `Err` in the returned value records, found by the value's type.
 //! - `values`: arguments, fields and return values as attributes of their own OTLP type.
 //! - `parents`: what `parent = ..` and `link = ..` accept.
+//! - `pooled`: the state of an async call without a span, behind one pointer, the boxes reused per thread.
 //! - `site`: the `static` of per-fn constants each expansion writes (the `tracing` callsite among them).
 //! - `location`: the path of the fn a `span!` block is written in.
 
 mod errors;
 mod location;
 mod parents;
+mod pooled;
 mod run;
 mod site;
 mod values;

@@ -23,6 +23,7 @@ use tracing::Span;
 
 use super::errors::{record_exception, record_failure, Failure};
 use super::parents::{Link, Parent};
+use super::pooled::Pooled;
 use super::site::{Sampling, Site};
 use crate::metrics::function::{replace_caller, Call, CallerScope};
 use crate::traces::sampling::{replace_mark, Mark, Unsampled};
@@ -145,6 +146,30 @@ impl Plain {
         Plain {
             unsampled,
             call: site.call(),
+        }
+    }
+
+    /// True when there is nothing to do: no dropped trace to mark, no call to record.
+    #[inline]
+    pub(super) fn is_empty(&self) -> bool {
+        self.unsampled.is_none() && !self.call.is_recorded()
+    }
+
+    /// A call with nothing to do, for tests.
+    #[cfg(test)]
+    pub(super) fn empty() -> Plain {
+        Plain {
+            unsampled: None,
+            call: Call::OFF,
+        }
+    }
+
+    /// A call in a dropped trace, for tests.
+    #[cfg(test)]
+    pub(super) fn unsampled_for_test() -> Plain {
+        Plain {
+            unsampled: Some(Unsampled::for_test()),
+            call: Call::OFF,
         }
     }
 
@@ -570,10 +595,11 @@ pin_project_lite::pin_project! {
     /// a dropped trace). On completion `finish` records the output (the probes of the expansion, which know its
     /// type) and closes the span; dropped before completion, the span is marked `cancelled`.
     ///
-    /// The span is boxed, so that a future without one (a dropped trace) is not larger than its body, the
-    /// dropped trace's ids and the call of the function metrics (an `async fn` moves it into its state: moving
-    /// the span along cost about 25 instructions per call without a subscriber, under callgrind, where the box
-    /// costs about 100 in a sampled call of about 11,000).
+    /// The span is boxed, and so is what a call without one holds (the dropped trace's ids, the call of the
+    /// function metrics; in a box its thread reuses): the future is its body and two words. An `async fn` moves
+    /// it into its state, and a recursive one builds the next level's future on the stack of its poll, once per
+    /// level (`benches/recursion`); moving the span along cost about 25 instructions per call without a
+    /// subscriber, under callgrind, where the box costs about 100 in a sampled call of about 11,000.
     pub struct Traced<F, C> {
         #[pin]
         inner: F,
@@ -586,8 +612,8 @@ pin_project_lite::pin_project! {
 enum State {
     /// Not polled yet: the site's own start at the first poll ([`Traced::start`]).
     Unstarted(&'static Site),
-    /// No span.
-    Plain(Option<Plain>),
+    /// No span: what the body runs with behind one pointer, if anything.
+    Plain(Pooled),
     /// A span, until the future completes.
     Span(Open),
 }
@@ -597,7 +623,7 @@ impl State {
     #[inline]
     fn of(started: Started) -> State {
         match started {
-            Started::Plain(plain) => State::Plain(Some(plain)),
+            Started::Plain(plain) => State::Plain(Pooled::new(plain)),
             Started::Span(running) => State::Span(Open(Some(Box::new(running)))),
         }
     }
@@ -713,11 +739,11 @@ impl<F: Future, C: FnOnce(Started, &F::Output)> Future for Traced<F, C> {
 #[inline(never)]
 fn poll_plain<F: Future, C: FnOnce(Started, &F::Output)>(
     inner: Pin<&mut F>,
-    plain: &mut Option<Plain>,
+    plain: &mut Pooled,
     finish: &mut Option<C>,
     cx: &mut TaskContext<'_>,
 ) -> Poll<F::Output> {
-    let polled = match plain {
+    let polled = match plain.get() {
         Some(plain) => {
             let _mark = plain.mark();
             inner.poll(cx)
@@ -747,7 +773,7 @@ fn poll_catching<F: Future>(
 /// Records the output of a completed [`Traced`] future without a span. Out of line, as [`complete_span`].
 #[inline(never)]
 fn complete_plain<O, C: FnOnce(Started, &O)>(
-    plain: &mut Option<Plain>,
+    plain: &mut Pooled,
     finish: &mut Option<C>,
     output: &O,
 ) {

@@ -59,6 +59,12 @@ impl Unsampled {
         }
     }
 
+    /// Ids of a dropped root, for tests elsewhere in the crate.
+    #[cfg(test)]
+    pub(crate) fn for_test() -> Self {
+        Unsampled::random(None)
+    }
+
     fn trace_id(self) -> TraceId {
         TraceId::from((u128::from(self.trace_id[0]) << 64) | u128::from(self.trace_id[1]))
     }
