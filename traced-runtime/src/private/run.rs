@@ -539,7 +539,9 @@ struct Unguarded<'a> {
 }
 
 impl<'a> Unguarded<'a> {
-    #[inline]
+    /// Out of line: what it moves between the thread and the box passed through the poll's frame, which is on
+    /// the stack while the body runs (16 bytes per level of a recursive async fn).
+    #[inline(never)]
     fn enter(open: &'a mut Open) -> Unguarded<'a> {
         if let Some(running) = open.0.as_deref_mut() {
             // Entered through the dispatch, not `Span::enter`: its guard would borrow the span, which an unwinding
