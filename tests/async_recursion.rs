@@ -75,9 +75,10 @@ fn a_sampled_level_takes_a_bounded_multiple_of_the_plain_stack() {
     eprintln!("stack per level: plain {plain} B, #[traced] {traced} B");
     // Unoptimized, the plain level took 219 B and the sampled `#[traced]` one 3,248 B before the span's state
     // left the future and the completion left `poll`; about 1,250 B after; 1,028 B (against 194 B) since a poll
-    // beneath another span's needs no catch of its own and keeps what it saves in the span's box.
+    // beneath another span's needs no catch of its own and keeps what it saves in the span's box; 804 B since a
+    // call without a span went behind one pointer and the poll's enter out of line.
     assert!(
-        traced <= 6 * plain,
+        traced <= 5 * plain,
         "#[traced] takes {traced} B of stack per level, the plain fn {plain} B"
     );
 }
@@ -87,10 +88,10 @@ fn the_instrumented_future_holds_its_span_behind_one_pointer() {
     let plain = std::mem::size_of_val(&plain(1));
     let traced = std::mem::size_of_val(&traced_level(1));
     eprintln!("future size: plain {plain} B, #[traced] {traced} B");
-    // The body's state, the call of the function metrics and the ids of a dropped trace; the span, its timer
-    // and its parent are boxed, and the exemplar is taken at the end (192 B before).
+    // The body's state and two words: the span (with its timer and parent) or what a call without one holds
+    // (the call of the function metrics, the ids of a dropped trace) is boxed (192 B before, then plain + 64 B).
     assert!(
-        traced <= plain + 96,
+        traced <= plain + 48,
         "the #[traced] future is {traced} B, the plain one {plain} B"
     );
 }
