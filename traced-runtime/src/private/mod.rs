@@ -5,18 +5,18 @@
 //! is disabled (no subscriber, level filtered out) does no more work than `#[tracing::instrument]` would, and a
 //! fn whose trace the sampler drops builds no span at all.
 //!
-//! - `run`: running a body in its span: the level check, the sampling decision, timing, panics, futures.
+//! - `run`: running a body in its span: the level check, the sampling decision, timing, panics, futures;
+//!   `run/pooled.rs` keeps the state of an async call without a span behind one pointer, the boxes reused per
+//!   thread.
 //! - `errors`: what an `Err` in the returned value records, found by the value's type.
 //! - `values`: arguments, fields and return values as attributes of their own OTLP type.
 //! - `parents`: what `parent = ..` and `link = ..` accept.
-//! - `pooled`: the state of an async call without a span, behind one pointer, the boxes reused per thread.
 //! - `site`: the `static` of per-fn constants each expansion writes (the `tracing` callsite among them).
 //! - `location`: the path of the fn a `span!` block is written in.
 
 mod errors;
 mod location;
 mod parents;
-mod pooled;
 mod run;
 mod site;
 mod values;

@@ -23,10 +23,12 @@ use tracing::Span;
 
 use super::errors::{record_exception, record_failure, Failure};
 use super::parents::{Link, Parent};
-use super::pooled::Pooled;
 use super::site::{Sampling, Site};
 use crate::metrics::function::{replace_caller, Call, CallerScope};
 use crate::traces::sampling::{replace_mark, Mark, Unsampled};
+
+mod pooled;
+use pooled::Pooled;
 
 /// True when a span at `level` can be enabled: the static and the current max level, the test `tracing::span!`
 /// starts with. Below it the expansion builds nothing and runs the body as is.

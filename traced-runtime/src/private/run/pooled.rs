@@ -8,7 +8,7 @@
 
 use std::cell::RefCell;
 
-use super::run::Plain;
+use super::Plain;
 
 /// The boxes a thread keeps for reuse: enough for the calls in flight on one thread of a busy service to come and
 /// go without the allocator, few enough that an idle thread holds at most a few KiB.
