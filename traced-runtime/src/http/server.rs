@@ -165,61 +165,30 @@ where
 }
 
 /// The span of one request, its parent already set from the headers.
+///
+/// Every value is known before the span is: they are given at its creation, one visit of its fields by each
+/// layer, rather than as `Empty` fields filled by a dispatch each (11 `record` calls per request cost about 750
+/// instructions apiece, `benches/service`).
 fn server_span<B>(request: &Request<B>) -> Span {
-    let span = tracing::info_span!(
-        target: TARGET,
-        "HTTP request",
-        { otel::NAME } = Empty,
-        { otel::KIND } = "server",
-        { otel::STATUS_CODE } = Empty,
-        { otel::STATUS_DESCRIPTION } = Empty,
-        { HTTP_REQUEST_METHOD } = Empty,
-        { HTTP_REQUEST_METHOD_ORIGINAL } = Empty,
-        { HTTP_ROUTE } = Empty,
-        { HTTP_RESPONSE_STATUS_CODE } = Empty,
-        { URL_PATH } = request.uri().path(),
-        { URL_QUERY } = Empty,
-        { URL_SCHEME } = Empty,
-        { SERVER_ADDRESS } = Empty,
-        { SERVER_PORT } = Empty,
-        { CLIENT_ADDRESS } = Empty,
-        { NETWORK_PEER_ADDRESS } = Empty,
-        { NETWORK_PEER_PORT } = Empty,
-        { NETWORK_PROTOCOL_VERSION } = Empty,
-        { USER_AGENT_ORIGINAL } = Empty,
-        { ERROR_TYPE } = Empty,
-        { DURATION_MS } = Empty,
-        { CANCELLED } = Empty,
-    );
-    if span.is_disabled() {
-        return span;
+    // Nothing below is worth computing when no INFO span can be enabled.
+    if !tracing::level_enabled!(tracing::Level::INFO) {
+        return Span::none();
     }
-
-    // Fails only when the OpenTelemetry layer is missing; then there is no trace to continue anyway.
-    crate::SpanExt::set_parent(&span, extract_parent(request));
-
     let method = method_attribute(request.method());
     let route = route(request.extensions());
+    let joined;
     let name = match (method, route) {
-        (Some(method), Some(route)) => format!("{method} {route}"),
-        (Some(method), None) => method.to_owned(),
-        (None, Some(route)) => format!("HTTP {route}"),
-        (None, None) => "HTTP".to_owned(),
+        (Some(method), Some(route)) => {
+            joined = format!("{method} {route}");
+            joined.as_str()
+        }
+        (Some(method), None) => method,
+        (None, Some(route)) => {
+            joined = format!("HTTP {route}");
+            joined.as_str()
+        }
+        (None, None) => "HTTP",
     };
-    span.record(otel::NAME, name);
-    match method {
-        Some(method) => span.record(HTTP_REQUEST_METHOD, method),
-        None => span
-            .record(HTTP_REQUEST_METHOD, "_OTHER")
-            .record(HTTP_REQUEST_METHOD_ORIGINAL, request.method().as_str()),
-    };
-    if let Some(route) = route {
-        span.record(HTTP_ROUTE, route);
-    }
-    if let Some(query) = request.uri().query() {
-        span.record(URL_QUERY, query);
-    }
-    span.record(URL_SCHEME, scheme(request));
     // HTTP/2 carries the authority in the URI, HTTP/1.1 in `Host`.
     let authority = request.uri().authority().map(|a| a.as_str()).or_else(|| {
         request
@@ -227,34 +196,46 @@ fn server_span<B>(request: &Request<B>) -> Span {
             .get(HOST)
             .and_then(|host| host.to_str().ok())
     });
-    if let Some(authority) = authority {
-        let (host, port) = split_host_port(authority);
-        span.record(SERVER_ADDRESS, host);
-        if let Some(port) = port {
-            span.record(SERVER_PORT, i64::from(port));
-        }
-    }
-    let peer = peer(request.extensions());
-    if let Some(peer) = peer {
-        span.record(NETWORK_PEER_ADDRESS, peer.ip().to_string());
-        span.record(NETWORK_PEER_PORT, i64::from(peer.port()));
-    }
-    // The original client as proxies report it, else the peer itself.
-    match forwarded_for(request) {
-        Some(client) => span.record(CLIENT_ADDRESS, client),
-        None => span.record(CLIENT_ADDRESS, peer.map(|peer| peer.ip().to_string())),
+    let (server_address, server_port) = match authority.map(split_host_port) {
+        Some((host, port)) => (Some(host), port.map(i64::from)),
+        None => (None, None),
     };
-    if let Some(agent) = request
+    let peer = peer(request.extensions());
+    let peer_address = peer.map(|peer| peer.ip().to_string());
+    let user_agent = request
         .headers()
         .get(USER_AGENT)
-        .and_then(|a| a.to_str().ok())
-    {
-        span.record(USER_AGENT_ORIGINAL, agent);
-    }
-    span.record(
-        NETWORK_PROTOCOL_VERSION,
-        protocol_version(request.version()),
+        .and_then(|a| a.to_str().ok());
+    let span = tracing::info_span!(
+        target: TARGET,
+        "HTTP request",
+        { otel::NAME } = name,
+        { otel::KIND } = "server",
+        { otel::STATUS_CODE } = Empty,
+        { otel::STATUS_DESCRIPTION } = Empty,
+        { HTTP_REQUEST_METHOD } = method.unwrap_or("_OTHER"),
+        { HTTP_REQUEST_METHOD_ORIGINAL } = method.is_none().then(|| request.method().as_str()),
+        { HTTP_ROUTE } = route,
+        { HTTP_RESPONSE_STATUS_CODE } = Empty,
+        { URL_PATH } = request.uri().path(),
+        { URL_QUERY } = request.uri().query(),
+        { URL_SCHEME } = scheme(request),
+        { SERVER_ADDRESS } = server_address,
+        { SERVER_PORT } = server_port,
+        // The original client as proxies report it, else the peer itself.
+        { CLIENT_ADDRESS } = forwarded_for(request).or(peer_address.as_deref()),
+        { NETWORK_PEER_ADDRESS } = peer_address.as_deref(),
+        { NETWORK_PEER_PORT } = peer.map(|peer| i64::from(peer.port())),
+        { NETWORK_PROTOCOL_VERSION } = protocol_version(request.version()),
+        { USER_AGENT_ORIGINAL } = user_agent,
+        { ERROR_TYPE } = Empty,
+        { DURATION_MS } = Empty,
+        { CANCELLED } = Empty,
     );
+    if !span.is_disabled() {
+        // Fails only when the OpenTelemetry layer is missing; then there is no trace to continue anyway.
+        crate::SpanExt::set_parent(&span, extract_parent(request));
+    }
     span
 }
 
