@@ -1,13 +1,17 @@
 //! OTLP/gRPC: one unary `Export` call of the signal's collector service per attempt, over a lazily connected
 //! tonic channel.
 //!
-//! The request is sent as the bytes the signal encoded, through a codec that copies them: the generated clients
-//! would take the message structs, and need a deep copy of them per attempt (and one client per signal).
+//! The request is sent as the bytes the signal encoded, through a codec that copies them into tonic's buffer,
+//! allocated at their size: the generated clients would take the message structs, and need a deep copy of them
+//! per attempt (and one client per signal).
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Buf as _, BufMut as _, Bytes};
-use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use bytes::{Buf as _, BufMut as _};
+use tonic::codec::{
+    BufferSettings, Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder,
+};
 use tonic::metadata::MetadataMap;
 use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 use tonic::Status;
@@ -63,8 +67,9 @@ impl Grpc {
         })
     }
 
-    /// One attempt: `body` is an encoded export request of the signal.
-    pub(super) async fn send(&self, body: Bytes, timeout: Duration) -> Result<(), Attempt> {
+    /// One attempt: `body` is an encoded export request of the signal, shared with the other attempts.
+    pub(super) async fn send(&self, body: Arc<Vec<u8>>, timeout: Duration) -> Result<(), Attempt> {
+        let codec = Encoded { len: body.len() };
         let mut request = tonic::Request::new(body);
         *request.metadata_mut() = self.metadata.clone();
         request.set_timeout(timeout);
@@ -82,7 +87,7 @@ impl Grpc {
                 .ready()
                 .await
                 .map_err(|e| Status::from_error(e.into()))?;
-            client.unary(request, path, Encoded).await
+            client.unary(request, path, codec).await
         };
         // A slow answer must not outlive the attempt even if the server ignores `grpc-timeout`.
         match tokio::time::timeout(timeout, call).await {
@@ -125,33 +130,46 @@ impl Grpc {
     }
 }
 
-/// Sends bytes already encoded; reads the answer's body no further than needed to discard it (a partial
-/// success is a success: retrying would duplicate the items accepted).
-#[derive(Clone, Copy, Debug, Default)]
-struct Encoded;
+/// Sends bytes already encoded, `len` of them; reads the answer's body no further than needed to discard it (a
+/// partial success is a success: retrying would duplicate the items accepted).
+#[derive(Clone, Copy, Debug)]
+struct Encoded {
+    len: usize,
+}
+
+/// tonic's frame header: the compressed flag and the message's length.
+const FRAME_HEADER: usize = 5;
+/// tonic's default: the encoded bytes go to the connection once there are this many.
+const YIELD_THRESHOLD: usize = 32 * 1024;
 
 impl Codec for Encoded {
-    type Encode = Bytes;
+    type Encode = Arc<Vec<u8>>;
     type Decode = ();
     type Encoder = Encoded;
     type Decoder = Encoded;
 
     fn encoder(&mut self) -> Encoded {
-        Encoded
+        *self
     }
 
     fn decoder(&mut self) -> Encoded {
-        Encoded
+        *self
     }
 }
 
 impl Encoder for Encoded {
-    type Item = Bytes;
+    type Item = Arc<Vec<u8>>;
     type Error = Status;
 
-    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+    fn encode(&mut self, item: Arc<Vec<u8>>, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
         dst.put_slice(&item);
         Ok(())
+    }
+
+    /// tonic's buffer at the request's size from the start: grown from its default 8 KiB, it was reallocated
+    /// and copied (into fresh pages) six times for a request of a few hundred KiB.
+    fn buffer_settings(&self) -> BufferSettings {
+        BufferSettings::new(FRAME_HEADER + self.len, YIELD_THRESHOLD)
     }
 }
 

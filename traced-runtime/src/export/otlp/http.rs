@@ -58,19 +58,20 @@ impl Http {
         })
     }
 
-    /// The request body from the encoded request: gzipped when configured. Done once for every attempt.
-    pub(super) fn compress(&self, body: Vec<u8>) -> Result<Bytes, String> {
+    /// The request body from the encoded request: gzipped when configured, done once for every attempt. Gzipped,
+    /// the request is given back, free to reuse.
+    pub(super) fn body(&self, request: Vec<u8>) -> Result<(Bytes, Option<Vec<u8>>), String> {
         if !self.gzip {
-            return Ok(body.into());
+            return Ok((request.into(), None));
         }
         let mut encoder = flate2::write::GzEncoder::new(
-            Vec::with_capacity(body.len() / 4),
+            Vec::with_capacity(request.len() / 4),
             flate2::Compression::default(),
         );
         encoder
-            .write_all(&body)
+            .write_all(&request)
             .and_then(|()| encoder.finish())
-            .map(Bytes::from)
+            .map(|body| (Bytes::from(body), Some(request)))
             .map_err(|e| format!("cannot gzip the request: {e}"))
     }
 

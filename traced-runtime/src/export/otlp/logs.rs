@@ -29,24 +29,27 @@ pub(super) struct OtlpLogs {
 }
 
 impl OtlpLogs {
-    /// The request for `records`, protobuf or JSON.
-    fn encode(&self, records: &[LogRecord]) -> Vec<u8> {
+    /// Writes the request for `records` to `out`, protobuf or JSON.
+    fn encode(&self, records: &[LogRecord], out: &mut Vec<u8>) {
         let request = request(records.to_vec(), &self.resource);
         match self.client.encoding() {
-            Encoding::Protobuf => request.encode_to_vec(),
-            Encoding::Json => json(&request),
+            // A vector grows as needed: encoding into it cannot fail.
+            Encoding::Protobuf => {
+                let _ = request.encode(out);
+            }
+            Encoding::Json => json(&request, out),
         }
     }
 }
 
 #[cfg(feature = "otlp-http")]
-fn json(request: &ExportLogsServiceRequest) -> Vec<u8> {
+fn json(request: &ExportLogsServiceRequest, out: &mut Vec<u8>) {
     // Serialising plain message structs to a vector cannot fail.
-    serde_json::to_vec(request).unwrap_or_default()
+    let _ = serde_json::to_writer(out, request);
 }
 
 #[cfg(not(feature = "otlp-http"))]
-fn json(_request: &ExportLogsServiceRequest) -> Vec<u8> {
+fn json(_request: &ExportLogsServiceRequest, _out: &mut Vec<u8>) {
     unreachable!("OTLP/JSON needs the otlp-http feature, which the client checked")
 }
 
@@ -58,9 +61,13 @@ impl DynExporter<LogRecord> for OtlpLogs {
     fn export(&self, batch: Vec<LogRecord>, budget: Budget) -> DeliveryFuture<'_> {
         Box::pin(async move {
             self.client
-                .deliver(batch, "log record", self.max_bytes, &budget, |records| {
-                    self.encode(records)
-                })
+                .deliver(
+                    batch,
+                    "log record",
+                    self.max_bytes,
+                    &budget,
+                    |records, out| self.encode(records, out),
+                )
                 .await
         })
     }

@@ -23,16 +23,16 @@ pub(super) struct OtlpSpanExporter {
 }
 
 impl OtlpSpanExporter {
-    /// The request for `spans`.
-    fn encode(&self, spans: &[SpanData]) -> Vec<u8> {
+    /// Writes the request for `spans` to `out`.
+    fn encode(&self, spans: &[SpanData], out: &mut Vec<u8>) {
         match self.client.encoding() {
-            Encoding::Protobuf => encode::request(spans, &self.encoded_resource),
-            Encoding::Json => self.json(spans),
+            Encoding::Protobuf => encode::write_request(out, spans, &self.encoded_resource),
+            Encoding::Json => self.json(spans, out),
         }
     }
 
     #[cfg(feature = "otlp-http")]
-    fn json(&self, spans: &[SpanData]) -> Vec<u8> {
+    fn json(&self, spans: &[SpanData], out: &mut Vec<u8>) {
         use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
         use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
 
@@ -40,11 +40,11 @@ impl OtlpSpanExporter {
             resource_spans: group_spans_by_resource_and_scope(spans.to_vec(), &self.resource),
         };
         // Serialising plain message structs to a vector cannot fail.
-        serde_json::to_vec(&request).unwrap_or_default()
+        let _ = serde_json::to_writer(out, &request);
     }
 
     #[cfg(not(feature = "otlp-http"))]
-    fn json(&self, _spans: &[SpanData]) -> Vec<u8> {
+    fn json(&self, _spans: &[SpanData], _out: &mut Vec<u8>) {
         unreachable!("OTLP/JSON needs the otlp-http feature, which the client checked")
     }
 }
@@ -57,8 +57,8 @@ impl DynExporter for OtlpSpanExporter {
     fn export(&self, batch: Vec<SpanData>, budget: Budget) -> DeliveryFuture<'_> {
         Box::pin(async move {
             self.client
-                .deliver(batch, "span", self.max_bytes, &budget, |spans| {
-                    self.encode(spans)
+                .deliver(batch, "span", self.max_bytes, &budget, |spans, out| {
+                    self.encode(spans, out)
                 })
                 .await
         })
