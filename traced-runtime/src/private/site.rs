@@ -5,6 +5,9 @@
 //! same callsite and metadata, written as one struct literal, and what the span records when it starts; the rest
 //! is non-generic code here, compiled once.
 
+use std::sync::OnceLock;
+
+use opentelemetry::Value;
 use tracing::callsite::{DefaultCallsite, Identifier};
 use tracing::field::FieldSet;
 use tracing::metadata::Kind;
@@ -12,6 +15,7 @@ use tracing::{Level, Metadata};
 
 use super::errors::ErrFormat;
 use crate::metrics::function::{Call, FnMetrics, Objective};
+use crate::traces::span_layer::{building, Statics};
 
 /// Where a span's place in a trace comes from, which decides whether the sampler is asked before it is built.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,7 +69,12 @@ pub struct Site {
     pub(super) err: ErrFormat,
     /// The function metrics, named by the span name and the module; `None` with `metrics(off)`.
     metrics: Option<FnMetrics>,
+    /// The `code.*` attributes, built at the first span, for the span layer to copy.
+    statics: OnceLock<Statics>,
 }
+
+/// The fields of [`Site`] whose values are the same in every span: the `code.*` ones.
+const STATIC_FIELDS: usize = 4;
 
 /// The names and values of a site, given to [`Site::new`].
 #[derive(Clone, Copy, Debug)]
@@ -162,6 +171,7 @@ impl Site {
                 Metrics::Off => None,
                 Metrics::On(objective) => Some(FnMetrics::new(names.name, names.module, objective)),
             },
+            statics: OnceLock::new(),
         }
     }
 
@@ -207,14 +217,11 @@ impl Site {
     /// later empty, `user` last.
     #[inline]
     pub(super) fn with_values<R>(
-        &self,
+        &'static self,
         user: &[Option<&dyn tracing::Value>],
         f: impl FnOnce(&[Option<&dyn tracing::Value>]) -> R,
     ) -> R {
-        let function = match self.function {
-            Function::Path(path) => path,
-            Function::Enclosing(here) => super::location::enclosing_fn(here()),
-        };
+        let function = self.function();
         let file = self.meta.file().unwrap_or_default();
         let fixed: [Option<&dyn tracing::Value>; 5] = [
             Some(&function),
@@ -241,13 +248,34 @@ impl Site {
             let mut all: [Option<&dyn tracing::Value>; INLINE] = [None; INLINE];
             all[..fixed.len()].copy_from_slice(fixed);
             all[fixed.len() + later..total].copy_from_slice(user);
-            f(&all[..total])
+            building(self.statics(), || f(&all[..total]))
         } else {
             let mut all = Vec::with_capacity(total);
             all.extend_from_slice(fixed);
             all.resize(fixed.len() + later, None);
             all.extend_from_slice(user);
-            f(&all)
+            building(self.statics(), || f(&all))
         }
+    }
+
+    /// `code.function.name`.
+    fn function(&self) -> &'static str {
+        match self.function {
+            Function::Path(path) => path,
+            Function::Enclosing(here) => super::location::enclosing_fn(here()),
+        }
+    }
+
+    /// The values of the first [`STATIC_FIELDS`] fields, as attributes.
+    fn statics(&'static self) -> &'static Statics {
+        self.statics.get_or_init(|| {
+            let values: [Value; STATIC_FIELDS] = [
+                self.function().into(),
+                self.meta.file().unwrap_or_default().into(),
+                self.line.into(),
+                self.column.into(),
+            ];
+            Statics::new(&self.meta, values)
+        })
     }
 }

@@ -275,3 +275,40 @@ impl DynExporter<LogRecord> for MemoryLogs {
 
     fn set_resource(&mut self, _resource: &opentelemetry_sdk::Resource) {}
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::traces::span_layer::{building, Statics};
+
+    #[test]
+    fn a_callsites_static_attributes_are_copied_not_visited() {
+        fn make() -> tracing::Span {
+            tracing::info_span!("statics", first = "from the fields", second = 2_i64)
+        }
+        let ((), captured) = capture(|| {
+            let meta = make().metadata().expect("the capture enables the span");
+            let statics: &'static Statics =
+                Box::leak(Box::new(Statics::new(meta, ["from the statics".into()])));
+            drop(building(statics, make));
+            // A span of another callsite built meanwhile does not take them.
+            drop(building(statics, || {
+                tracing::info_span!("other", first = "own")
+            }));
+        });
+        let first = |span: &CapturedSpan<'_>| {
+            let values: Vec<String> = span
+                .attributes()
+                .iter()
+                .filter(|kv| kv.key.as_str() == "first")
+                .map(|kv| kv.value.as_str().into_owned())
+                .collect();
+            values
+        };
+        let spans = captured.spans_named("statics");
+        assert_eq!(first(&spans[0]), ["from the fields"]);
+        assert_eq!(first(&spans[1]), ["from the statics"]);
+        assert_eq!(spans[1].attr("second"), Some(&opentelemetry::Value::I64(2)));
+        assert_eq!(first(&captured.span("other")), ["own"]);
+    }
+}

@@ -34,7 +34,7 @@ use opentelemetry_sdk::trace::{
 use tracing::dispatcher::{DefaultGuard, WeakDispatch};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
-use tracing::{Dispatch, Subscriber};
+use tracing::{Dispatch, Metadata, Subscriber};
 use tracing_log::NormalizeEvent;
 use tracing_subscriber::layer::{Context as LayerContext, Layer};
 use tracing_subscriber::registry::LookupSpan;
@@ -451,6 +451,9 @@ thread_local! {
     /// See [`Visiting`].
     static VISITING: Cell<bool> = const { Cell::new(false) };
 
+    /// See [`building`].
+    static BUILDING: Cell<Option<&'static Statics>> = const { Cell::new(None) };
+
     /// The contexts attached by the spans entered on this thread, innermost last, and the default subscriber a
     /// test pipeline's span set (see [`SpanLayer::carrying_its_dispatch`]).
     static ENTERED: RefCell<Vec<(Id, ContextGuard, Option<DefaultGuard>)>> = const { RefCell::new(Vec::new()) };
@@ -479,6 +482,40 @@ pub(crate) fn shared(value: &str) -> StringValue {
         strings[slot] = Some((address, fresh.clone()));
         fresh
     })
+}
+
+/// The first attributes of every span of one callsite, whose values never change (a `#[traced]` fn's `code.*`
+/// fields): the code that builds such a span hands them over ([`building`]) and the layer copies them rather
+/// than visit those fields and look each string up in the thread's cache. Other layers see the fields as ever.
+#[derive(Debug)]
+pub(crate) struct Statics {
+    meta: &'static Metadata<'static>,
+    /// The values of the first fields of `meta`, as attributes, in order.
+    attributes: Box<[KeyValue]>,
+}
+
+impl Statics {
+    /// The first fields of `meta`, with `values`.
+    pub(crate) fn new(
+        meta: &'static Metadata<'static>,
+        values: impl IntoIterator<Item = opentelemetry::Value>,
+    ) -> Statics {
+        let attributes = meta
+            .fields()
+            .iter()
+            .zip(values)
+            .map(|(field, value)| KeyValue::new(Key::from_static_str(field.name()), value))
+            .collect();
+        Statics { meta, attributes }
+    }
+}
+
+/// Runs `build`, which creates a span of `statics`' callsite, with `statics` handed to the layer.
+pub(crate) fn building<R>(statics: &'static Statics, build: impl FnOnce() -> R) -> R {
+    let outer = BUILDING.replace(Some(statics));
+    let built = build();
+    BUILDING.set(outer);
+    built
 }
 
 /// The layer. `S` is the subscriber below it, for the span lookups of [`WithSpan`].
@@ -571,9 +608,19 @@ where
         });
         state.push_attribute(KeyValue::new(TARGET, metadata.target()), limits);
         state.context_at = state.attributes.len();
+        let statics = BUILDING
+            .with(Cell::get)
+            .filter(|statics| std::ptr::eq(statics.meta, metadata));
+        let skip = statics.map_or(0, |statics| {
+            for attribute in &statics.attributes {
+                state.push_attribute(attribute.clone(), limits);
+            }
+            statics.attributes.len()
+        });
         attrs.record(&mut SpanFields {
             state: &mut state,
             limits,
+            skip,
         });
         span.extensions_mut().insert(state);
     }
@@ -589,6 +636,7 @@ where
                 values.record(&mut SpanFields {
                     state,
                     limits: &self.core.limits,
+                    skip: 0,
                 });
             }
         }
@@ -743,6 +791,8 @@ impl Drop for Visiting {
 struct SpanFields<'a> {
     state: &'a mut SpanState,
     limits: &'a SpanLimits,
+    /// The first fields, whose attributes came from [`Statics`]: not recorded again.
+    skip: usize,
 }
 
 impl SpanFields<'_> {
@@ -772,10 +822,16 @@ impl SpanFields<'_> {
 
 impl Visit for SpanFields<'_> {
     fn record_bool(&mut self, field: &Field, value: bool) {
+        if field.index() < self.skip {
+            return;
+        }
         self.push(KeyValue::new(Key::from_static_str(field.name()), value));
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
+        if field.index() < self.skip {
+            return;
+        }
         if field.name() == DURATION_MS {
             self.state.timed = true;
         }
@@ -783,10 +839,16 @@ impl Visit for SpanFields<'_> {
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
+        if field.index() < self.skip {
+            return;
+        }
         self.push(KeyValue::new(Key::from_static_str(field.name()), value));
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
+        if field.index() < self.skip {
+            return;
+        }
         self.push(KeyValue::new(
             Key::from_static_str(field.name()),
             unsigned(value),
@@ -794,6 +856,9 @@ impl Visit for SpanFields<'_> {
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
+        if field.index() < self.skip {
+            return;
+        }
         if !self.special(field, value) {
             self.push(KeyValue::new(
                 Key::from_static_str(field.name()),
@@ -803,6 +868,9 @@ impl Visit for SpanFields<'_> {
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.index() < self.skip {
+            return;
+        }
         let text = debug_text(value);
         if !self.special(field, &text) {
             self.push(KeyValue::new(Key::from_static_str(field.name()), text));
