@@ -612,9 +612,13 @@ where
             .with(Cell::get)
             .filter(|statics| std::ptr::eq(statics.meta, metadata));
         let skip = statics.map_or(0, |statics| {
-            for attribute in &statics.attributes {
-                state.push_attribute(attribute.clone(), limits);
-            }
+            let room =
+                (limits.max_attributes_per_span as usize).saturating_sub(state.attributes.len());
+            let copied = statics.attributes.len().min(room);
+            state
+                .attributes
+                .extend_from_slice(&statics.attributes[..copied]);
+            state.dropped_attributes += (statics.attributes.len() - copied) as u32;
             statics.attributes.len()
         });
         attrs.record(&mut SpanFields {
