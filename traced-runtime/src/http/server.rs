@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
-use http::header::{HOST, USER_AGENT};
+use http::header::{HeaderName, HOST, USER_AGENT};
 use http::{Extensions, Request, Response};
 use opentelemetry::Context;
 use tower_layer::Layer;
@@ -265,6 +265,10 @@ fn peer(extensions: &Extensions) -> Option<SocketAddr> {
     extensions.get::<SocketAddr>().copied()
 }
 
+/// The proxies' headers, as names: looked up by text, a name is parsed at every request.
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+
 /// `url.scheme`: from an absolute URI, else from a proxy's `X-Forwarded-Proto`, else plain `http` (a tower
 /// service does not know whether its connection is TLS).
 fn scheme<B>(request: &Request<B>) -> &str {
@@ -273,7 +277,7 @@ fn scheme<B>(request: &Request<B>) -> &str {
     }
     match request
         .headers()
-        .get("x-forwarded-proto")
+        .get(&X_FORWARDED_PROTO)
         .and_then(|p| p.to_str().ok())
         .map(str::trim)
     {
@@ -284,7 +288,7 @@ fn scheme<B>(request: &Request<B>) -> &str {
 
 /// The first address of `X-Forwarded-For`: the original client, as the first proxy saw it.
 fn forwarded_for<B>(request: &Request<B>) -> Option<&str> {
-    let value = request.headers().get("x-forwarded-for")?.to_str().ok()?;
+    let value = request.headers().get(&X_FORWARDED_FOR)?.to_str().ok()?;
     let first = value.split(',').next()?.trim();
     (!first.is_empty()).then_some(first)
 }

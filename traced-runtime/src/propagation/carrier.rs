@@ -157,6 +157,17 @@ mod http_carrier {
     use http::header::{HeaderMap, HeaderName, HeaderValue};
     use opentelemetry::propagation::{Extractor, Injector};
 
+    use crate::propagation::HEADER_NAMES;
+
+    /// `key` as a header name: one of [`HEADER_NAMES`] when it is, parsed otherwise (`None` when it is not a valid
+    /// name).
+    fn name(key: &str) -> Option<HeaderName> {
+        match HEADER_NAMES.iter().find(|known| known.as_str() == key) {
+            Some(known) => Some(known.clone()),
+            None => HeaderName::from_bytes(key.as_bytes()).ok(),
+        }
+    }
+
     /// Reads propagation fields from an [`http::HeaderMap`]. Values that are not visible ASCII are skipped.
     #[derive(Debug)]
     pub struct HeaderExtractor<'a>(pub &'a HeaderMap);
@@ -179,8 +190,7 @@ mod http_carrier {
 
     impl Extractor for HeaderExtractor<'_> {
         fn get(&self, key: &str) -> Option<&str> {
-            // `HeaderMap::get` with a `&str` panics on nothing but returns None for an invalid name.
-            self.0.get_all(key).iter().find_map(text)
+            self.0.get_all(name(key)?).iter().find_map(text)
         }
 
         fn keys(&self) -> Vec<&str> {
@@ -188,17 +198,15 @@ mod http_carrier {
         }
 
         fn get_all(&self, key: &str) -> Option<Vec<&str>> {
-            let values: Vec<&str> = self.0.get_all(key).iter().filter_map(text).collect();
+            let values: Vec<&str> = self.0.get_all(name(key)?).iter().filter_map(text).collect();
             (!values.is_empty()).then_some(values)
         }
     }
 
     impl Injector for HeaderInjector<'_> {
         fn set(&mut self, key: &str, value: String) {
-            let (Ok(name), Ok(value)) = (
-                HeaderName::from_bytes(key.as_bytes()),
-                HeaderValue::from_str(&value),
-            ) else {
+            // The value's bytes are moved, not copied.
+            let (Some(name), Ok(value)) = (name(key), HeaderValue::try_from(value)) else {
                 return;
             };
             self.0.insert(name, value);

@@ -63,6 +63,23 @@ pub use composite::{from_names, Propagator};
 pub use jaeger::JaegerPropagator;
 pub use trace_context::TraceContextPropagator;
 
+/// The header names our propagators read and write, as `HeaderName`s without parsing: a name given as text is
+/// checked byte by byte at every lookup, and one that is not a standard header is copied into a new allocation
+/// at every insert (`traceparent` into every response of `TraceLayer`).
+#[cfg(feature = "http")]
+static HEADER_NAMES: [http::HeaderName; 10] = [
+    http::HeaderName::from_static(trace_context::TRACEPARENT_HEADER),
+    http::HeaderName::from_static(trace_context::TRACESTATE_HEADER),
+    http::HeaderName::from_static(baggage::BAGGAGE_HEADER),
+    http::HeaderName::from_static(b3::B3_SINGLE_HEADER),
+    http::HeaderName::from_static(b3::B3_TRACE_ID_HEADER),
+    http::HeaderName::from_static(b3::B3_SPAN_ID_HEADER),
+    http::HeaderName::from_static(b3::B3_SAMPLED_HEADER),
+    http::HeaderName::from_static(b3::B3_FLAGS_HEADER),
+    http::HeaderName::from_static(b3::B3_PARENT_SPAN_ID_HEADER),
+    http::HeaderName::from_static(jaeger::JAEGER_HEADER),
+];
+
 /// Writes `cx` into `injector` with the globally installed propagator
 /// ([`opentelemetry::global::set_text_map_propagator`]).
 pub fn inject(cx: &Context, injector: &mut dyn Injector) {
