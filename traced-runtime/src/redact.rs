@@ -201,18 +201,16 @@ impl Redactor {
         // Fibonacci hashing: the `&'static str`s of one crate sit a few bytes apart, and their slots must not.
         let home = ((address as u64 ^ text.len() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
             >> (u64::BITS - VERDICT_BITS)) as usize;
-        let mut free = None;
+        // Ends on the first empty slot, or on the last one probed, which the new verdict replaces.
+        let mut slot = home;
         for probe in 0..VERDICT_PROBES {
-            let slot = (home + probe) % VERDICT_SLOTS;
+            slot = (home + probe) % VERDICT_SLOTS;
             match &self.verdicts[slot] {
                 Some((at, known, verdict)) if *at == address && known.as_str() == text => {
                     return *verdict
                 }
-                Some(_) => free = Some(slot),
-                None => {
-                    free = Some(slot);
-                    break;
-                }
+                Some(_) => {}
+                None => break,
             }
         }
         let verdict = self.judge(text);
@@ -220,7 +218,6 @@ impl Redactor {
         {
             self.judged += 1;
         }
-        let slot = free.unwrap_or(home);
         self.verdicts[slot] = Some((address, key.clone(), verdict));
         verdict
     }

@@ -244,18 +244,20 @@ impl Site {
         );
         // Every `#[traced]` span without `fields(..)` fits: 4 + 1 + 7 names at most.
         const INLINE: usize = 16;
-        if total <= INLINE {
-            let mut all: [Option<&dyn tracing::Value>; INLINE] = [None; INLINE];
-            all[..fixed.len()].copy_from_slice(fixed);
-            all[fixed.len() + later..total].copy_from_slice(user);
-            building(self.statics(), || f(&all[..total]))
-        } else {
-            let mut all = Vec::with_capacity(total);
-            all.extend_from_slice(fixed);
-            all.resize(fixed.len() + later, None);
-            all.extend_from_slice(user);
-            building(self.statics(), || f(&all))
-        }
+        building(self.statics(), || {
+            if total <= INLINE {
+                let mut all: [Option<&dyn tracing::Value>; INLINE] = [None; INLINE];
+                all[..fixed.len()].copy_from_slice(fixed);
+                all[fixed.len() + later..total].copy_from_slice(user);
+                f(&all[..total])
+            } else {
+                let mut all = Vec::with_capacity(total);
+                all.extend_from_slice(fixed);
+                all.resize(fixed.len() + later, None);
+                all.extend_from_slice(user);
+                f(&all)
+            }
+        })
     }
 
     /// `code.function.name`.

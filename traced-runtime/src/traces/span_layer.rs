@@ -399,6 +399,15 @@ impl SpanState {
         }
     }
 
+    /// [`SpanState::push_attribute`] for each of `attributes`, copied in one `extend` (cloned and pushed one by
+    /// one, the copy cost most of what building them once saved).
+    fn push_attributes(&mut self, attributes: &[KeyValue], limits: &SpanLimits) {
+        let room = (limits.max_attributes_per_span as usize).saturating_sub(self.attributes.len());
+        let copied = attributes.len().min(room);
+        self.attributes.extend_from_slice(&attributes[..copied]);
+        self.dropped_attributes += (attributes.len() - copied) as u32;
+    }
+
     /// The SDK's rule: `Ok` is final, `Unset` changes nothing, an error replaces an error.
     pub(crate) fn set_status(&mut self, status: Status) {
         match (&self.status, &status) {
@@ -612,13 +621,7 @@ where
             .with(Cell::get)
             .filter(|statics| std::ptr::eq(statics.meta, metadata));
         let skip = statics.map_or(0, |statics| {
-            let room =
-                (limits.max_attributes_per_span as usize).saturating_sub(state.attributes.len());
-            let copied = statics.attributes.len().min(room);
-            state
-                .attributes
-                .extend_from_slice(&statics.attributes[..copied]);
-            state.dropped_attributes += (statics.attributes.len() - copied) as u32;
+            state.push_attributes(&statics.attributes, limits);
             statics.attributes.len()
         });
         attrs.record(&mut SpanFields {

@@ -4,7 +4,9 @@
 //! signal's configuration) and the encoded bytes of each request; the client compresses them (once for every
 //! attempt), sends them, and retries by the OTLP rules within the export's [`Budget`]. It knows nothing of spans.
 
-use std::sync::{Mutex, PoisonError};
+#[cfg(feature = "otlp-grpc")]
+use std::sync::Arc;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::retry;
@@ -109,11 +111,11 @@ impl Client {
         let (result, spent) = match &self.transport {
             #[cfg(feature = "otlp-grpc")]
             Transport::Grpc(grpc) => {
-                let body = std::sync::Arc::new(request);
+                let body = Arc::new(request);
                 let result =
                     retry::with_backoff(budget, || grpc.send(body.clone(), attempt_timeout()))
                         .await;
-                (result, std::sync::Arc::into_inner(body))
+                (result, Arc::into_inner(body))
             }
             #[cfg(feature = "otlp-http")]
             Transport::Http(http) => {
@@ -213,7 +215,7 @@ impl SpareBuffers {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Vec<u8>>> {
+    fn lock(&self) -> MutexGuard<'_, Vec<Vec<u8>>> {
         // A vector of empty buffers cannot be left inconsistent.
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
