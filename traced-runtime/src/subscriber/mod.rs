@@ -5,6 +5,8 @@ use std::io::IsTerminal;
 
 use opentelemetry::trace::SpanContext;
 use tracing::field::{Field, Visit};
+use tracing::level_filters::LevelFilter;
+use tracing::span::{Attributes, Id, Record};
 use tracing::subscriber::Interest;
 use tracing::{Event, Metadata, Subscriber};
 use tracing_subscriber::fmt::format::Writer;
@@ -54,7 +56,8 @@ pub(crate) struct NotInternal;
 impl<S> Filter<S> for NotInternal {
     fn enabled(&self, meta: &Metadata<'_>, _cx: &Context<'_, S>) -> bool {
         let dropped_trace = meta.is_span() && in_unsampled_trace();
-        !dropped_trace && !is_internal(meta.target()) && !in_export_thread()
+        // The target's prefixes last: they are the dearest check.
+        !dropped_trace && !in_export_thread() && !is_internal(meta.target())
     }
 
     fn callsite_enabled(&self, meta: &'static Metadata<'static>) -> Interest {
@@ -71,9 +74,9 @@ impl<S> Filter<S> for NotInternal {
 /// `opentelemetry`'s default features) are kept to warnings unless `RUST_LOG` names them.
 const SDK_DIRECTIVE: &str = "opentelemetry=warn";
 
-/// `RUST_LOG` as an [`EnvFilter`], the SDK's chatter at WARN unless a directive names `opentelemetry` (one that
-/// names a longer target, `opentelemetry_sdk=debug`, is more specific and wins over ours anyway).
-pub(crate) fn env_filter(directives: &str) -> Result<EnvFilter, Error> {
+/// `RUST_LOG` as the pipeline's filter, the SDK's chatter at WARN unless a directive names `opentelemetry` (one
+/// that names a longer target, `opentelemetry_sdk=debug`, is more specific and wins over ours anyway).
+pub(crate) fn env_filter(directives: &str) -> Result<LogFilter, Error> {
     let filter = EnvFilter::builder()
         .parse(directives)
         .map_err(|e| Error::invalid("RUST_LOG", directives, e.to_string()))?;
@@ -81,12 +84,116 @@ pub(crate) fn env_filter(directives: &str) -> Result<EnvFilter, Error> {
         .split(',')
         .filter_map(|directive| directive.split_once('='))
         .any(|(target, _)| target.trim() == "opentelemetry");
-    Ok(if names_the_sdk {
+    let filter = if names_the_sdk {
         filter
     } else {
         // A constant directive: it parses.
         filter.add_directive(SDK_DIRECTIVE.parse().expect("a valid directive"))
+    };
+    Ok(LogFilter {
+        filter,
+        // Span and field directives, `target[span{field=value}]=level`, are the only ones in brackets.
+        per_span: directives.contains('['),
     })
+}
+
+/// An [`EnvFilter`] that is told about spans only when it has span or field directives. Without them it keeps no
+/// state per span, yet as a layer (or a per-layer filter) it still takes a shared `RwLock` and looks the span up
+/// on every enter, exit, record and close of every span, to find out: an atomic write on a cache line all threads
+/// share, several times per span. The verdicts are the `EnvFilter`'s either way.
+#[derive(Debug)]
+pub(crate) struct LogFilter {
+    filter: EnvFilter,
+    /// The directives filter by span or field: the `EnvFilter` follows spans.
+    per_span: bool,
+}
+
+impl<S: Subscriber> Layer<S> for LogFilter {
+    fn register_callsite(&self, metadata: &'static Metadata<'static>) -> Interest {
+        Layer::<S>::register_callsite(&self.filter, metadata)
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        Layer::<S>::max_level_hint(&self.filter)
+    }
+
+    fn enabled(&self, metadata: &Metadata<'_>, ctx: Context<'_, S>) -> bool {
+        Layer::<S>::enabled(&self.filter, metadata, ctx)
+    }
+
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        if self.per_span {
+            Layer::<S>::on_new_span(&self.filter, attrs, id, ctx);
+        }
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        if self.per_span {
+            Layer::<S>::on_record(&self.filter, id, values, ctx);
+        }
+    }
+
+    fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        if self.per_span {
+            Layer::<S>::on_enter(&self.filter, id, ctx);
+        }
+    }
+
+    fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
+        if self.per_span {
+            Layer::<S>::on_exit(&self.filter, id, ctx);
+        }
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        if self.per_span {
+            Layer::<S>::on_close(&self.filter, id, ctx);
+        }
+    }
+}
+
+impl<S: Subscriber> Filter<S> for LogFilter {
+    fn enabled(&self, meta: &Metadata<'_>, ctx: &Context<'_, S>) -> bool {
+        Filter::<S>::enabled(&self.filter, meta, ctx)
+    }
+
+    fn callsite_enabled(&self, meta: &'static Metadata<'static>) -> Interest {
+        Filter::<S>::callsite_enabled(&self.filter, meta)
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        Filter::<S>::max_level_hint(&self.filter)
+    }
+
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        if self.per_span {
+            Filter::<S>::on_new_span(&self.filter, attrs, id, ctx);
+        }
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        if self.per_span {
+            Filter::<S>::on_record(&self.filter, id, values, ctx);
+        }
+    }
+
+    fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        if self.per_span {
+            Filter::<S>::on_enter(&self.filter, id, ctx);
+        }
+    }
+
+    fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
+        if self.per_span {
+            Filter::<S>::on_exit(&self.filter, id, ctx);
+        }
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        if self.per_span {
+            Filter::<S>::on_close(&self.filter, id, ctx);
+        }
+    }
 }
 
 /// The stderr log layer for `format`, or `None` for [`LogFormat::None`].
@@ -238,6 +345,52 @@ mod tests {
             info_passes("opentelemetry=info"),
             ["opentelemetry", "opentelemetry_sdk"]
         );
+    }
+
+    /// The messages of the DEBUG events that pass `RUST_LOG=directives`, one inside a span `checkout`, one
+    /// outside; with the filter as the subscriber's global filter, or as the per-layer filter of the layer that
+    /// sees them.
+    fn debug_passes(directives: &str, per_layer: bool) -> Vec<String> {
+        use std::sync::{Arc, Mutex};
+        use tracing_subscriber::layer::SubscriberExt;
+
+        struct Seen(Arc<Mutex<Vec<String>>>);
+        impl<S: Subscriber> Layer<S> for Seen {
+            fn on_event(&self, event: &Event<'_>, _cx: tracing_subscriber::layer::Context<'_, S>) {
+                let mut fields = serde_json::Map::new();
+                event.record(&mut JsonVisitor(&mut fields));
+                let message = fields.remove("message").and_then(|value| value.as_str().map(str::to_owned));
+                self.0.lock().unwrap().extend(message);
+            }
+        }
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let filter = env_filter(directives).unwrap();
+        let events = || {
+            tracing::info_span!("checkout").in_scope(|| tracing::debug!("inside"));
+            tracing::debug!("outside");
+        };
+        if per_layer {
+            let layer = Seen(seen.clone()).with_filter(filter);
+            tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), events);
+        } else {
+            let subscriber = tracing_subscriber::registry()
+                .with(filter)
+                .with(Seen(seen.clone()));
+            tracing::subscriber::with_default(subscriber, events);
+        }
+        let seen = seen.lock().unwrap().clone();
+        seen
+    }
+
+    #[test]
+    fn span_directives_are_followed_static_ones_need_no_span_state() {
+        for per_layer in [false, true] {
+            assert_eq!(debug_passes("info,[checkout]=debug", per_layer), ["inside"]);
+            assert_eq!(debug_passes("info", per_layer), Vec::<String>::new());
+            assert_eq!(debug_passes("debug", per_layer), ["inside", "outside"]);
+        }
+        assert!(env_filter("info,[checkout]=debug").unwrap().per_span);
+        assert!(!env_filter("debug,my_app::db=trace").unwrap().per_span);
     }
 
     #[test]
