@@ -20,7 +20,7 @@ use crate::logs::layer::LogLayer;
 use crate::logs::sink::LogSink;
 use crate::metrics::MetricsPipeline;
 use crate::stats::{self, SharedStats};
-use crate::subscriber::{env_filter, fmt_layer, NotInternal};
+use crate::subscriber::{env_filter, fmt_layer, NotInternal, SkipInternal};
 use crate::traces::processor::BatchProcessor;
 use crate::traces::queue::SpanSink;
 use crate::traces::sampler;
@@ -159,14 +159,20 @@ impl Config {
             spans: core.sink(),
             logs: logs.as_ref().map(LogLayer::sink),
         };
+        let fmt = fmt_layer(self.log_format);
+        // One filter for both: the log layer finds the spans the span layer keeps. Not `Filtered`, whose work on
+        // every callback of every span is the dearer way to the same verdicts: beside a log format (which keeps
+        // seeing what the export leaves out) applied by the layers themselves; alone, as the global filter.
+        let otel = SpanLayer::new(core).and_then(logs);
+        let (global, otel): (_, Box<dyn Layer<_> + Send + Sync>) = match fmt {
+            Some(_) => (None, Box::new(SkipInternal(otel))),
+            None => (Some(NotInternal), Box::new(otel)),
+        };
         let subscriber = tracing_subscriber::registry()
             .with(filter)
-            .with(fmt_layer(self.log_format))
-            .with(SamplingLayer::new(
-                // One filter for both: the log layer finds the spans the span layer keeps.
-                SpanLayer::new(core).and_then(logs).with_filter(NotInternal),
-                RootSampler::of(&self),
-            ));
+            .with(fmt)
+            .with(global)
+            .with(SamplingLayer::new(otel, RootSampler::of(&self)));
         if tracing::subscriber::set_global_default(subscriber).is_err() {
             // Lost a race with another initialisation: `guard` shuts the pipeline down on drop.
             return Err(Error::AlreadyInitialized);

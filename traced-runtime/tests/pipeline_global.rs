@@ -5,6 +5,7 @@
 use std::process::{Command, Output};
 use std::time::Duration;
 
+use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use traced_runtime::config::{Config, LogFormat, Protocol};
 use traced_runtime::Error;
 use traced_test_support::{free_addr, Receiver};
@@ -46,7 +47,12 @@ fn child() {
 fn child_config() -> Config {
     let mut config = Config {
         service_name: Some("global-test".into()),
-        log_format: LogFormat::Json,
+        // With a log format the OpenTelemetry layers filter themselves; without one, the subscriber's global
+        // filter does: both must export the same spans and span events.
+        log_format: match std::env::var("TRACED_CHILD_LOG_FORMAT").as_deref() {
+            Ok("none") => LogFormat::None,
+            _ => LogFormat::Json,
+        },
         log_filter: "info".into(),
         // No log record export here: the logs_* tests cover it.
         logs: traced_runtime::config::LogsConfig {
@@ -71,6 +77,12 @@ fn emit_spans() {
         let _entered = span.enter();
         if i == 0 {
             tracing::info!(answer = 42, "inside the first span");
+            // A transport's span inside: not exported, and what the application logs in it still belongs to
+            // this span; the transport's own events do not.
+            tracing::info_span!(target: "hyper::client", "internal_inner").in_scope(|| {
+                tracing::info!("inside a transport's span");
+                tracing::info!(target: "h2::codec", "a transport's event");
+            });
         }
     }
     // The transports' own spans must never be exported.
@@ -178,6 +190,10 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn check_export(protocol: &str, runtime: &str) {
+    check_export_with(protocol, runtime, "json");
+}
+
+fn check_export_with(protocol: &str, runtime: &str, log_format: &str) {
     let receiver = Receiver::start();
     let endpoint = if protocol == "grpc" {
         receiver.grpc_endpoint()
@@ -189,6 +205,7 @@ fn check_export(protocol: &str, runtime: &str) {
         ("TRACED_CHILD_ENDPOINT", &endpoint),
         ("TRACED_CHILD_PROTOCOL", protocol),
         ("TRACED_CHILD_RUNTIME", runtime),
+        ("TRACED_CHILD_LOG_FORMAT", log_format),
     ]);
     let spans = receiver.spans();
     assert_eq!(spans.len(), CHILD_SPANS, "{protocol} on {runtime}");
@@ -197,6 +214,19 @@ fn check_export(protocol: &str, runtime: &str) {
         "internal spans leaked"
     );
     assert_eq!(spans[0].resource_attr("service.name"), Some("global-test"));
+    let first = spans
+        .iter()
+        .find(|s| s.attribute("i") == Some(&Value::IntValue(0)))
+        .expect("the first span");
+    let events: Vec<&str> = first.events.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(
+        events,
+        ["inside the first span", "inside a transport's span"],
+        "{log_format}"
+    );
+    if log_format == "none" {
+        return;
+    }
 
     // The JSON log line of the event carries the ids of the exported span.
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -230,6 +260,11 @@ fn grpc_global_on_current_thread_runtime() {
 #[test]
 fn grpc_global_on_multi_thread_runtime() {
     check_export("grpc", "multi");
+}
+
+#[test]
+fn grpc_global_without_log_lines() {
+    check_export_with("grpc", "multi", "none");
 }
 
 #[test]

@@ -26,7 +26,7 @@ use super::queued::{write_caught, LogOrigin, Origin, QueuedRecord, LOG_TARGET};
 use super::sink::LogSink;
 use crate::config::LogSpanAttributes;
 use crate::traces::sampling::unsampled_ids;
-use crate::traces::span_layer::{visiting, SpanState};
+use crate::traces::span_layer::{visiting, with_state_or_above, SpanState};
 use traced_conventions::value::{DEBUG_PANICKED, DISPLAY_PANICKED};
 
 /// The layer; see the module documentation.
@@ -75,7 +75,7 @@ where
         let mut buffers = Buffers::take();
         event.record(&mut buffers);
 
-        let span = ctx.event_span(event);
+        let span = ctx.event_span(event).and_then(with_state_or_above);
         let (trace_id, span_id, flags) = match unsampled_ids().filter(|_| event.parent().is_none())
         {
             // Inside a trace the sampler dropped no span exists: its ids, not sampled.

@@ -37,7 +37,7 @@ use tracing::span::{Attributes, Id, Record};
 use tracing::{Dispatch, Metadata, Subscriber};
 use tracing_log::NormalizeEvent;
 use tracing_subscriber::layer::{Context as LayerContext, Layer};
-use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
 use traced_conventions::error::{ERROR_FIELD, EXCEPTION, EXCEPTION_MESSAGE, EXCEPTION_STACKTRACE};
 use traced_conventions::layer::{LEVEL, MESSAGE, TARGET, THREAD_ID, THREAD_NAME};
@@ -680,7 +680,9 @@ where
             None if event.is_contextual() => ctx.lookup_current(),
             None => None,
         };
-        let Some(span) = span else { return };
+        let Some(span) = span.and_then(with_state_or_above) else {
+            return;
+        };
         let normalized = event.normalized_metadata();
         let metadata = normalized.as_ref().unwrap_or_else(|| event.metadata());
         let mut extensions = span.extensions_mut();
@@ -765,6 +767,17 @@ where
             None
         }
     }
+}
+
+/// `span` if the layer keeps its state, else the nearest span around it that it does: the span an event inside
+/// belongs to. Under a per-layer filter the current span is always one of ours; without one (see
+/// `subscriber::SkipInternal`) it may be a span the layer left out (an internal target's, one of a dropped trace).
+pub(crate) fn with_state_or_above<'a, S>(span: SpanRef<'a, S>) -> Option<SpanRef<'a, S>>
+where
+    S: Subscriber + for<'l> LookupSpan<'l>,
+{
+    span.scope()
+        .find(|span| span.extensions().get::<SpanState>().is_some())
 }
 
 /// True while the span layer holds a span's state and runs the application's code on a field value: another
