@@ -162,6 +162,25 @@ pub fn produce_for(duration: Duration, f: fn(u64) -> u64) -> u64 {
     n
 }
 
+/// Calls `f` at `rate` calls a second for `duration` (each millisecond the calls due so far, then a sleep) and
+/// returns how many it made: a load the pipeline is meant to carry without loss.
+pub fn produce_paced(duration: Duration, rate: u64, f: fn(u64) -> u64) -> u64 {
+    let start = Instant::now();
+    let mut n = 0u64;
+    loop {
+        let elapsed = start.elapsed();
+        if elapsed >= duration {
+            return n;
+        }
+        let due = (elapsed.as_secs_f64() * rate as f64) as u64;
+        while n < due {
+            std::hint::black_box(f(std::hint::black_box(n)));
+            n += 1;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 /// CPU seconds (user + system) in a `/proc/.../stat` file: a process's, dead threads included, or a thread's.
 fn stat_cpu_seconds(path: &str) -> f64 {
     let stat = std::fs::read_to_string(path).unwrap_or_default();
