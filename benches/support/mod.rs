@@ -59,7 +59,8 @@ pub fn instrument_work(x: u64) -> u64 {
     std::hint::black_box(x) + 1
 }
 
-/// `traced`'s own pipeline to the OTLP `endpoint`, default batch settings, as the global subscriber.
+/// `traced`'s own pipeline to the OTLP `endpoint`, default batch settings, installed by `Config::init` as the
+/// global subscriber, as an application does.
 pub fn install_traced(protocol: Protocol, endpoint: &str, service: &str) -> traced::Guard {
     install_traced_with(traced::Config::builder(), protocol, endpoint, service)
 }
@@ -84,10 +85,7 @@ pub fn install_traced_with(
         .with_log_format(LogFormat::None)
         .build()
         .expect("bench config");
-    let (layer, guard) = config.layer().expect("traced pipeline");
-    tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer))
-        .expect("first subscriber");
-    guard
+    config.init().expect("traced pipeline")
 }
 
 /// The stock pipeline as the global subscriber: tracing-opentelemetry over the SDK batch processor with its
