@@ -206,7 +206,11 @@ impl Redactor {
         for probe in 0..VERDICT_PROBES {
             slot = (home + probe) % VERDICT_SLOTS;
             match &self.verdicts[slot] {
-                Some((at, known, verdict)) if *at == address && known.as_str() == text => {
+                // The same text the table keeps alive (a `&'static str`, a shared `Arc<str>`): no byte compare.
+                Some((at, known, verdict))
+                    if *at == address
+                        && (std::ptr::eq(known.as_str(), text) || known.as_str() == text) =>
+                {
                     return *verdict
                 }
                 Some(_) => {}
