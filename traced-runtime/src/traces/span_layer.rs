@@ -457,6 +457,11 @@ thread_local! {
     static STRINGS: RefCell<[Option<(usize, StringValue)>; STRING_SLOTS]> =
         const { RefCell::new([const { None }; STRING_SLOTS]) };
 
+    /// The same strings by content, for the values each request builds anew at a new address with the same text
+    /// as the last one (a path, a peer address, a user agent): found here, they are not copied again.
+    static TEXTS: RefCell<[Option<StringValue>; STRING_SLOTS]> =
+        const { RefCell::new([const { None }; STRING_SLOTS]) };
+
     /// See [`Visiting`].
     static VISITING: Cell<bool> = const { Cell::new(false) };
 
@@ -487,9 +492,30 @@ pub(crate) fn shared(value: &str) -> StringValue {
                 return cached.clone();
             }
         }
-        let fresh = StringValue::from(std::sync::Arc::<str>::from(value));
-        strings[slot] = Some((address, fresh.clone()));
-        fresh
+        let found = by_content(value);
+        strings[slot] = Some((address, found.clone()));
+        found
+    })
+}
+
+/// [`shared`]'s second table: `value` as the string of the same text kept last in its slot, else a copy that
+/// takes the slot.
+fn by_content(value: &str) -> StringValue {
+    // FNV-1a: the strings are short, and a few collisions cost a copy, not a wrong answer.
+    let hash = value.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let slot = (hash % STRING_SLOTS as u64) as usize;
+    TEXTS.with(|texts| {
+        let mut texts = texts.borrow_mut();
+        match &texts[slot] {
+            Some(cached) if cached.as_str() == value => cached.clone(),
+            _ => {
+                let fresh = StringValue::from(std::sync::Arc::<str>::from(value));
+                texts[slot] = Some(fresh.clone());
+                fresh
+            }
+        }
     })
 }
 
@@ -1076,6 +1102,19 @@ mod tests {
         assert_eq!(first.as_str(), "abc");
         let long = "y".repeat(SHARED_STRING_MAX + 1);
         assert_eq!(shared(&long).as_str(), long);
+    }
+
+    #[test]
+    fn a_string_built_again_is_shared_by_its_text() {
+        let first = String::from("/orders/17");
+        let again = first.clone();
+        assert_ne!(first.as_ptr(), again.as_ptr());
+        let (a, b) = (shared(&first), shared(&again));
+        assert!(
+            std::ptr::eq(a.as_str(), b.as_str()),
+            "the same text at a new address is not copied again"
+        );
+        assert_eq!(shared("/orders/18").as_str(), "/orders/18");
     }
 
     #[test]
