@@ -136,11 +136,8 @@ fn traced_pipeline_with(builder: ConfigBuilder) -> (Dispatch, traced::Guard) {
         .with_batch_max_queue_size(SPANS_QUEUED)
         .build()
         .expect("bench config");
-    let (layer, guard) = config.layer().expect("traced pipeline");
-    (
-        Dispatch::new(tracing_subscriber::registry().with(layer)),
-        guard,
-    )
+    // The subscriber `init` installs, in a dispatcher of its own: the states need one each.
+    config.dispatch().expect("traced pipeline")
 }
 
 /// Runs every bench of `state`, each under the dispatcher `dispatch_for(name)` gives (none: no subscriber), and

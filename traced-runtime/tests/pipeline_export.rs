@@ -604,3 +604,56 @@ fn config_with_bad_endpoint(protocol: Protocol, secret: &str) -> Config {
         protocol,
     )
 }
+
+/// `Config::dispatch`: the subscriber `init` installs, used in a scope. With a log format and without, every span
+/// arrives, a transport's span does not, and the application's event inside it is on the span around it.
+fn dispatch_exports_like_init(log_format: LogFormat) {
+    let (receiver, mut config) = grpc();
+    config.log_format = log_format;
+    config.log_filter = "info".into();
+    let (dispatch, guard) = config.dispatch().expect("pipeline");
+    tracing::dispatcher::with_default(&dispatch, || {
+        for i in 0..SPANS {
+            let span = tracing::info_span!("work", i);
+            let _entered = span.enter();
+            if i == 0 {
+                tracing::info_span!(target: "hyper::client", "internal").in_scope(|| {
+                    tracing::info!("inside a transport's span");
+                    tracing::info!(target: "h2::codec", "a transport's event");
+                });
+            }
+        }
+    });
+    assert_all_arrived(&receiver, guard);
+    let spans = receiver.spans();
+    let first = spans
+        .iter()
+        .find(|s| s.attribute("i") == Some(&Value::IntValue(0)))
+        .expect("the first span");
+    let events: Vec<&str> = first.events.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(events, ["inside a transport's span"], "{log_format:?}");
+}
+
+#[test]
+fn dispatch_without_a_log_format() {
+    dispatch_exports_like_init(LogFormat::None);
+}
+
+#[test]
+fn dispatch_beside_a_log_format() {
+    dispatch_exports_like_init(LogFormat::Compact);
+}
+
+#[test]
+fn disabled_dispatch_is_none() {
+    let (receiver, mut config) = grpc();
+    config.disabled = true;
+    let (dispatch, guard) = config.dispatch().expect("disabled");
+    assert!(dispatch.is::<tracing_core::subscriber::NoSubscriber>());
+    assert!(guard.is_disabled());
+    tracing::dispatcher::with_default(&dispatch, || {
+        let _span = tracing::info_span!("work").entered();
+    });
+    guard.shutdown().unwrap();
+    assert_eq!(receiver.span_count(), 0);
+}
