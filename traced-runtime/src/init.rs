@@ -11,7 +11,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
 
-use crate::config::{Config, ExporterKind, PropagatorKind};
+use crate::config::{Config, ExporterKind, LogFormat, PropagatorKind};
 use crate::export::console::ConsoleExporter;
 use crate::export::log_record::LogRecord;
 use crate::export::DynExporter;
@@ -219,21 +219,32 @@ impl Config {
             spans: core.sink(),
             logs: logs.as_ref().map(LogLayer::sink),
         };
-        let fmt = fmt_layer(self.log_format);
         // One filter for both: the log layer finds the spans the span layer keeps. Not `Filtered`, whose work on
-        // every callback of every span is the dearer way to the same verdicts: beside a log format (which keeps
-        // seeing what the export leaves out) applied by the layers themselves; alone, as the global filter.
-        let otel = SpanLayer::new(core).and_then(logs);
-        let (global, otel): (_, Box<dyn Layer<_> + Send + Sync>) = match fmt {
-            Some(_) => (None, Box::new(SkipInternal(otel))),
-            None => (Some(NotInternal), Box::new(otel)),
+        // every callback of every span is the dearer way to the same verdicts: alone, `NotInternal` joins the log
+        // filter as the global filter; beside a log format (which keeps seeing what the export leaves out), the
+        // layers apply it themselves.
+        let sampler = RootSampler::of(self);
+        let dispatch = if self.log_format == LogFormat::None {
+            Dispatch::new(
+                tracing_subscriber::registry()
+                    .with(filter.with_not_internal())
+                    .with(SamplingLayer::new(
+                        SpanLayer::new(core).and_then(logs),
+                        sampler,
+                    )),
+            )
+        } else {
+            Dispatch::new(
+                tracing_subscriber::registry()
+                    .with(filter)
+                    .with(fmt_layer(self.log_format))
+                    .with(SamplingLayer::new(
+                        SkipInternal(SpanLayer::new(core).and_then(logs)),
+                        sampler,
+                    )),
+            )
         };
-        let subscriber = tracing_subscriber::registry()
-            .with(filter)
-            .with(fmt)
-            .with(global)
-            .with(SamplingLayer::new(otel, RootSampler::of(self)));
-        Ok((Dispatch::new(subscriber), provider, guard, sinks))
+        Ok((dispatch, provider, guard, sinks))
     }
 
     /// A new pipeline behind the global subscriber an earlier `init` installed, once its guard is gone. Its log

@@ -70,19 +70,6 @@ impl<S> Filter<S> for NotInternal {
     }
 }
 
-/// [`NotInternal`] as the subscriber's global filter, for a pipeline whose OpenTelemetry layer is its only
-/// consumer of spans and events (no log format): the same verdicts without `Filtered`'s per-thread filter state,
-/// which every callback of every span goes through (a `did_enable` check and an `if_enabled_for` per lookup).
-impl<S: Subscriber> Layer<S> for NotInternal {
-    fn register_callsite(&self, metadata: &'static Metadata<'static>) -> Interest {
-        Filter::<S>::callsite_enabled(self, metadata)
-    }
-
-    fn enabled(&self, metadata: &Metadata<'_>, ctx: Context<'_, S>) -> bool {
-        Filter::<S>::enabled(self, metadata, &ctx)
-    }
-}
-
 /// [`NotInternal`] applied by the OpenTelemetry layers' own callbacks instead of as their per-layer filter, for a
 /// subscriber whose log-format layer is interested in every span and event the log filter lets through, so that
 /// an interest of this layer's would add nothing: the spans `NotInternal` leaves out get no state (the layers
@@ -177,6 +164,7 @@ pub(crate) fn env_filter(directives: &str) -> Result<LogFilter, Error> {
         filter,
         // Span and field directives, `target[span{field=value}]=level`, are the only ones in brackets.
         per_span: directives.contains('['),
+        not_internal: false,
     })
 }
 
@@ -189,11 +177,33 @@ pub(crate) struct LogFilter {
     filter: EnvFilter,
     /// The directives filter by span or field: the `EnvFilter` follows spans.
     per_span: bool,
+    /// [`NotInternal`] too (see [`LogFilter::with_not_internal`]).
+    not_internal: bool,
+}
+
+impl LogFilter {
+    /// This filter and [`NotInternal`] as one global filter, for a subscriber whose only consumers of spans and
+    /// events are the OpenTelemetry layers (no log format): the same verdicts as `NotInternal` per layer, without
+    /// `Filtered`'s work on every callback of every span, and in one layer rather than two (each layer of a
+    /// subscriber is a level every callback goes through, and a closing span walks down the levels from each).
+    pub(crate) fn with_not_internal(mut self) -> Self {
+        self.not_internal = true;
+        self
+    }
 }
 
 impl<S: Subscriber> Layer<S> for LogFilter {
     fn register_callsite(&self, metadata: &'static Metadata<'static>) -> Interest {
-        Layer::<S>::register_callsite(&self.filter, metadata)
+        let interest = Layer::<S>::register_callsite(&self.filter, metadata);
+        if !self.not_internal || interest.is_never() {
+            return interest;
+        }
+        let ours = Filter::<S>::callsite_enabled(&NotInternal, metadata);
+        if ours.is_never() || ours.is_sometimes() {
+            ours
+        } else {
+            interest
+        }
     }
 
     fn max_level_hint(&self) -> Option<LevelFilter> {
@@ -201,7 +211,10 @@ impl<S: Subscriber> Layer<S> for LogFilter {
     }
 
     fn enabled(&self, metadata: &Metadata<'_>, ctx: Context<'_, S>) -> bool {
-        Layer::<S>::enabled(&self.filter, metadata, ctx)
+        // `NotInternal` is asked for internal targets too, despite its callsite verdict: when another dispatcher
+        // of the process is interested in a callsite, every dispatcher's `enabled` decides for itself.
+        (!self.not_internal || Filter::<S>::enabled(&NotInternal, metadata, &ctx))
+            && Layer::<S>::enabled(&self.filter, metadata, ctx)
     }
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
@@ -479,7 +492,7 @@ mod tests {
     }
 
     #[test]
-    fn not_internal_as_the_global_filter() {
+    fn the_log_filter_with_not_internal_as_the_global_filter() {
         use std::sync::{Arc, Mutex};
         use tracing_subscriber::layer::SubscriberExt;
 
@@ -505,7 +518,7 @@ mod tests {
         }
         let seen = Arc::new(Mutex::new(Vec::new()));
         let subscriber = tracing_subscriber::registry()
-            .with(NotInternal)
+            .with(env_filter("info").unwrap().with_not_internal())
             .with(Seen(seen.clone()));
         tracing::subscriber::with_default(subscriber, || {
             tracing::info_span!("work").in_scope(|| tracing::info!(target: "app", "paid"));
