@@ -192,6 +192,42 @@ impl LogFilter {
     }
 }
 
+/// The span callbacks of [`LogFilter`] as a layer and as a per-layer filter: passed to the `EnvFilter` only when
+/// it follows spans.
+macro_rules! span_callbacks {
+    ($as:ident) => {
+        fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+            if self.per_span {
+                $as::<S>::on_new_span(&self.filter, attrs, id, ctx);
+            }
+        }
+
+        fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+            if self.per_span {
+                $as::<S>::on_record(&self.filter, id, values, ctx);
+            }
+        }
+
+        fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+            if self.per_span {
+                $as::<S>::on_enter(&self.filter, id, ctx);
+            }
+        }
+
+        fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
+            if self.per_span {
+                $as::<S>::on_exit(&self.filter, id, ctx);
+            }
+        }
+
+        fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+            if self.per_span {
+                $as::<S>::on_close(&self.filter, id, ctx);
+            }
+        }
+    };
+}
+
 impl<S: Subscriber> Layer<S> for LogFilter {
     fn register_callsite(&self, metadata: &'static Metadata<'static>) -> Interest {
         let interest = Layer::<S>::register_callsite(&self.filter, metadata);
@@ -217,35 +253,7 @@ impl<S: Subscriber> Layer<S> for LogFilter {
             && Layer::<S>::enabled(&self.filter, metadata, ctx)
     }
 
-    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        if self.per_span {
-            Layer::<S>::on_new_span(&self.filter, attrs, id, ctx);
-        }
-    }
-
-    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
-        if self.per_span {
-            Layer::<S>::on_record(&self.filter, id, values, ctx);
-        }
-    }
-
-    fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
-        if self.per_span {
-            Layer::<S>::on_enter(&self.filter, id, ctx);
-        }
-    }
-
-    fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
-        if self.per_span {
-            Layer::<S>::on_exit(&self.filter, id, ctx);
-        }
-    }
-
-    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
-        if self.per_span {
-            Layer::<S>::on_close(&self.filter, id, ctx);
-        }
-    }
+    span_callbacks!(Layer);
 }
 
 impl<S: Subscriber> Filter<S> for LogFilter {
@@ -261,35 +269,7 @@ impl<S: Subscriber> Filter<S> for LogFilter {
         Filter::<S>::max_level_hint(&self.filter)
     }
 
-    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        if self.per_span {
-            Filter::<S>::on_new_span(&self.filter, attrs, id, ctx);
-        }
-    }
-
-    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
-        if self.per_span {
-            Filter::<S>::on_record(&self.filter, id, values, ctx);
-        }
-    }
-
-    fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
-        if self.per_span {
-            Filter::<S>::on_enter(&self.filter, id, ctx);
-        }
-    }
-
-    fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
-        if self.per_span {
-            Filter::<S>::on_exit(&self.filter, id, ctx);
-        }
-    }
-
-    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
-        if self.per_span {
-            Filter::<S>::on_close(&self.filter, id, ctx);
-        }
-    }
+    span_callbacks!(Filter);
 }
 
 /// The stderr log layer for `format`, or `None` for [`LogFormat::None`].
