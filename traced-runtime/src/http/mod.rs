@@ -38,6 +38,7 @@ mod client;
 mod future;
 #[cfg(feature = "reqwest")]
 mod reqwest_client;
+mod route_names;
 mod server;
 
 use std::fmt::Display;

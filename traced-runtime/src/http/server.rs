@@ -23,8 +23,10 @@ use tracing::Span;
 
 use super::body::ResponseBody;
 use super::future::ServerResponseFuture;
+use super::route_names::route_name;
 use super::{method_attribute, protocol_version, split_host_port, TARGET};
 use crate::propagation::HeaderExtractor;
+use crate::traces::span_layer::named;
 
 /// The route template that matched a request (`/orders/{id}`), as a request extension.
 ///
@@ -176,18 +178,19 @@ fn server_span<B>(request: &Request<B>) -> Span {
     }
     let method = method_attribute(request.method());
     let route = route(request.extensions());
+    let prefix = method.unwrap_or("HTTP");
+    // Made once per route and handed to the layer as is (see `route_names`).
+    let known = match route {
+        Some(route) => route_name(prefix, route),
+        None => Some(prefix),
+    };
     let joined;
-    let name = match (method, route) {
-        (Some(method), Some(route)) => {
-            joined = format!("{method} {route}");
+    let name = match known {
+        Some(name) => name,
+        None => {
+            joined = format!("{prefix} {}", route.unwrap_or_default());
             joined.as_str()
         }
-        (Some(method), None) => method,
-        (None, Some(route)) => {
-            joined = format!("HTTP {route}");
-            joined.as_str()
-        }
-        (None, None) => "HTTP",
     };
     // HTTP/2 carries the authority in the URI, HTTP/1.1 in `Host`.
     let authority = request.uri().authority().map(|a| a.as_str()).or_else(|| {
@@ -206,32 +209,38 @@ fn server_span<B>(request: &Request<B>) -> Span {
         .headers()
         .get(USER_AGENT)
         .and_then(|a| a.to_str().ok());
-    let span = tracing::info_span!(
-        target: TARGET,
-        "HTTP request",
-        { otel::NAME } = name,
-        { otel::KIND } = "server",
-        { otel::STATUS_CODE } = Empty,
-        { otel::STATUS_DESCRIPTION } = Empty,
-        { HTTP_REQUEST_METHOD } = method.unwrap_or("_OTHER"),
-        { HTTP_REQUEST_METHOD_ORIGINAL } = method.is_none().then(|| request.method().as_str()),
-        { HTTP_ROUTE } = route,
-        { HTTP_RESPONSE_STATUS_CODE } = Empty,
-        { URL_PATH } = request.uri().path(),
-        { URL_QUERY } = request.uri().query(),
-        { URL_SCHEME } = scheme(request),
-        { SERVER_ADDRESS } = server_address,
-        { SERVER_PORT } = server_port,
-        // The original client as proxies report it, else the peer itself.
-        { CLIENT_ADDRESS } = forwarded_for(request).or(peer_address.as_deref()),
-        { NETWORK_PEER_ADDRESS } = peer_address.as_deref(),
-        { NETWORK_PEER_PORT } = peer.map(|peer| i64::from(peer.port())),
-        { NETWORK_PROTOCOL_VERSION } = protocol_version(request.version()),
-        { USER_AGENT_ORIGINAL } = user_agent,
-        { ERROR_TYPE } = Empty,
-        { DURATION_MS } = Empty,
-        { CANCELLED } = Empty,
-    );
+    let build = || {
+        tracing::info_span!(
+            target: TARGET,
+            "HTTP request",
+            { otel::NAME } = name,
+            { otel::KIND } = "server",
+            { otel::STATUS_CODE } = Empty,
+            { otel::STATUS_DESCRIPTION } = Empty,
+            { HTTP_REQUEST_METHOD } = method.unwrap_or("_OTHER"),
+            { HTTP_REQUEST_METHOD_ORIGINAL } = method.is_none().then(|| request.method().as_str()),
+            { HTTP_ROUTE } = route,
+            { HTTP_RESPONSE_STATUS_CODE } = Empty,
+            { URL_PATH } = request.uri().path(),
+            { URL_QUERY } = request.uri().query(),
+            { URL_SCHEME } = scheme(request),
+            { SERVER_ADDRESS } = server_address,
+            { SERVER_PORT } = server_port,
+            // The original client as proxies report it, else the peer itself.
+            { CLIENT_ADDRESS } = forwarded_for(request).or(peer_address.as_deref()),
+            { NETWORK_PEER_ADDRESS } = peer_address.as_deref(),
+            { NETWORK_PEER_PORT } = peer.map(|peer| i64::from(peer.port())),
+            { NETWORK_PROTOCOL_VERSION } = protocol_version(request.version()),
+            { USER_AGENT_ORIGINAL } = user_agent,
+            { ERROR_TYPE } = Empty,
+            { DURATION_MS } = Empty,
+            { CANCELLED } = Empty,
+        )
+    };
+    let span = match known {
+        Some(name) => named(name, build),
+        None => build(),
+    };
     if !span.is_disabled() {
         // Fails only when the OpenTelemetry layer is missing; then there is no trace to continue anyway.
         crate::SpanExt::set_parent(&span, extract_parent(request));

@@ -279,7 +279,7 @@ impl DynExporter<LogRecord> for MemoryLogs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::traces::span_layer::{building, Statics};
+    use crate::traces::span_layer::{building, named, Statics};
 
     #[test]
     fn a_callsites_static_attributes_are_copied_not_visited() {
@@ -310,5 +310,26 @@ mod tests {
         assert_eq!(first(&spans[1]), ["from the statics"]);
         assert_eq!(spans[1].attr("second"), Some(&opentelemetry::Value::I64(2)));
         assert_eq!(first(&captured.span("other")), ["own"]);
+    }
+
+    #[test]
+    fn a_handed_name_names_the_first_span_built_only() {
+        static NAME: &str = "GET /handed";
+        let ((), captured) = capture(|| {
+            named(NAME, || {
+                let outer = tracing::info_span!("request", otel.name = NAME);
+                // A span built after the first one does not take it.
+                drop(tracing::info_span!("inner"));
+                outer
+            });
+            drop(tracing::info_span!("after"));
+        });
+        let name = captured.span(NAME).name();
+        assert!(
+            std::ptr::eq(name, NAME),
+            "the handed string itself, not a copy"
+        );
+        assert_eq!(captured.span("inner").name(), "inner");
+        assert_eq!(captured.span("after").name(), "after");
     }
 }

@@ -468,6 +468,9 @@ thread_local! {
     /// See [`building`].
     static BUILDING: Cell<Option<&'static Statics>> = const { Cell::new(None) };
 
+    /// See [`named`].
+    static NAMED: Cell<Option<&'static str>> = const { Cell::new(None) };
+
     /// The contexts attached by the spans entered on this thread, innermost last, and the default subscriber a
     /// test pipeline's span set (see [`SpanLayer::carrying_its_dispatch`]).
     static ENTERED: RefCell<Vec<(Id, ContextGuard, Option<DefaultGuard>)>> = const { RefCell::new(Vec::new()) };
@@ -553,6 +556,15 @@ pub(crate) fn building<R>(statics: &'static Statics, build: impl FnOnce() -> R) 
     built
 }
 
+/// Runs `build`, which creates a span whose `otel.name` field is `name`, with `name` handed to the layer: the
+/// first span created takes it as its name as is, rather than a copy of the field's text per span.
+pub(crate) fn named<R>(name: &'static str, build: impl FnOnce() -> R) -> R {
+    let outer = NAMED.replace(Some(name));
+    let built = build();
+    NAMED.set(outer);
+    built
+}
+
 /// The layer. `S` is the subscriber below it, for the span lookups of [`WithSpan`].
 pub(crate) struct SpanLayer<S> {
     core: Core,
@@ -633,7 +645,8 @@ where
         let parent = self.parent(attrs, &ctx);
         let metadata = attrs.metadata();
         // The fields, the thread and the target.
-        let mut state = SpanState::new(metadata.name(), attrs.fields().len() + 3, parent);
+        let name = NAMED.take().unwrap_or(metadata.name());
+        let mut state = SpanState::new(name, attrs.fields().len() + 3, parent);
         let limits = &self.core.limits;
         THREAD.with(|(thread_id, name)| {
             state.push_attribute(KeyValue::new(THREAD_ID, *thread_id), limits);
@@ -849,6 +862,8 @@ impl SpanFields<'_> {
     /// Handles an `otel.*` field; false for any other field.
     fn special(&mut self, field: &Field, value: &str) -> bool {
         match field.name() {
+            // The name [`named`] handed over is this text already.
+            otel::NAME if self.state.name == value => {}
             otel::NAME => self.state.name = Cow::Owned(value.to_owned()),
             otel::KIND => self.state.kind = span_kind(value).unwrap_or(self.state.kind.clone()),
             otel::STATUS_CODE => {
