@@ -558,6 +558,7 @@ pub(crate) fn building<R>(statics: &'static Statics, build: impl FnOnce() -> R) 
 
 /// Runs `build`, which creates a span whose `otel.name` field is `name`, with `name` handed to the layer: the
 /// first span created takes it as its name as is, rather than a copy of the field's text per span.
+#[cfg_attr(not(feature = "http"), allow(dead_code))]
 pub(crate) fn named<R>(name: &'static str, build: impl FnOnce() -> R) -> R {
     let outer = NAMED.replace(Some(name));
     let built = build();
