@@ -379,93 +379,103 @@ impl Visit for JsonVisitor<'_> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use tracing_subscriber::layer::SubscriberExt;
+
     use super::*;
 
-    /// The targets of the INFO events of the application, the SDK and the SDK's OTLP crate that pass
-    /// `RUST_LOG=directives`.
-    fn info_passes(directives: &str) -> Vec<String> {
-        use std::sync::{Arc, Mutex};
-        use tracing_subscriber::layer::SubscriberExt;
+    /// What reached a layer: `span NAME` per span, `TARGET MESSAGE` per event.
+    #[derive(Clone, Default)]
+    struct Seen(Arc<Mutex<Vec<String>>>);
 
-        struct Seen(Arc<Mutex<Vec<String>>>);
-        impl<S: Subscriber> Layer<S> for Seen {
-            fn on_event(&self, event: &Event<'_>, _cx: tracing_subscriber::layer::Context<'_, S>) {
-                self.0
-                    .lock()
-                    .unwrap()
-                    .push(event.metadata().target().to_owned());
-            }
+    impl Seen {
+        fn taken(&self) -> Vec<String> {
+            std::mem::take(&mut self.0.lock().unwrap())
         }
-        let seen = Arc::new(Mutex::new(Vec::new()));
+    }
+
+    impl<S: Subscriber> Layer<S> for Seen {
+        fn on_new_span(&self, attrs: &Attributes<'_>, _id: &Id, _cx: Context<'_, S>) {
+            let name = attrs.metadata().name();
+            self.0.lock().unwrap().push(format!("span {name}"));
+        }
+
+        fn on_event(&self, event: &Event<'_>, _cx: Context<'_, S>) {
+            let mut fields = serde_json::Map::new();
+            event.record(&mut JsonVisitor(&mut fields));
+            let message = fields.get("message").and_then(|value| value.as_str());
+            let line = format!(
+                "{} {}",
+                event.metadata().target(),
+                message.unwrap_or_default()
+            );
+            self.0.lock().unwrap().push(line);
+        }
+    }
+
+    /// What passes `RUST_LOG=directives` of INFO events of the application, the SDK and the SDK's OTLP crate.
+    fn info_passes(directives: &str) -> Vec<String> {
+        let seen = Seen::default();
         let subscriber = tracing_subscriber::registry()
             .with(env_filter(directives).unwrap())
-            .with(Seen(seen.clone()));
+            .with(seen.clone());
         tracing::subscriber::with_default(subscriber, || {
-            tracing::info!(target: "app", "order paid");
-            tracing::info!(target: "opentelemetry", "Global tracer provider is set");
-            tracing::info!(target: "opentelemetry_sdk", "BatchSpanProcessor built");
+            tracing::info!(target: "app", "paid");
+            tracing::info!(target: "opentelemetry", "set");
+            tracing::info!(target: "opentelemetry_sdk", "built");
         });
-        let seen = seen.lock().unwrap().clone();
-        seen
+        seen.taken()
     }
 
     #[test]
     fn the_sdk_chatter_stays_off_unless_named() {
-        assert_eq!(info_passes("info"), ["app"]);
-        assert_eq!(info_passes("debug,hyper=off"), ["app"]);
+        assert_eq!(info_passes("info"), ["app paid"]);
+        assert_eq!(info_passes("debug,hyper=off"), ["app paid"]);
         assert_eq!(
             info_passes("info,opentelemetry_sdk=info"),
-            ["app", "opentelemetry_sdk"]
+            ["app paid", "opentelemetry_sdk built"]
         );
         assert_eq!(
             info_passes("opentelemetry=info"),
-            ["opentelemetry", "opentelemetry_sdk"]
+            ["opentelemetry set", "opentelemetry_sdk built"]
         );
     }
 
-    /// The messages of the DEBUG events that pass `RUST_LOG=directives`, one inside a span `checkout`, one
-    /// outside; with the filter as the subscriber's global filter, or as the per-layer filter of the layer that
-    /// sees them.
+    /// What passes `RUST_LOG=directives` of two DEBUG events, one inside an INFO span `checkout`, one outside;
+    /// with the filter as the subscriber's global filter, or as the per-layer filter of the layer that sees them.
     fn debug_passes(directives: &str, per_layer: bool) -> Vec<String> {
-        use std::sync::{Arc, Mutex};
-        use tracing_subscriber::layer::SubscriberExt;
-
-        struct Seen(Arc<Mutex<Vec<String>>>);
-        impl<S: Subscriber> Layer<S> for Seen {
-            fn on_event(&self, event: &Event<'_>, _cx: tracing_subscriber::layer::Context<'_, S>) {
-                let mut fields = serde_json::Map::new();
-                event.record(&mut JsonVisitor(&mut fields));
-                let message = fields
-                    .remove("message")
-                    .and_then(|value| value.as_str().map(str::to_owned));
-                self.0.lock().unwrap().extend(message);
-            }
-        }
-        let seen = Arc::new(Mutex::new(Vec::new()));
+        let seen = Seen::default();
         let filter = env_filter(directives).unwrap();
         let events = || {
-            tracing::info_span!("checkout").in_scope(|| tracing::debug!("inside"));
-            tracing::debug!("outside");
+            tracing::info_span!(target: "app", "checkout")
+                .in_scope(|| tracing::debug!(target: "app", "inside"));
+            tracing::debug!(target: "app", "outside");
         };
         if per_layer {
-            let layer = Seen(seen.clone()).with_filter(filter);
+            let layer = seen.clone().with_filter(filter);
             tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), events);
         } else {
             let subscriber = tracing_subscriber::registry()
                 .with(filter)
-                .with(Seen(seen.clone()));
+                .with(seen.clone());
             tracing::subscriber::with_default(subscriber, events);
         }
-        let seen = seen.lock().unwrap().clone();
-        seen
+        seen.taken()
     }
 
     #[test]
     fn span_directives_are_followed_static_ones_need_no_span_state() {
         for per_layer in [false, true] {
-            assert_eq!(debug_passes("info,[checkout]=debug", per_layer), ["inside"]);
-            assert_eq!(debug_passes("info", per_layer), Vec::<String>::new());
-            assert_eq!(debug_passes("debug", per_layer), ["inside", "outside"]);
+            assert_eq!(
+                debug_passes("info,[checkout]=debug", per_layer),
+                ["span checkout", "app inside"]
+            );
+            assert_eq!(debug_passes("info", per_layer), ["span checkout"]);
+            assert_eq!(
+                debug_passes("debug", per_layer),
+                ["span checkout", "app inside", "app outside"]
+            );
         }
         assert!(env_filter("info,[checkout]=debug").unwrap().per_span);
         assert!(!env_filter("debug,my_app::db=trace").unwrap().per_span);
@@ -473,40 +483,17 @@ mod tests {
 
     #[test]
     fn the_log_filter_with_not_internal_as_the_global_filter() {
-        use std::sync::{Arc, Mutex};
-        use tracing_subscriber::layer::SubscriberExt;
-
-        struct Seen(Arc<Mutex<Vec<String>>>);
-        impl<S: Subscriber> Layer<S> for Seen {
-            fn on_new_span(
-                &self,
-                attrs: &Attributes<'_>,
-                _id: &Id,
-                _cx: tracing_subscriber::layer::Context<'_, S>,
-            ) {
-                self.0
-                    .lock()
-                    .unwrap()
-                    .push(attrs.metadata().name().to_owned());
-            }
-            fn on_event(&self, event: &Event<'_>, _cx: tracing_subscriber::layer::Context<'_, S>) {
-                self.0
-                    .lock()
-                    .unwrap()
-                    .push(event.metadata().target().to_owned());
-            }
-        }
-        let seen = Arc::new(Mutex::new(Vec::new()));
+        let seen = Seen::default();
         let subscriber = tracing_subscriber::registry()
             .with(env_filter("info").unwrap().with_not_internal())
-            .with(Seen(seen.clone()));
+            .with(seen.clone());
         tracing::subscriber::with_default(subscriber, || {
             tracing::info_span!("work").in_scope(|| tracing::info!(target: "app", "paid"));
             tracing::info_span!(target: "h2", "stream").in_scope(|| {
                 tracing::info!(target: "tonic::transport", "sent");
             });
         });
-        assert_eq!(*seen.lock().unwrap(), ["work", "app"]);
+        assert_eq!(seen.taken(), ["span work", "app paid"]);
     }
 
     #[test]
