@@ -20,6 +20,7 @@ use std::cell::{Cell, RefCell};
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::OnceLock;
+use std::thread::LocalKey;
 use std::time::SystemTime;
 
 use opentelemetry::baggage::BaggageExt;
@@ -550,20 +551,37 @@ impl Statics {
 
 /// Runs `build`, which creates a span of `statics`' callsite, with `statics` handed to the layer.
 pub(crate) fn building<R>(statics: &'static Statics, build: impl FnOnce() -> R) -> R {
-    let outer = BUILDING.replace(Some(statics));
-    let built = build();
-    BUILDING.set(outer);
-    built
+    handing(&BUILDING, statics, build)
 }
 
 /// Runs `build`, which creates a span whose `otel.name` field is `name`, with `name` handed to the layer: the
 /// first span created takes it as its name as is, rather than a copy of the field's text per span.
 #[cfg_attr(not(feature = "http"), allow(dead_code))]
 pub(crate) fn named<R>(name: &'static str, build: impl FnOnce() -> R) -> R {
-    let outer = NAMED.replace(Some(name));
-    let built = build();
-    NAMED.set(outer);
-    built
+    handing(&NAMED, name, build)
+}
+
+/// Runs `build` with `value` in the thread's `slot`, where the layer finds it while the span is built; what was
+/// there before is put back when `build` returns or unwinds.
+fn handing<T: Copy + 'static, R>(
+    slot: &'static LocalKey<Cell<Option<T>>>,
+    value: T,
+    build: impl FnOnce() -> R,
+) -> R {
+    struct Restore<T: Copy + 'static> {
+        slot: &'static LocalKey<Cell<Option<T>>>,
+        outer: Option<T>,
+    }
+    impl<T: Copy + 'static> Drop for Restore<T> {
+        fn drop(&mut self) {
+            self.slot.set(self.outer);
+        }
+    }
+    let _restore = Restore {
+        slot,
+        outer: slot.replace(Some(value)),
+    };
+    build()
 }
 
 /// The layer. `S` is the subscriber below it, for the span lookups of [`WithSpan`].
