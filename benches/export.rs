@@ -9,7 +9,8 @@
 //!
 //! - **flood**: the producer creates spans as fast as it can. Spans/s = spans received / time from the first span
 //!   to the end of the flush at shutdown: the pipeline's export capacity. The producer outruns every pipeline,
-//!   so each drops the excess (printed, not a failure: it is what a full queue is for);
+//!   so each drops the excess (printed, not a failure: it is what a full queue is for); traced's run fails
+//!   unless every span is accounted for (received, or counted dropped or failed by the guard);
 //! - **paced**: the producer creates `BENCH_EXPORT_RATE` spans a second (default 20,000, well within both
 //!   pipelines' capacity), and every span must arrive: any drop or failure fails the bench. Its figure is the
 //!   export CPU per span at a load the pipeline carries, the same load for both.
@@ -81,6 +82,18 @@ fn main() {
         lost.is_empty(),
         "paced runs must lose nothing; these did:\n{}",
         lost.join("\n")
+    );
+    // A flood drops by design, but traced must account for every span: received, or counted by the guard as
+    // dropped or failed (the stock pipeline's drops are uncounted: produced - received is all there is).
+    let unaccounted: Vec<String> = rows
+        .iter()
+        .filter(|row| row.pipeline == "traced" && row.received + row.dropped != row.produced)
+        .map(Row::line)
+        .collect();
+    assert!(
+        unaccounted.is_empty(),
+        "traced runs must account for every span (received + dropped + failed = produced):\n{}",
+        unaccounted.join("\n")
     );
 }
 
