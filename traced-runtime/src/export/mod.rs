@@ -20,6 +20,7 @@ use crate::config::{Config, ExporterKind, LogsExporterKind};
 use crate::Error;
 use log_record::LogRecord;
 
+pub(crate) mod attribute_vecs;
 pub(crate) mod batch;
 pub(crate) mod budget;
 pub mod console;

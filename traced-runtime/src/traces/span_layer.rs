@@ -51,6 +51,7 @@ use super::ended::Ended;
 use super::queue::SpanSink;
 use super::sampling::DecidedIdGenerator;
 use crate::config::BaggageAttributes;
+use crate::export::attribute_vecs;
 use crate::export::log_record::is_error_line;
 
 /// What every span of one pipeline shares.
@@ -303,7 +304,7 @@ impl SpanState {
             name: Cow::Borrowed(name),
             kind: SpanKind::Internal,
             start_time: SystemTime::now(),
-            attributes: Vec::with_capacity(attributes),
+            attributes: attribute_vecs::take(attributes),
             dropped_attributes: 0,
             events: Vec::new(),
             dropped_events: 0,

@@ -146,6 +146,7 @@ impl Client {
         max_bytes: usize,
         budget: &Budget,
         mut encode: impl FnMut(&[T], &mut Vec<u8>),
+        release: impl FnOnce(Vec<T>),
     ) -> Delivery {
         // Encoded once per batch, whatever the number of attempts; the items are freed before the first attempt
         // waits for an answer.
@@ -154,7 +155,7 @@ impl Client {
             encode(items, &mut request);
             request
         });
-        drop(items);
+        release(items);
         let mut delivery = Delivery::all();
         let mut errors = Vec::new();
         for piece in pieces {
@@ -303,10 +304,17 @@ mod tests {
                 let mut written_at = None;
                 for _ in 0..2 {
                     let delivery = client
-                        .deliver(vec![()], "span", 1 << 20, &budget, |_, out| {
-                            let _ = request.encode(out);
-                            written_at.get_or_insert(out.as_ptr());
-                        })
+                        .deliver(
+                            vec![()],
+                            "span",
+                            1 << 20,
+                            &budget,
+                            |_, out| {
+                                let _ = request.encode(out);
+                                written_at.get_or_insert(out.as_ptr());
+                            },
+                            drop,
+                        )
                         .await;
                     assert_eq!(delivery.error, None, "{protocol:?} {compression:?}");
                     let spare = client.spare.lock();

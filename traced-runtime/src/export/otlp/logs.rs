@@ -67,6 +67,7 @@ impl DynExporter<LogRecord> for OtlpLogs {
                     self.max_bytes,
                     &budget,
                     |records, out| self.encode(records, out),
+                    drop,
                 )
                 .await
         })

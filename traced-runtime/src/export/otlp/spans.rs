@@ -8,6 +8,7 @@ use opentelemetry_sdk::Resource;
 
 use super::client::{Client, Encoding};
 use super::encode;
+use crate::export::attribute_vecs;
 use crate::export::budget::Budget;
 use crate::export::{DeliveryFuture, DynExporter};
 
@@ -57,9 +58,15 @@ impl DynExporter for OtlpSpanExporter {
     fn export(&self, batch: Vec<SpanData>, budget: Budget) -> DeliveryFuture<'_> {
         Box::pin(async move {
             self.client
-                .deliver(batch, "span", self.max_bytes, &budget, |spans, out| {
-                    self.encode(spans, out)
-                })
+                .deliver(
+                    batch,
+                    "span",
+                    self.max_bytes,
+                    &budget,
+                    |spans, out| self.encode(spans, out),
+                    // Encoded: the attribute vectors go back to the threads that make spans.
+                    |spans| attribute_vecs::give_back(spans, |span| &mut span.attributes),
+                )
                 .await
         })
     }
