@@ -204,7 +204,8 @@ fn server_span<B>(request: &Request<B>) -> Span {
         None => (None, None),
     };
     let peer = peer(request.extensions());
-    let peer_address = peer.map(|peer| IpText::new(peer.ip()));
+    let peer_text = peer.map(|peer| IpText::new(peer.ip()));
+    let peer_address = peer_text.as_ref().map(IpText::as_str);
     let user_agent = request
         .headers()
         .get(USER_AGENT)
@@ -227,8 +228,8 @@ fn server_span<B>(request: &Request<B>) -> Span {
             { SERVER_ADDRESS } = server_address,
             { SERVER_PORT } = server_port,
             // The original client as proxies report it, else the peer itself.
-            { CLIENT_ADDRESS } = forwarded_for(request).or(peer_address.as_ref().map(IpText::as_str)),
-            { NETWORK_PEER_ADDRESS } = peer_address.as_ref().map(IpText::as_str),
+            { CLIENT_ADDRESS } = forwarded_for(request).or(peer_address),
+            { NETWORK_PEER_ADDRESS } = peer_address,
             { NETWORK_PEER_PORT } = peer.map(|peer| i64::from(peer.port())),
             { NETWORK_PROTOCOL_VERSION } = protocol_version(request.version()),
             { USER_AGENT_ORIGINAL } = user_agent,
