@@ -5,7 +5,7 @@
 //! allocator such a free does not refill the allocating thread's cache: the export thread frees a batch at a
 //! time into the other thread's arena (under its lock), and the application's threads then allocate from the
 //! arena's slow path, span after span. Handing the emptied vectors back skips both: the export thread gives a
-//! batch's vectors in one lock, and a thread making spans takes a few dozen at a time into a thread-local
+//! batch's vectors in one lock, and a thread making spans takes a few at a time into a thread-local
 //! stock. Neither side ever waits for the lock: when it is taken, a vector is allocated or freed as before (the
 //! lock may also be held by a thread that is gone in a forked child).
 
@@ -25,8 +25,9 @@ use opentelemetry::KeyValue;
 const MAX_KEPT: usize = 512;
 /// A vector with room for more attributes than this (a span with unusually many) is freed, not kept.
 const MAX_CAPACITY: usize = 32;
-/// How many vectors a thread takes into its own stock at a time.
-const REFILL: usize = 32;
+/// How many vectors a thread takes into its own stock at a time: the lock once per this many spans, and what a
+/// thread that stops making spans holds on to.
+const REFILL: usize = 8;
 
 /// The vectors given back, empty.
 static KEPT: Mutex<Vec<Vec<KeyValue>>> = Mutex::new(Vec::new());
@@ -47,7 +48,12 @@ pub(crate) fn take(capacity: usize) -> Vec<KeyValue> {
             if stock.is_empty() {
                 refill(&mut stock);
             }
-            stock.pop()
+            // One with room enough, if the stock has one: a server span's vector has twice a fn's attributes.
+            let fits = stock.iter().rposition(|vec| vec.capacity() >= capacity);
+            match fits {
+                Some(at) => Some(stock.swap_remove(at)),
+                None => stock.pop(),
+            }
         })
         .ok()
         .flatten();
