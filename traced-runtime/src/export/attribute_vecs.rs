@@ -112,13 +112,12 @@ fn try_lock() -> Option<MutexGuard<'static, Vec<Vec<KeyValue>>>> {
 }
 
 #[cfg(test)]
-pub(crate) fn kept() -> usize {
-    try_lock().map_or(0, |kept| kept.len())
-}
-
-#[cfg(test)]
 mod tests {
     use super::*;
+
+    fn kept() -> usize {
+        try_lock().map_or(0, |kept| kept.len())
+    }
 
     // One test: the kept vectors are the process's.
     #[test]
