@@ -15,7 +15,7 @@ use tokio::task::{self, JoinSet};
 
 use super::budget::{Budget, Closing};
 use super::console::ConsoleExporter;
-use super::fanout::{Cohort, Ticket};
+use super::fanout::{claimed, Claim, Cohort};
 use super::lane::{Lane, MAX_CONCURRENT_EXPORTS};
 use super::queue::Queue;
 use super::thread::LOG_TARGET;
@@ -80,11 +80,11 @@ pub(super) enum Control {
 /// grace.
 const CUT_GRACE: Duration = Duration::from_millis(50);
 
-/// One export under way: its lane and the tickets of its items, to count them when it answers (or never does).
+/// One export under way: its lane and the claims on its items, to count them when it answers (or never does).
 struct Export {
     id: task::Id,
     lane: usize,
-    tickets: Vec<Ticket>,
+    claims: Vec<Claim>,
 }
 
 /// The export thread's task for one pipeline's items of one signal.
@@ -178,7 +178,9 @@ impl<B: Batches> Worker<B> {
     /// of the queue and drops the rest.
     fn take(&mut self, close: bool) {
         self.queue.take(&mut self.spare, close);
+        // The last lane keeps the vector it is given: the next one is allocated at the size of the take.
         let mut items = std::mem::take(&mut self.admitted);
+        items.reserve(self.spare.len());
         self.batches.admit(&mut self.spare, &mut items, close);
         if !items.is_empty() && !self.lanes.is_empty() {
             self.batches.prepare(&mut items);
@@ -200,19 +202,16 @@ impl<B: Batches> Worker<B> {
             let mut own = Tally::default();
             for index in room..count {
                 own.add(Outcome::Dropped);
-                if let Some(outcome) = Ticket::new(&cohort, index).resolve(Outcome::Dropped) {
+                if let Some(outcome) = cohort.resolve(index, Outcome::Dropped) {
                     overall.add(outcome);
                 }
             }
-            // Every lane but the last gets copies; the last takes the items themselves.
+            // Every lane but the last gets copies; the last takes the items themselves, in their vector.
             if i == last {
-                for (index, item) in items.drain(..room).enumerate() {
-                    lane.push(item, Ticket::new(&cohort, index));
-                }
+                items.truncate(room);
+                lane.push(std::mem::take(items), &cohort);
             } else {
-                for (index, item) in items[..room].iter().enumerate() {
-                    lane.push(item.clone(), Ticket::new(&cohort, index));
-                }
+                lane.push(items[..room].to_vec(), &cohort);
             }
             lane.counters.resolve(own);
         }
@@ -295,14 +294,14 @@ impl<B: Batches> Worker<B> {
                 // Past the deadline every attempt would time out at once: count the rest as failed in one go,
                 // so a shutdown answers (with exact counts) instead of grinding through doomed batches.
                 for lane in 0..self.lanes.len() {
-                    let tickets = self.lanes[lane].drain();
-                    if !tickets.is_empty() {
+                    let claims = self.lanes[lane].drain();
+                    if !claims.is_empty() {
                         let message = format!(
                             "{} {}s not sent: the flush or shutdown deadline passed",
-                            tickets.len(),
+                            claimed(&claims),
                             B::WHAT
                         );
-                        self.resolve(lane, tickets, &Delivery::none(usize::MAX, message));
+                        self.resolve(lane, claims, &Delivery::none(usize::MAX, message));
                     }
                 }
                 self.update_buffered();
@@ -335,7 +334,7 @@ impl<B: Batches> Worker<B> {
 
     /// Starts exporting the next batch of `lane`, bounded by the export timeout and by `deadline`.
     fn launch(&mut self, lane: usize, deadline: Instant) {
-        let (batch, tickets) = self.lanes[lane].next_batch(self.batch.max_export_batch_size);
+        let (batch, claims) = self.lanes[lane].next_batch(self.batch.max_export_batch_size);
         let timeout = self
             .batch
             .export_timeout
@@ -362,7 +361,7 @@ impl<B: Batches> Worker<B> {
         self.exports.push(Export {
             id: handle.id(),
             lane,
-            tickets,
+            claims,
         });
     }
 
@@ -384,30 +383,30 @@ impl<B: Batches> Worker<B> {
             }
         };
         let at = self.exports.iter().position(|export| export.id == id)?;
-        let Export { lane, tickets, .. } = self.exports.swap_remove(at);
+        let Export { lane, claims, .. } = self.exports.swap_remove(at);
         self.lanes[lane].in_flight -= 1;
-        self.resolve(lane, tickets, &delivery)
+        self.resolve(lane, claims, &delivery)
     }
 
     /// Counts the items of one export of `lane` by `delivery`; logs and returns its error.
-    fn resolve(
-        &mut self,
-        lane: usize,
-        tickets: Vec<Ticket>,
-        delivery: &Delivery,
-    ) -> Option<String> {
+    fn resolve(&mut self, lane: usize, claims: Vec<Claim>, delivery: &Delivery) -> Option<String> {
         let mut own = Tally::default();
         let mut overall = Tally::default();
         let mut failed = delivery.failed.iter().peekable();
-        for (index, ticket) in tickets.into_iter().enumerate() {
-            while failed.next_if(|range| range.end <= index).is_some() {}
-            let outcome = match failed.peek() {
-                Some(range) if range.contains(&index) => Outcome::Failed,
-                _ => Outcome::Exported,
-            };
-            own.add(outcome);
-            if let Some(outcome) = ticket.resolve(outcome) {
-                overall.add(outcome);
+        // The batch's items are the claims' items in order.
+        let mut index = 0;
+        for claim in claims {
+            for item in claim.items {
+                while failed.next_if(|range| range.end <= index).is_some() {}
+                let outcome = match failed.peek() {
+                    Some(range) if range.contains(&index) => Outcome::Failed,
+                    _ => Outcome::Exported,
+                };
+                own.add(outcome);
+                if let Some(outcome) = claim.cohort.resolve(item, outcome) {
+                    overall.add(outcome);
+                }
+                index += 1;
             }
         }
         let lane = &mut self.lanes[lane];

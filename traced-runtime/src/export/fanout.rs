@@ -3,8 +3,9 @@
 //! [`Stats`](crate::Stats)) while each exporter keeps its own.
 //!
 //! Each take is a [`Cohort`]: per item, how many lanes have yet to answer for it and the worst outcome so far.
-//! Every lane holds a [`Ticket`] beside its copy of the item; the lane answering last gives the item's outcome.
+//! Every lane holds a [`Claim`] on its copies of the items; the lane answering last gives an item's outcome.
 
+use std::ops::Range;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::Arc;
 
@@ -27,27 +28,11 @@ impl Cohort {
             slots: (0..items).map(|_| AtomicU16::new(lanes)).collect(),
         })
     }
-}
 
-/// One lane's claim on one item of a cohort.
-#[derive(Debug)]
-pub(super) struct Ticket {
-    cohort: Arc<Cohort>,
-    index: usize,
-}
-
-impl Ticket {
-    pub(super) fn new(cohort: &Arc<Cohort>, index: usize) -> Ticket {
-        Ticket {
-            cohort: cohort.clone(),
-            index,
-        }
-    }
-
-    /// Records what this lane did with the item; once every lane has answered, the item's outcome over all of
+    /// Records what one lane did with item `index`; once every lane has answered, the item's outcome over all of
     /// them: the worst one.
-    pub(super) fn resolve(self, outcome: Outcome) -> Option<Outcome> {
-        let slot = &self.cohort.slots[self.index];
+    pub(super) fn resolve(&self, index: usize, outcome: Outcome) -> Option<Outcome> {
+        let slot = &self.slots[index];
         // Only the export thread's worker touches the slots: a load and a store are enough.
         let old = slot.load(Ordering::Relaxed);
         let remaining = (old & REMAINING).saturating_sub(1);
@@ -55,6 +40,19 @@ impl Ticket {
         slot.store(worst << 8 | remaining, Ordering::Relaxed);
         (remaining == 0).then(|| unrank(worst))
     }
+}
+
+/// One lane's claim on a run of consecutive items of a cohort: a batch holds its items in the order of its
+/// claims. One per run, not one per item: a count per item cost a reference count's increment and decrement.
+#[derive(Debug)]
+pub(super) struct Claim {
+    pub(super) cohort: Arc<Cohort>,
+    pub(super) items: Range<usize>,
+}
+
+/// The items `claims` cover.
+pub(super) fn claimed(claims: &[Claim]) -> usize {
+    claims.iter().map(|claim| claim.items.len()).sum()
 }
 
 fn rank(outcome: Outcome) -> u16 {
@@ -80,15 +78,32 @@ mod tests {
     #[test]
     fn an_item_counts_once_by_its_worst_outcome() {
         let cohort = Cohort::new(3, 2);
-        let tickets = |index| (Ticket::new(&cohort, index), Ticket::new(&cohort, index));
-        let (console, otlp) = tickets(0);
-        assert_eq!(console.resolve(Outcome::Exported), None);
-        assert_eq!(otlp.resolve(Outcome::Exported), Some(Outcome::Exported));
-        let (console, otlp) = tickets(1);
-        assert_eq!(otlp.resolve(Outcome::Failed), None);
-        assert_eq!(console.resolve(Outcome::Exported), Some(Outcome::Failed));
-        let (console, otlp) = tickets(2);
-        assert_eq!(otlp.resolve(Outcome::Dropped), None);
-        assert_eq!(console.resolve(Outcome::Exported), Some(Outcome::Dropped));
+        // Two lanes, the console's and the collector's, answer for each item in either order.
+        assert_eq!(cohort.resolve(0, Outcome::Exported), None);
+        assert_eq!(
+            cohort.resolve(0, Outcome::Exported),
+            Some(Outcome::Exported)
+        );
+        assert_eq!(cohort.resolve(1, Outcome::Failed), None);
+        assert_eq!(cohort.resolve(1, Outcome::Exported), Some(Outcome::Failed));
+        assert_eq!(cohort.resolve(2, Outcome::Dropped), None);
+        assert_eq!(cohort.resolve(2, Outcome::Exported), Some(Outcome::Dropped));
+    }
+
+    #[test]
+    fn claims_count_their_runs() {
+        let cohort = Cohort::new(10, 1);
+        let claims = [
+            Claim {
+                cohort: cohort.clone(),
+                items: 0..3,
+            },
+            Claim {
+                cohort,
+                items: 7..10,
+            },
+        ];
+        assert_eq!(claimed(&claims), 6);
+        assert_eq!(claimed(&[]), 0);
     }
 }

@@ -322,7 +322,7 @@ fn launch<B: Batches>(
         .map(|mut exporter| {
             exporter.set_resource(resource);
             let counters = signal.add_exporter(exporter.name());
-            Lane::new(exporter, counters, batch.max_queue_size, B::WHAT)
+            Lane::new(exporter, counters, B::WHAT)
         })
         .collect();
     let discarded = if reopen {
