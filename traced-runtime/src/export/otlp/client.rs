@@ -4,8 +4,6 @@
 //! signal's configuration) and the encoded bytes of each request; the client compresses them (once for every
 //! attempt), sends them, and retries by the OTLP rules within the export's [`Budget`]. It knows nothing of spans.
 
-#[cfg(feature = "otlp-grpc")]
-use std::sync::Arc;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -103,19 +101,19 @@ impl Client {
         self.encoding
     }
 
-    /// Sends one encoded request, retried within `budget`. Compressed once for every attempt: by tonic per
-    /// message over gRPC, here as the request body over HTTP. The request's buffer is kept for a later request
-    /// when the transport is done with it.
+    /// Sends one encoded request, retried within `budget`. Compressed once for every attempt (the gRPC message,
+    /// the HTTP body). The request's buffer is kept for a later request when the transport is done with it.
     pub(crate) async fn send(&self, request: Vec<u8>, budget: &Budget) -> Result<(), String> {
         let attempt_timeout = || self.attempt_timeout(budget.deadline);
         let (result, spent) = match &self.transport {
             #[cfg(feature = "otlp-grpc")]
             Transport::Grpc(grpc) => {
-                let body = Arc::new(request);
+                let (message, raw) = grpc.message(request)?;
                 let result =
-                    retry::with_backoff(budget, || grpc.send(body.clone(), attempt_timeout()))
+                    retry::with_backoff(budget, || grpc.send(message.clone(), attempt_timeout()))
                         .await;
-                (result, Arc::into_inner(body))
+                // As over HTTP: gzipped, free once compressed; sent as is, once h2 dropped its share.
+                (result, raw.or_else(|| message.into_buffer()))
             }
             #[cfg(feature = "otlp-http")]
             Transport::Http(http) => {

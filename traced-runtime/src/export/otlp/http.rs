@@ -1,6 +1,5 @@
 //! OTLP/HTTP: one POST of protobuf or JSON to the signal's URL per attempt.
 
-use std::io::Write as _;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -8,7 +7,9 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_ENCODING, CONT
 use reqwest::StatusCode;
 
 use super::retry::{self, Attempt};
-use super::transport::{bad_endpoint, bad_header, no_answer, printable, unreachable, TOO_LARGE};
+use super::transport::{
+    bad_endpoint, bad_header, gzip, no_answer, printable, unreachable, TOO_LARGE,
+};
 use crate::config::{OtlpConfig, Protocol};
 use crate::Error;
 
@@ -64,15 +65,7 @@ impl Http {
         if !self.gzip {
             return Ok((request.into(), None));
         }
-        let mut encoder = flate2::write::GzEncoder::new(
-            Vec::with_capacity(request.len() / 4),
-            flate2::Compression::default(),
-        );
-        encoder
-            .write_all(&request)
-            .and_then(|()| encoder.finish())
-            .map(|body| (Bytes::from(body), Some(request)))
-            .map_err(|e| format!("cannot gzip the request: {e}"))
+        gzip(&request).map(|body| (Bytes::from(body), Some(request)))
     }
 
     pub(super) async fn send(&self, body: Bytes, timeout: Duration) -> Result<(), Attempt> {

@@ -9,38 +9,40 @@ use crate::Error;
 
 /// Where one signal's requests go over gRPC: `/{service}/{method}` of its collector service.
 #[derive(Clone, Copy, Debug)]
-// The HTTP URL comes with the signal's configuration: only gRPC reads these.
+// The HTTP URL comes with the signal's configuration: only gRPC reads it.
 #[cfg_attr(not(feature = "otlp-grpc"), allow(dead_code))]
 pub(crate) struct Signal {
-    /// `opentelemetry.proto.collector.trace.v1.TraceService`.
-    pub(crate) service: &'static str,
-    /// `Export`.
-    pub(crate) method: &'static str,
-    /// `/opentelemetry.proto.collector.trace.v1.TraceService/Export`: `/{service}/{method}`, spelled out because
-    /// tonic takes it as a `&'static str`.
+    /// `/opentelemetry.proto.collector.trace.v1.TraceService/Export`.
     pub(crate) path: &'static str,
 }
 
 /// The trace signal (`opentelemetry/proto/collector/trace/v1/trace_service.proto`).
 pub(crate) const TRACES: Signal = Signal {
-    service: "opentelemetry.proto.collector.trace.v1.TraceService",
-    method: "Export",
     path: "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
 };
 
 /// The logs signal (`opentelemetry/proto/collector/logs/v1/logs_service.proto`).
 pub(crate) const LOGS: Signal = Signal {
-    service: "opentelemetry.proto.collector.logs.v1.LogsService",
-    method: "Export",
     path: "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
 };
 
 /// The metrics signal (`opentelemetry/proto/collector/metrics/v1/metrics_service.proto`).
 pub(crate) const METRICS: Signal = Signal {
-    service: "opentelemetry.proto.collector.metrics.v1.MetricsService",
-    method: "Export",
     path: "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
 };
+
+/// `request` gzipped, for either transport.
+pub(super) fn gzip(request: &[u8]) -> Result<Vec<u8>, String> {
+    use std::io::Write as _;
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(request.len() / 4),
+        flate2::Compression::default(),
+    );
+    encoder
+        .write_all(request)
+        .and_then(|()| encoder.finish())
+        .map_err(|e| format!("cannot gzip the request: {e}"))
+}
 
 /// An attempt that found nobody there (connection refused, no route, unknown name): transient, but not worth
 /// retrying at shutdown.
