@@ -12,7 +12,6 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::SpanData;
 use opentelemetry_sdk::Resource;
 
 use crate::code_exporters::GivenExporter;
@@ -38,11 +37,13 @@ mod queue;
 pub(crate) use otlp::metrics as otlp_metrics;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 mod retry;
+pub(crate) mod span;
 pub(crate) mod thread;
 #[cfg(feature = "zipkin")]
 mod zipkin;
 
 use budget::Budget;
+use span::ExportSpan;
 
 /// What became of one exported batch, item by item: the items not listed as failed were delivered.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -93,7 +94,7 @@ pub(crate) type DeliveryFuture<'a> = Pin<Box<dyn Future<Output = Delivery> + Sen
 
 /// An object-safe exporter of one signal's items (spans by default): the SDK's `SpanExporter` returns
 /// `impl Future`, which cannot live in a `Vec<Box<dyn>>`.
-pub(crate) trait DynExporter<T = SpanData>: Send + Sync + Debug {
+pub(crate) trait DynExporter<T = ExportSpan>: Send + Sync + Debug {
     /// The exporter's name, for stats and log lines.
     fn name(&self) -> &'static str;
     /// Exports one batch within `budget`: retries (where the exporter does) must not start after its deadline.
@@ -160,9 +161,11 @@ impl DynExporter for Named {
         self.name
     }
 
-    fn export(&self, batch: Vec<SpanData>, _budget: Budget) -> DeliveryFuture<'_> {
+    fn export(&self, batch: Vec<ExportSpan>, _budget: Budget) -> DeliveryFuture<'_> {
         let len = batch.len();
-        let export = self.inner.export(batch);
+        let export = self
+            .inner
+            .export(batch.into_iter().map(ExportSpan::into_span_data).collect());
         Box::pin(async move { Delivery::of(len, export.await) })
     }
 

@@ -6,12 +6,15 @@
 //! requests over the collector's 4 MiB limit, and whole batches were lost.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use opentelemetry::trace::Status;
 use opentelemetry::{Array, KeyValue, StringValue, Value};
 use opentelemetry_sdk::trace::SpanData;
 
 use crate::config::char_boundary;
+use crate::export::span::{CallsiteAttributes, ExportSpan};
 use crate::redact::Redactor;
 
 /// The preparation of one pipeline's spans.
@@ -21,25 +24,101 @@ pub(super) struct Prepare {
     pub(super) value_length_limit: Option<usize>,
     /// `None` when redaction is off.
     pub(super) redactor: Option<Redactor>,
+    /// By the address of a callsite's attributes: whether this preparation leaves them as they are.
+    pub(super) callsites: HashMap<usize, bool, BuildHasherDefault<AddressHasher>>,
 }
 
 impl Prepare {
+    pub(super) fn new(value_length_limit: Option<usize>, redactor: Option<Redactor>) -> Self {
+        Prepare {
+            value_length_limit,
+            redactor,
+            callsites: HashMap::default(),
+        }
+    }
+
     /// Prepares a batch in place.
-    pub(super) fn batch(&mut self, batch: &mut [SpanData]) {
+    pub(super) fn batch(&mut self, batch: &mut [ExportSpan]) {
         for span in batch {
-            drop_empty_keys(span);
-            // Cut first, so that the scan for secrets costs at most the limit per string; then cut again what a
-            // redaction made longer (`k=v` becoming `k=[REDACTED]`).
+            // A callsite's attributes stay shared unless this preparation would change them (a configured
+            // word in a `code.*` key, a limit shorter than a file path): then the span gets its own copies.
+            if let Some((callsite, _)) = span.callsite {
+                if !self.leaves_alone(callsite) {
+                    span.materialize();
+                }
+            }
+            self.span(&mut span.data);
+        }
+    }
+
+    /// Judged once per callsite: the preparation of its attributes, as a span would get it, changes nothing.
+    fn leaves_alone(&mut self, callsite: &'static CallsiteAttributes) -> bool {
+        let address = std::ptr::from_ref(callsite) as usize;
+        if let Some(verdict) = self.callsites.get(&address) {
+            return *verdict;
+        }
+        let mut probe = SpanData {
+            attributes: callsite.attributes().to_vec(),
+            ..empty_span()
+        };
+        self.span(&mut probe);
+        let verdict = probe.attributes == callsite.attributes();
+        self.callsites.insert(address, verdict);
+        verdict
+    }
+
+    fn span(&mut self, span: &mut SpanData) {
+        drop_empty_keys(span);
+        // Cut first, so that the scan for secrets costs at most the limit per string; then cut again what a
+        // redaction made longer (`k=v` becoming `k=[REDACTED]`).
+        if let Some(limit) = self.value_length_limit {
+            cut_span(span, limit);
+        }
+        if let Some(redactor) = &mut self.redactor {
+            redact_span(redactor, span);
             if let Some(limit) = self.value_length_limit {
                 cut_span(span, limit);
             }
-            if let Some(redactor) = &mut self.redactor {
-                redact_span(redactor, span);
-                if let Some(limit) = self.value_length_limit {
-                    cut_span(span, limit);
-                }
-            }
         }
+    }
+}
+
+/// A span with nothing in it, to prepare a list of attributes alone.
+fn empty_span() -> SpanData {
+    SpanData {
+        span_context: opentelemetry::trace::SpanContext::empty_context(),
+        parent_span_id: opentelemetry::trace::SpanId::INVALID,
+        parent_span_is_remote: false,
+        span_kind: opentelemetry::trace::SpanKind::Internal,
+        name: Cow::Borrowed(""),
+        start_time: std::time::SystemTime::UNIX_EPOCH,
+        end_time: std::time::SystemTime::UNIX_EPOCH,
+        attributes: Vec::new(),
+        dropped_attributes_count: 0,
+        events: Default::default(),
+        links: Default::default(),
+        status: Status::Unset,
+        instrumentation_scope: Default::default(),
+    }
+}
+
+/// Hashes an address: multiplied (the addresses of statics sit a few bytes apart), no SipHash rounds.
+#[derive(Default)]
+pub(super) struct AddressHasher(u64);
+
+impl Hasher for AddressHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = (self.0 ^ u64::from(*byte)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+
+    fn write_usize(&mut self, address: usize) {
+        self.0 = (address as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     }
 }
 
@@ -132,6 +211,7 @@ fn cut_cow(text: &mut Cow<'static, str>, limit: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::redact::REDACTED;
     use opentelemetry::trace::{Event, SpanContext, SpanKind};
     use opentelemetry_sdk::trace::{SpanEvents, SpanLinks};
     use std::time::SystemTime;
@@ -171,18 +251,16 @@ mod tests {
     #[test]
     fn every_string_obeys_the_length_limit() {
         let huge = "x".repeat(5 << 20);
-        let mut batch = [span(
+        let batch = [span(
             &huge,
             &huge,
             &huge,
             vec![KeyValue::new("exception.message", huge.clone())],
         )];
-        let mut prepare = Prepare {
-            value_length_limit: Some(4096),
-            redactor: Some(Redactor::new(&[])),
-        };
+        let mut prepare = Prepare::new(Some(4096), Some(Redactor::new(&[])));
+        let mut batch = batch.map(ExportSpan::from);
         prepare.batch(&mut batch);
-        let span = &batch[0];
+        let span = &batch[0].data;
         assert_eq!(span.name.len(), 4096);
         assert_eq!(description(span).len(), 4096);
         assert_eq!(span.events.events[0].name.len(), 4096);
@@ -195,7 +273,7 @@ mod tests {
 
     #[test]
     fn secrets_in_free_text_are_redacted_and_still_cut() {
-        let mut batch = [span(
+        let batch = [span(
             "checkout",
             "login failed: password=hunter2",
             "retrying with token=t0k3n",
@@ -205,12 +283,10 @@ mod tests {
                 KeyValue::new("db.password", "hunter2"),
             ],
         )];
-        let mut prepare = Prepare {
-            value_length_limit: Some(20),
-            redactor: Some(Redactor::new(&[])),
-        };
+        let mut prepare = Prepare::new(Some(20), Some(Redactor::new(&[])));
+        let mut batch = batch.map(ExportSpan::from);
         prepare.batch(&mut batch);
-        let span = &batch[0];
+        let span = &batch[0].data;
         let everything = format!("{span:?}");
         for secret in ["hunter2", "t0k3n", "k-123"] {
             assert!(!everything.contains(secret), "{secret} in {everything}");
@@ -219,13 +295,48 @@ mod tests {
         assert_eq!(span.events.events[0].name, "retrying with token=");
         assert_eq!(span.attributes[1].value.as_str(), "page=2&token=REDACTE");
         // Without the limit, the redacted text whole.
-        let mut batch = [span_with_description("token=t0k3n and more")];
-        Prepare {
-            value_length_limit: None,
-            redactor: Some(Redactor::new(&[])),
-        }
-        .batch(&mut batch);
-        assert_eq!(description(&batch[0]), "token=[REDACTED] and more");
+        let mut batch = [ExportSpan::from(span_with_description(
+            "token=t0k3n and more",
+        ))];
+        Prepare::new(None, Some(Redactor::new(&[]))).batch(&mut batch);
+        assert_eq!(description(&batch[0].data), "token=[REDACTED] and more");
+    }
+
+    /// A callsite's attributes stay shared when preparing them changes nothing, and become the span's own,
+    /// prepared, when it does; each callsite judged once.
+    #[test]
+    fn callsite_attributes_stay_shared_unless_preparing_changes_them() {
+        let callsite = |attributes: Vec<KeyValue>| -> &'static CallsiteAttributes {
+            Box::leak(Box::new(CallsiteAttributes::new(attributes.into())))
+        };
+        let plain = callsite(vec![KeyValue::new("code.file.path", "src/a.rs")]);
+        let long = callsite(vec![KeyValue::new("code.file.path", "src/deep/module.rs")]);
+        let secret = callsite(vec![KeyValue::new("code.session_token", "abc")]);
+        let mut prepare = Prepare::new(Some(10), Some(Redactor::new(&[])));
+        let mut batch: Vec<ExportSpan> = [plain, long, secret, plain]
+            .into_iter()
+            .map(|callsite| ExportSpan {
+                data: span("s", "", "e", vec![KeyValue::new("id", 1)]),
+                callsite: Some((callsite, 1)),
+            })
+            .collect();
+        prepare.batch(&mut batch);
+        assert!(batch[0]
+            .callsite
+            .is_some_and(|(c, _)| std::ptr::eq(c, plain)));
+        assert_eq!(batch[0].data.attributes, [KeyValue::new("id", 1)]);
+        assert!(batch[1].callsite.is_none());
+        assert_eq!(
+            batch[1].data.attributes,
+            [
+                KeyValue::new("id", 1),
+                KeyValue::new("code.file.path", "src/deep/m")
+            ]
+        );
+        assert!(batch[2].callsite.is_none());
+        assert_eq!(batch[2].data.attributes[1].value.as_str(), REDACTED);
+        assert!(batch[3].callsite.is_some());
+        assert_eq!(prepare.callsites.len(), 3);
     }
 
     fn span_with_description(text: &str) -> SpanData {

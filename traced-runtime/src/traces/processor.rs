@@ -68,7 +68,7 @@ impl SpanProcessor for BatchProcessor {
             // the default sampler.
             let parent_sampled = span.parent_span_is_remote && span.span_context.is_sampled();
             self.pipeline.sink().send(Ended {
-                span,
+                span: span.into(),
                 parent_sampled,
             });
         }

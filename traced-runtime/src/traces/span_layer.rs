@@ -53,6 +53,7 @@ use super::sampling::DecidedIdGenerator;
 use crate::config::BaggageAttributes;
 use crate::export::attribute_vecs;
 use crate::export::log_record::is_error_line;
+use crate::export::span::{CallsiteAttributes, ExportSpan};
 
 /// What every span of one pipeline shares.
 #[derive(Debug)]
@@ -210,7 +211,7 @@ impl Core {
         let mut links = SpanLinks::default();
         links.links = state.links;
         links.dropped_count = state.dropped_links;
-        let span = SpanData {
+        let data = SpanData {
             span_context: started.span_context,
             parent_span_id: started.parent_span_id,
             parent_span_is_remote: started.parent_is_remote,
@@ -226,7 +227,10 @@ impl Core {
             instrumentation_scope: self.scope.clone(),
         };
         sink.send(Ended {
-            span,
+            span: ExportSpan {
+                data,
+                callsite: state.callsite.map(|callsite| (callsite, state.callsite_at)),
+            },
             parent_sampled: started.parent_sampled,
         });
     }
@@ -239,6 +243,10 @@ pub(crate) struct SpanState {
     kind: SpanKind,
     start_time: SystemTime,
     attributes: Vec<KeyValue>,
+    /// The attributes of the span's callsite, kept by reference, which belong at `callsite_at` in
+    /// `attributes` (see [`ExportSpan`]).
+    callsite: Option<&'static CallsiteAttributes>,
+    callsite_at: usize,
     dropped_attributes: u32,
     events: Vec<Event>,
     dropped_events: u32,
@@ -305,6 +313,8 @@ impl SpanState {
             kind: SpanKind::Internal,
             start_time: SystemTime::now(),
             attributes: attribute_vecs::take(attributes),
+            callsite: None,
+            callsite_at: 0,
             dropped_attributes: 0,
             events: Vec::new(),
             dropped_events: 0,
@@ -367,9 +377,21 @@ impl SpanState {
         }
     }
 
-    /// The attributes recorded so far.
-    pub(crate) fn attributes(&self) -> &[KeyValue] {
-        &self.attributes
+    /// The attributes recorded so far, the callsite's in place.
+    pub(crate) fn attributes(&self) -> impl Iterator<Item = &KeyValue> {
+        let at = self.callsite_at.min(self.attributes.len());
+        let callsite = self
+            .callsite
+            .map_or(&[][..], CallsiteAttributes::attributes);
+        self.attributes[..at]
+            .iter()
+            .chain(callsite)
+            .chain(&self.attributes[at..])
+    }
+
+    /// How many attributes the span has, the callsite's included.
+    fn attribute_count(&self) -> usize {
+        self.attributes.len() + self.callsite.map_or(0, |c| c.attributes().len())
     }
 
     fn is_recording(&self) -> bool {
@@ -381,30 +403,43 @@ impl SpanState {
 
     /// Adds an attribute of the context (see `context_at`) unless the span has one of the same key already.
     fn push_context_attribute(&mut self, attribute: KeyValue, limits: &SpanLimits) {
-        if self.attributes.iter().any(|kv| kv.key == attribute.key) {
+        if self.attributes().any(|kv| kv.key == attribute.key) {
             return;
         }
-        if self.attributes.len() < limits.max_attributes_per_span as usize {
+        if self.attribute_count() < limits.max_attributes_per_span as usize {
             let at = self.context_at.min(self.attributes.len());
             self.attributes.insert(at, attribute);
             self.context_at = at + 1;
+            if self.callsite_at >= at {
+                self.callsite_at += 1;
+            }
         } else {
             self.dropped_attributes += 1;
         }
     }
 
     fn push_attribute(&mut self, attribute: KeyValue, limits: &SpanLimits) {
-        if self.attributes.len() < limits.max_attributes_per_span as usize {
+        if self.attribute_count() < limits.max_attributes_per_span as usize {
             self.attributes.push(attribute);
         } else {
             self.dropped_attributes += 1;
         }
     }
 
-    /// [`SpanState::push_attribute`] for each of `attributes`, copied in one `extend` (cloned and pushed one by
-    /// one, the copy cost most of what building them once saved).
-    fn push_attributes(&mut self, attributes: &[KeyValue], limits: &SpanLimits) {
-        let room = (limits.max_attributes_per_span as usize).saturating_sub(self.attributes.len());
+    /// The attributes of the span's callsite, here: kept by reference when they all fit under the limit (nearly
+    /// always), else [`SpanState::push_attribute`] for each, copied in one `extend`.
+    fn push_callsite_attributes(
+        &mut self,
+        callsite: &'static CallsiteAttributes,
+        limits: &SpanLimits,
+    ) {
+        let attributes = callsite.attributes();
+        let room = (limits.max_attributes_per_span as usize).saturating_sub(self.attribute_count());
+        if self.callsite.is_none() && attributes.len() <= room {
+            self.callsite = Some(callsite);
+            self.callsite_at = self.attributes.len();
+            return;
+        }
         let copied = attributes.len().min(room);
         self.attributes.extend_from_slice(&attributes[..copied]);
         self.dropped_attributes += (attributes.len() - copied) as u32;
@@ -531,7 +566,7 @@ fn by_content(value: &str) -> StringValue {
 pub(crate) struct Statics {
     meta: &'static Metadata<'static>,
     /// The values of the first fields of `meta`, as attributes, in order.
-    attributes: Box<[KeyValue]>,
+    attributes: CallsiteAttributes,
 }
 
 impl Statics {
@@ -546,7 +581,10 @@ impl Statics {
             .zip(values)
             .map(|(field, value)| KeyValue::new(Key::from_static_str(field.name()), value))
             .collect();
-        Statics { meta, attributes }
+        Statics {
+            meta,
+            attributes: CallsiteAttributes::new(attributes),
+        }
     }
 }
 
@@ -680,8 +718,8 @@ where
             .with(Cell::get)
             .filter(|statics| std::ptr::eq(statics.meta, metadata));
         let skip = statics.map_or(0, |statics| {
-            state.push_attributes(&statics.attributes, limits);
-            statics.attributes.len()
+            state.push_callsite_attributes(&statics.attributes, limits);
+            statics.attributes.attributes().len()
         });
         attrs.record(&mut SpanFields {
             state: &mut state,

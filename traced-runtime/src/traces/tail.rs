@@ -32,6 +32,8 @@ use std::time::{Duration, Instant};
 use opentelemetry::trace::{Link, SpanId, SpanKind, Status, TraceId};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::{Sampler, SamplingDecision, SamplingResult, ShouldSample, SpanData};
+
+use crate::export::span::ExportSpan;
 use traced_conventions::sampling::{ERROR, PARENT, RATIO, SAMPLING_REASON, SLOW};
 
 use self::id_hash::IdHash;
@@ -102,7 +104,7 @@ enum Early {
 
 #[derive(Debug)]
 struct Waiting {
-    spans: Vec<SpanData>,
+    spans: Vec<ExportSpan>,
     /// One of `spans` has status ERROR.
     error: bool,
     /// Its key in [`Tail::waiting`].
@@ -179,7 +181,7 @@ impl Tail {
     pub(crate) fn admit(
         &mut self,
         taken: impl IntoIterator<Item = Ended>,
-        out: &mut impl Extend<SpanData>,
+        out: &mut impl Extend<ExportSpan>,
         close: bool,
         now: Instant,
     ) {
@@ -189,22 +191,23 @@ impl Tail {
         self.expire(out, close, now);
     }
 
-    fn accept(&mut self, ended: Ended, out: &mut impl Extend<SpanData>, now: Instant) {
+    fn accept(&mut self, ended: Ended, out: &mut impl Extend<ExportSpan>, now: Instant) {
         let Ended {
             mut span,
             parent_sampled,
         } = ended;
-        let trace_id = span.span_context.trace_id();
+        let trace_id = span.data.span_context.trace_id();
         // The first span of the trace in this process: no parent here.
-        let local_root = span.parent_span_id == SpanId::INVALID || span.parent_span_is_remote;
-        let error = is_error(&span);
+        let local_root =
+            span.data.parent_span_id == SpanId::INVALID || span.data.parent_span_is_remote;
+        let error = is_error(&span.data);
         let (verdict, earlier) = match self.traces.entry(trace_id) {
             Entry::Occupied(mut entry) => match entry.get_mut() {
                 // A late span, or another local root of a decided trace: the verdict stands.
                 Trace::Decided(verdict) => {
                     let verdict = *verdict;
                     if let (true, Some(reason)) = (local_root, verdict) {
-                        mark(&mut span, reason);
+                        mark(&mut span.data, reason);
                     }
                     self.release(verdict, [span], out);
                     return;
@@ -217,9 +220,9 @@ impl Tail {
                     return;
                 }
                 Trace::Waiting(waiting) => {
-                    let verdict = self
-                        .rules
-                        .judge(&span, waiting.error || error, parent_sampled);
+                    let verdict =
+                        self.rules
+                            .judge(&span.data, waiting.error || error, parent_sampled);
                     let earlier = std::mem::take(&mut waiting.spans);
                     self.waiting.remove(&waiting.arrival);
                     self.held -= earlier.len();
@@ -228,7 +231,7 @@ impl Tail {
                 }
             },
             Entry::Vacant(entry) if local_root => {
-                let verdict = self.rules.judge(&span, error, parent_sampled);
+                let verdict = self.rules.judge(&span.data, error, parent_sampled);
                 entry.insert(Trace::Decided(verdict));
                 (verdict, Vec::new())
             }
@@ -248,13 +251,13 @@ impl Tail {
             }
         };
         if let Some(reason) = verdict {
-            mark(&mut span, reason);
+            mark(&mut span.data, reason);
         }
         self.decided(trace_id, verdict, earlier.into_iter().chain([span]), out);
     }
 
     /// While more than `max_spans` spans are held, decides the oldest waiting trace, by ratio.
-    fn overflow(&mut self, out: &mut impl Extend<SpanData>) {
+    fn overflow(&mut self, out: &mut impl Extend<ExportSpan>) {
         while self.held > self.max_spans && self.decide_oldest(Early::Overflow, out) {
             self.stats.tail.overflow.fetch_add(1, Ordering::Relaxed);
         }
@@ -262,13 +265,13 @@ impl Tail {
 
     /// Decides the traces that waited too long for their local root, oldest first (their deadlines come in the
     /// order they arrived), and every waiting trace if `close`.
-    fn expire(&mut self, out: &mut impl Extend<SpanData>, close: bool, now: Instant) {
+    fn expire(&mut self, out: &mut impl Extend<ExportSpan>, close: bool, now: Instant) {
         let early = if close { Early::Close } else { Early::Due(now) };
         while self.decide_oldest(early, out) {}
     }
 
     /// Decides the oldest waiting trace without its local root, if `early` says so; false when it does not.
-    fn decide_oldest(&mut self, early: Early, out: &mut impl Extend<SpanData>) -> bool {
+    fn decide_oldest(&mut self, early: Early, out: &mut impl Extend<ExportSpan>) -> bool {
         let Some((_, &trace_id)) = self.waiting.first_key_value() else {
             return false;
         };
@@ -300,8 +303,8 @@ impl Tail {
         &mut self,
         trace_id: TraceId,
         verdict: Verdict,
-        spans: impl IntoIterator<Item = SpanData>,
-        out: &mut impl Extend<SpanData>,
+        spans: impl IntoIterator<Item = ExportSpan>,
+        out: &mut impl Extend<ExportSpan>,
     ) {
         if let Some(reason) = verdict {
             let tail = &self.stats.tail;
@@ -330,8 +333,8 @@ impl Tail {
     fn release(
         &self,
         verdict: Verdict,
-        spans: impl IntoIterator<Item = SpanData>,
-        out: &mut impl Extend<SpanData>,
+        spans: impl IntoIterator<Item = ExportSpan>,
+        out: &mut impl Extend<ExportSpan>,
     ) {
         if verdict.is_some() {
             out.extend(spans);

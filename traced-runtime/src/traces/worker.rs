@@ -5,14 +5,13 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use opentelemetry_sdk::trace::SpanData;
-
 use super::ended::Ended;
 use super::prepare::Prepare;
 use super::tail::Tail;
 use crate::config::{BatchConfig, Config};
 use crate::export::batch::Batches;
 use crate::export::console::ConsoleExporter;
+use crate::export::span::ExportSpan;
 use crate::export::{self, DynExporter};
 use crate::redact::Redactor;
 use crate::stats::{SharedStats, Signal};
@@ -30,7 +29,7 @@ pub(crate) struct Spans {
 
 impl Batches for Spans {
     type Queued = Ended;
-    type Item = SpanData;
+    type Item = ExportSpan;
     const WHAT: &'static str = "span";
     const SIGNAL: Signal = Signal::Spans;
 
@@ -44,13 +43,13 @@ impl Batches for Spans {
             tail: config
                 .tail_sampling
                 .map(|tail| Tail::new(&tail, config.batch.export_timeout, stats.clone())),
-            prepare: Prepare {
-                value_length_limit: config.limits.attribute_value_length,
-                redactor: config
+            prepare: Prepare::new(
+                config.limits.attribute_value_length,
+                config
                     .redaction
                     .enabled
                     .then(|| Redactor::new(&config.redaction.keys)),
-            },
+            ),
         }
     }
 
@@ -61,14 +60,14 @@ impl Batches for Spans {
         export::build(config, console)
     }
 
-    fn admit(&mut self, taken: &mut Vec<Ended>, admitted: &mut Vec<SpanData>, close: bool) {
+    fn admit(&mut self, taken: &mut Vec<Ended>, admitted: &mut Vec<ExportSpan>, close: bool) {
         match &mut self.tail {
             Some(tail) => tail.admit(taken.drain(..), admitted, close, Instant::now()),
             None => admitted.extend(taken.drain(..).map(|ended| ended.span)),
         }
     }
 
-    fn prepare(&mut self, spans: &mut [SpanData]) {
+    fn prepare(&mut self, spans: &mut [ExportSpan]) {
         self.prepare.batch(spans);
     }
 }

@@ -1,4 +1,4 @@
-//! `SpanData` straight to the protobuf bytes of an OTLP `ExportTraceServiceRequest`.
+//! Spans straight to the protobuf bytes of an OTLP `ExportTraceServiceRequest`.
 //!
 //! opentelemetry-proto first converts every span into its message structs (a `String` per attribute key and
 //! value, a `Vec` per id) and prost then encodes those: on the export thread that conversion, and freeing it,
@@ -17,8 +17,9 @@ use opentelemetry::{Array, InstrumentationScope, KeyValue, StringValue, Value};
 use opentelemetry_proto::tonic::common::v1::InstrumentationScope as ProtoScope;
 use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
-use opentelemetry_sdk::trace::SpanData;
 use prost::Message as _;
+
+use crate::export::span::ExportSpan;
 
 const VARINT: u32 = 0;
 const I64: u32 = 1;
@@ -59,7 +60,7 @@ impl From<&ResourceAttributesWithSchema> for EncodedResource {
 /// moved in the rare case it needs another number of them ([`nested`]). The previous encoder computed every
 /// span's length first and, per attribute, the lengths of its `KeyValue` and `AnyValue` three times: under
 /// callgrind, 4,359 instructions per span of the service bench, against 3,235 now.
-pub(super) fn write_request(out: &mut Vec<u8>, spans: &[SpanData], resource: &EncodedResource) {
+pub(super) fn write_request(out: &mut Vec<u8>, spans: &[ExportSpan], resource: &EncodedResource) {
     let scopes = Scopes::of(spans);
     out.reserve(estimated_len(spans, resource));
     nested(out, 1, 3, |out| {
@@ -85,7 +86,7 @@ struct Scopes<'a> {
 }
 
 impl<'a> Scopes<'a> {
-    fn of(spans: &'a [SpanData]) -> Self {
+    fn of(spans: &'a [ExportSpan]) -> Self {
         let mut scopes = Scopes {
             distinct: Vec::new(),
             of_span: Vec::new(),
@@ -93,17 +94,18 @@ impl<'a> Scopes<'a> {
         let Some(first) = spans.first() else {
             return scopes;
         };
-        scopes.distinct.push(&first.instrumentation_scope);
+        let first = &first.data.instrumentation_scope;
+        scopes.distinct.push(first);
         let Some(other) = spans
             .iter()
-            .position(|span| span.instrumentation_scope != first.instrumentation_scope)
+            .position(|span| span.data.instrumentation_scope != *first)
         else {
             return scopes;
         };
         scopes.of_span = vec![0; other];
         let mut last = 0;
         for span in &spans[other..] {
-            let scope = &span.instrumentation_scope;
+            let scope = &span.data.instrumentation_scope;
             // Spans of one batch come in runs of one scope: compare with the previous one first.
             if scopes.distinct[last] != scope {
                 last = match scopes.distinct.iter().position(|s| *s == scope) {
@@ -122,9 +124,9 @@ impl<'a> Scopes<'a> {
     /// The spans of scope `index`, in their order in the batch.
     fn spans<'s>(
         &'s self,
-        spans: &'a [SpanData],
+        spans: &'a [ExportSpan],
         index: usize,
-    ) -> impl Iterator<Item = &'a SpanData> + 's {
+    ) -> impl Iterator<Item = &'a ExportSpan> + 's {
         let all = self.of_span.is_empty();
         spans
             .iter()
@@ -136,10 +138,13 @@ impl<'a> Scopes<'a> {
 
 /// A first capacity for the request, close to its length for the usual spans (a few short attributes), so the
 /// buffer seldom grows: a growth copies the request so far.
-fn estimated_len(spans: &[SpanData], resource: &EncodedResource) -> usize {
+fn estimated_len(spans: &[ExportSpan], resource: &EncodedResource) -> usize {
     let per_span: usize = spans
         .iter()
-        .map(|span| 96 + span.name.len() + 48 * span.attributes.len())
+        .map(|span| {
+            let callsite = span.callsite.map_or(0, |(c, _)| c.attributes().len());
+            96 + span.data.name.len() + 48 * (span.data.attributes.len() + callsite)
+        })
         .sum();
     64 + resource.resource.len() + resource.schema_url.len() + per_span
 }
@@ -174,7 +179,9 @@ fn status(status: &Status) -> (u64, &str) {
     }
 }
 
-fn write_span(out: &mut Vec<u8>, span: &SpanData) {
+fn write_span(out: &mut Vec<u8>, span: &ExportSpan) {
+    let (before, callsite, after) = span.split_attributes();
+    let span = &span.data;
     let context = &span.span_context;
     bytes(out, 1, &context.trace_id().to_bytes());
     bytes(out, 2, &context.span_id().to_bytes());
@@ -186,7 +193,16 @@ fn write_span(out: &mut Vec<u8>, span: &SpanData) {
     varint_field(out, 6, kind(&span.span_kind));
     fixed64(out, 7, nanos(span.start_time));
     fixed64(out, 8, nanos(span.end_time));
-    attributes(out, 9, &span.attributes);
+    attributes(out, 9, before);
+    if let Some(callsite) = callsite {
+        // The same bytes for every span of the callsite: encoded once.
+        out.extend_from_slice(callsite.encoded(|attributes_of_callsite| {
+            let mut encoded = Vec::new();
+            attributes(&mut encoded, 9, attributes_of_callsite);
+            encoded
+        }));
+    }
+    attributes(out, 9, after);
     varint_field(out, 10, u64::from(span.dropped_attributes_count));
     for event in span.events.iter() {
         nested(out, 11, 1, |out| {
@@ -413,14 +429,15 @@ mod tests {
     use opentelemetry::trace::{Event, Link, SpanContext, SpanId, TraceFlags, TraceId, TraceState};
     use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
     use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
-    use opentelemetry_sdk::trace::{SpanEvents, SpanLinks};
+    use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
     use opentelemetry_sdk::Resource;
 
     use super::*;
 
     fn request(spans: &[SpanData], resource: &EncodedResource) -> Vec<u8> {
+        let spans: Vec<ExportSpan> = spans.iter().cloned().map(ExportSpan::from).collect();
         let mut out = Vec::new();
-        write_request(&mut out, spans, resource);
+        write_request(&mut out, &spans, resource);
         out
     }
 
@@ -562,6 +579,45 @@ mod tests {
             request(&one, &EncodedResource::from(&resource)),
             expected(one, &resource).encode_to_vec()
         );
+    }
+
+    /// A callsite's attributes, encoded once and copied, give the bytes the span gives with its own copies in
+    /// their place, wherever that place is.
+    #[test]
+    fn callsite_attributes_encode_as_the_spans_own_would() {
+        use crate::export::span::CallsiteAttributes;
+        static CALLSITE: std::sync::OnceLock<CallsiteAttributes> = std::sync::OnceLock::new();
+        let scope = InstrumentationScope::builder("traced").build();
+        let resource = EncodedResource::default();
+        for at in [0, 1, 3, 15] {
+            let whole = span(4, &scope);
+            let mut own = whole.clone();
+            let callsite = own
+                .attributes
+                .drain(at..(at + 2).min(15))
+                .collect::<Vec<_>>();
+            let callsite: &'static CallsiteAttributes =
+                Box::leak(Box::new(CallsiteAttributes::new(callsite.into())));
+            let export = ExportSpan {
+                data: own,
+                callsite: Some((callsite, at)),
+            };
+            let mut out = Vec::new();
+            write_request(&mut out, &[export.clone(), export], &resource);
+            assert_eq!(out, request(&[whole.clone(), whole], &resource), "at {at}");
+        }
+        // One callsite's bytes are made once and shared.
+        let callsite = CALLSITE.get_or_init(|| {
+            CallsiteAttributes::new(Box::new([KeyValue::new("code.line.number", 7_i64)]))
+        });
+        let export = ExportSpan {
+            data: span(1, &scope),
+            callsite: Some((callsite, 0)),
+        };
+        let mut out = Vec::new();
+        write_request(&mut out, &[export], &resource);
+        let encoded = callsite.encoded(|_| unreachable!("encoded once"));
+        assert!(out.windows(encoded.len()).any(|w| w == encoded));
     }
 
     #[test]

@@ -3,13 +3,13 @@
 
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
 use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::SpanData;
 use opentelemetry_sdk::Resource;
 
 use super::client::{Client, Encoding};
 use super::encode;
 use crate::export::attribute_vecs;
 use crate::export::budget::Budget;
+use crate::export::span::ExportSpan;
 use crate::export::{DeliveryFuture, DynExporter};
 
 #[derive(Debug)]
@@ -25,7 +25,7 @@ pub(super) struct OtlpSpanExporter {
 
 impl OtlpSpanExporter {
     /// Writes the request for `spans` to `out`.
-    fn encode(&self, spans: &[SpanData], out: &mut Vec<u8>) {
+    fn encode(&self, spans: &[ExportSpan], out: &mut Vec<u8>) {
         match self.client.encoding() {
             Encoding::Protobuf => encode::write_request(out, spans, &self.encoded_resource),
             Encoding::Json => self.json(spans, out),
@@ -33,19 +33,26 @@ impl OtlpSpanExporter {
     }
 
     #[cfg(feature = "otlp-http")]
-    fn json(&self, spans: &[SpanData], out: &mut Vec<u8>) {
+    fn json(&self, spans: &[ExportSpan], out: &mut Vec<u8>) {
         use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
         use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
 
         let request = ExportTraceServiceRequest {
-            resource_spans: group_spans_by_resource_and_scope(spans.to_vec(), &self.resource),
+            resource_spans: group_spans_by_resource_and_scope(
+                spans
+                    .iter()
+                    .cloned()
+                    .map(ExportSpan::into_span_data)
+                    .collect(),
+                &self.resource,
+            ),
         };
         // Serialising plain message structs to a vector cannot fail.
         let _ = serde_json::to_writer(out, &request);
     }
 
     #[cfg(not(feature = "otlp-http"))]
-    fn json(&self, _spans: &[SpanData], _out: &mut Vec<u8>) {
+    fn json(&self, _spans: &[ExportSpan], _out: &mut Vec<u8>) {
         unreachable!("OTLP/JSON needs the otlp-http feature, which the client checked")
     }
 }
@@ -55,7 +62,7 @@ impl DynExporter for OtlpSpanExporter {
         "otlp"
     }
 
-    fn export(&self, batch: Vec<SpanData>, budget: Budget) -> DeliveryFuture<'_> {
+    fn export(&self, batch: Vec<ExportSpan>, budget: Budget) -> DeliveryFuture<'_> {
         Box::pin(async move {
             self.client
                 .deliver(
@@ -65,7 +72,7 @@ impl DynExporter for OtlpSpanExporter {
                     &budget,
                     |spans, out| self.encode(spans, out),
                     // Encoded: the attribute vectors go back to the threads that make spans.
-                    |spans| attribute_vecs::give_back(spans, |span| &mut span.attributes),
+                    |spans| attribute_vecs::give_back(spans, |span| &mut span.data.attributes),
                 )
                 .await
         })

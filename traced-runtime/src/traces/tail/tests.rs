@@ -37,7 +37,7 @@ fn span(trace: u128, id: u64, parent: u64, lasted: Duration) -> SpanData {
 
 fn ended(span: SpanData) -> Ended {
     Ended {
-        span,
+        span: span.into(),
         parent_sampled: false,
     }
 }
@@ -50,7 +50,7 @@ fn failed(mut span: SpanData) -> SpanData {
 struct Stage {
     tail: Tail,
     stats: Arc<SharedStats>,
-    out: Vec<SpanData>,
+    out: Vec<ExportSpan>,
     now: Instant,
 }
 
@@ -70,13 +70,17 @@ impl Stage {
     }
 
     fn released(&mut self) -> Vec<String> {
-        let mut names: Vec<String> = self.out.drain(..).map(|s| s.name.into_owned()).collect();
+        let mut names: Vec<String> = self
+            .out
+            .drain(..)
+            .map(|s| s.data.name.into_owned())
+            .collect();
         names.sort();
         names
     }
 
     fn reason_of(&self, name: &str) -> Option<String> {
-        let span = self.out.iter().find(|s| s.name == name)?;
+        let span = &self.out.iter().find(|s| s.data.name == name)?.data;
         span.attributes
             .iter()
             .find(|kv| kv.key.as_str() == SAMPLING_REASON)
@@ -139,7 +143,7 @@ fn slow_roots_and_sampled_remote_parents_keep_their_trace() {
     let mut remote = span(NOT_KEPT_BY_HALF + 2, 3, 99, Duration::ZERO);
     remote.parent_span_is_remote = true;
     stage.admit([Ended {
-        span: remote.clone(),
+        span: remote.clone().into(),
         parent_sampled: true,
     }]);
     assert_eq!(stage.reason_of("s3").as_deref(), Some(PARENT));
