@@ -65,6 +65,8 @@ impl Grpc {
         // gRPC's own headers win over configured ones of the same name, as tonic's clients have it.
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
         headers.insert(TE, HeaderValue::from_static("trailers"));
+        // The body's encoding is this client's to say: a configured one would misname it.
+        headers.remove(GRPC_ENCODING);
         if gzip {
             headers.insert(GRPC_ENCODING, HeaderValue::from_static("gzip"));
         }
@@ -288,6 +290,42 @@ mod tests {
         assert_eq!(grpc_timeout(Duration::from_millis(1)), "1m");
         assert_eq!(grpc_timeout(Duration::from_secs(100_000)), "100000S");
         assert_eq!(grpc_timeout(Duration::MAX), "99999999S");
+    }
+
+    /// Configured metadata goes out as given, but for the headers gRPC itself sets: the content type and the
+    /// body's encoding are this client's to say.
+    #[test]
+    fn configured_headers_never_misname_the_body() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let _inside = runtime.enter();
+        for gzip in [false, true] {
+            let config = OtlpConfig {
+                endpoint: "http://127.0.0.1:4317".into(),
+                protocol: crate::config::Protocol::Grpc,
+                headers: vec![
+                    ("X-Tenant".into(), "acme".into()),
+                    ("grpc-encoding".into(), "zstd".into()),
+                    ("content-type".into(), "text/plain".into()),
+                ],
+                timeout: Duration::from_secs(1),
+                compression: None,
+            };
+            let grpc = Grpc::new(&config, gzip, super::super::transport::TRACES).unwrap();
+            assert_eq!(grpc.headers["x-tenant"], "acme");
+            assert_eq!(grpc.headers[CONTENT_TYPE], "application/grpc");
+            assert_eq!(grpc.headers[TE], "trailers");
+            assert_eq!(
+                grpc.headers.get(GRPC_ENCODING).map(|v| v.to_str().unwrap()),
+                gzip.then_some("gzip")
+            );
+            assert_eq!(
+                grpc.headers.get_all(GRPC_ENCODING).iter().count(),
+                usize::from(gzip)
+            );
+        }
     }
 
     #[test]
