@@ -98,7 +98,7 @@ impl<'a> Scopes<'a> {
         scopes.distinct.push(first);
         let Some(other) = spans
             .iter()
-            .position(|span| span.data.instrumentation_scope != *first)
+            .position(|span| !same_scope(&span.data.instrumentation_scope, first))
         else {
             return scopes;
         };
@@ -107,8 +107,8 @@ impl<'a> Scopes<'a> {
         for span in &spans[other..] {
             let scope = &span.data.instrumentation_scope;
             // Spans of one batch come in runs of one scope: compare with the previous one first.
-            if scopes.distinct[last] != scope {
-                last = match scopes.distinct.iter().position(|s| *s == scope) {
+            if !same_scope(scopes.distinct[last], scope) {
+                last = match scopes.distinct.iter().position(|s| same_scope(s, scope)) {
                     Some(index) => index,
                     None => {
                         scopes.distinct.push(scope);
@@ -134,6 +134,24 @@ impl<'a> Scopes<'a> {
             .filter(move |(at, _)| all || self.of_span[*at] as usize == index)
             .map(|(_, span)| span)
     }
+}
+
+/// `a == b`, answered without comparing text when both are clones of one scope with `'static` texts and no
+/// attributes, as every span of the layer's is (`InstrumentationScope`'s `==` compares the texts and collects
+/// and sorts the attributes, per span).
+fn same_scope(a: &InstrumentationScope, b: &InstrumentationScope) -> bool {
+    fn same_text(a: Option<&str>, b: Option<&str>) -> bool {
+        match (a, b) {
+            (Some(a), Some(b)) => std::ptr::eq(a, b),
+            (a, b) => a.is_none() && b.is_none(),
+        }
+    }
+    let shared = std::ptr::eq(a.name(), b.name())
+        && same_text(a.version(), b.version())
+        && same_text(a.schema_url(), b.schema_url())
+        && a.attributes().next().is_none()
+        && b.attributes().next().is_none();
+    shared || a == b
 }
 
 /// A first capacity for the request, close to its length for the usual spans (a few short attributes), so the
@@ -238,6 +256,9 @@ fn write_span(out: &mut Vec<u8>, span: &ExportSpan) {
 fn attributes(out: &mut Vec<u8>, field: u32, attributes: &[KeyValue]) {
     for kv in attributes {
         let key = kv.key.as_str();
+        if short_attribute(out, field, key, &kv.value) {
+            continue;
+        }
         let value_len = any_value_len(&kv.value);
         message_header(out, field, string_len(1, key) + message_len(2, value_len));
         string(out, 1, key);
@@ -245,6 +266,47 @@ fn attributes(out: &mut Vec<u8>, field: u32, attributes: &[KeyValue]) {
         message_header(out, 2, value_len);
         any_value(out, &kv.value);
     }
+}
+
+/// A `KeyValue` with a scalar value (nearly every attribute) short enough that every length in it takes one byte:
+/// its headers as fixed bytes around the key and the value, no length computed twice. False, and nothing
+/// written, otherwise (or for an empty key, which the general path leaves out).
+fn short_attribute(out: &mut Vec<u8>, field: u32, key: &str, value: &Value) -> bool {
+    let tag = field << 3 | LEN;
+    // The `AnyValue`'s length: its one member's key and value.
+    let value_len = match value {
+        Value::String(s) => 2 + s.as_str().len(),
+        Value::I64(i) => 1 + varint_len(*i as u64),
+        Value::F64(_) => 1 + 8,
+        Value::Bool(_) => 2,
+        _ => return false,
+    };
+    // KeyValue { key: 1 (LEN), value: 2 (AnyValue) }: two bytes of header each.
+    let len = 2 + key.len() + 2 + value_len;
+    if key.is_empty() || len >= 0x80 || tag >= 0x80 {
+        return false;
+    }
+    out.reserve(2 + len);
+    out.extend_from_slice(&[tag as u8, len as u8, 1 << 3 | LEN as u8, key.len() as u8]);
+    out.extend_from_slice(key.as_bytes());
+    out.extend_from_slice(&[2 << 3 | LEN as u8, value_len as u8]);
+    match value {
+        Value::String(s) => {
+            out.extend_from_slice(&[1 << 3 | LEN as u8, s.as_str().len() as u8]);
+            out.extend_from_slice(s.as_str().as_bytes());
+        }
+        Value::I64(i) => {
+            out.push(3 << 3 | VARINT as u8);
+            varint(out, *i as u64);
+        }
+        Value::F64(f) => {
+            out.push(4 << 3 | I64 as u8);
+            out.extend_from_slice(&f.to_bits().to_le_bytes());
+        }
+        Value::Bool(b) => out.extend_from_slice(&[2 << 3 | VARINT as u8, u8::from(*b)]),
+        _ => unreachable!("matched above"),
+    }
+    true
 }
 
 /// An `AnyValue`: the `oneof` member is written even at its default value (`false`, `0`, `""`).
@@ -335,14 +397,32 @@ fn varint(out: &mut Vec<u8>, mut value: u64) {
 }
 
 fn key(out: &mut Vec<u8>, field: u32, wire: u32) {
-    varint(out, u64::from(field << 3 | wire));
+    let key = field << 3 | wire;
+    if key < 0x80 {
+        out.push(key as u8);
+    } else {
+        varint(out, u64::from(key));
+    }
 }
 
 fn message_len(field: u32, len: usize) -> usize {
     varint_len(u64::from(field << 3)) + varint_len(len as u64) + len
 }
 
+// Inlined: called once or twice per attribute, where a call costs as much as the header.
+#[inline(always)]
 fn message_header(out: &mut Vec<u8>, field: u32, len: usize) {
+    let tag = field << 3 | LEN;
+    if tag < 0x80 && len < 0x80 {
+        // Nearly every header: a one-byte key and a one-byte length, written at once.
+        out.extend_from_slice(&[tag as u8, len as u8]);
+    } else {
+        long_message_header(out, field, len);
+    }
+}
+
+#[cold]
+fn long_message_header(out: &mut Vec<u8>, field: u32, len: usize) {
     key(out, field, LEN);
     varint(out, len as u64);
 }
@@ -513,6 +593,14 @@ mod tests {
                 KeyValue::new("list.bool", Value::Array(Array::Bool(vec![true, false]))),
                 KeyValue::new("list.empty", Value::Array(Array::I64(vec![]))),
                 KeyValue::new("long", "x".repeat(300)),
+                // The longest attribute whose lengths all take one byte, and one byte longer.
+                KeyValue::new("edge", "y".repeat(117)),
+                KeyValue::new("edge2", "y".repeat(117)),
+                KeyValue::new("", "no key"),
+                KeyValue::new("", 1_i64),
+                KeyValue::new("big", i64::MAX),
+                KeyValue::new("k".repeat(100), f64::MIN),
+                KeyValue::new("k".repeat(120), true),
             ],
             dropped_attributes_count: (n % 2) as u32,
             events: if n % 2 == 0 {
@@ -662,6 +750,30 @@ mod tests {
     fn an_empty_batch_and_an_empty_resource() {
         let resource = ResourceAttributesWithSchema::default();
         assert_eq!(decoded(&[], &resource), expected(Vec::new(), &resource));
+    }
+
+    #[test]
+    fn scopes_are_the_same_by_their_texts_shared_or_not() {
+        let shared = InstrumentationScope::builder("traced")
+            .with_version("0.1.0")
+            .build();
+        assert!(same_scope(&shared, &shared.clone()));
+        let owned = InstrumentationScope::builder(String::from("traced"))
+            .with_version(String::from("0.1.0"))
+            .build();
+        assert!(same_scope(&shared, &owned));
+        let other_version = InstrumentationScope::builder("traced")
+            .with_version("0.2.0")
+            .build();
+        assert!(!same_scope(&shared, &other_version));
+        let unversioned = InstrumentationScope::builder("traced").build();
+        assert!(!same_scope(&shared, &unversioned));
+        let with_attributes = InstrumentationScope::builder("traced")
+            .with_version("0.1.0")
+            .with_attributes([KeyValue::new("scope.attr", 1_i64)])
+            .build();
+        assert!(!same_scope(&shared, &with_attributes));
+        assert!(same_scope(&with_attributes, &with_attributes.clone()));
     }
 
     #[test]
