@@ -26,7 +26,14 @@ pub(super) struct Prepare {
     pub(super) redactor: Option<Redactor>,
     /// By the address of a callsite's attributes: whether this preparation leaves them as they are.
     pub(super) callsites: HashMap<usize, bool, BuildHasherDefault<AddressHasher>>,
+    /// The `'static` span names (a `#[traced]` fn's, a route's) redaction leaves as they are, by address, with
+    /// their length: scanned once, not per span.
+    clean_names: HashMap<usize, usize, BuildHasherDefault<AddressHasher>>,
 }
+
+/// At most this many names kept in [`Prepare::clean_names`]: a program has a bounded number of `'static` names,
+/// but nothing stops one from leaking a name per span.
+const MAX_CLEAN_NAMES: usize = 4096;
 
 impl Prepare {
     pub(super) fn new(value_length_limit: Option<usize>, redactor: Option<Redactor>) -> Self {
@@ -34,6 +41,7 @@ impl Prepare {
             value_length_limit,
             redactor,
             callsites: HashMap::default(),
+            clean_names: HashMap::default(),
         }
     }
 
@@ -75,7 +83,7 @@ impl Prepare {
             cut_span(span, limit);
         }
         if let Some(redactor) = &mut self.redactor {
-            redact_span(redactor, span);
+            redact_span(redactor, &mut self.clean_names, span);
             if let Some(limit) = self.value_length_limit {
                 cut_span(span, limit);
             }
@@ -142,7 +150,11 @@ fn drop_empty_keys(span: &mut SpanData) {
 
 /// Secrets by key in every attribute list; secret pairs in the free text of names and the status description
 /// (an event's name is its log message).
-fn redact_span(redactor: &mut Redactor, span: &mut SpanData) {
+fn redact_span(
+    redactor: &mut Redactor,
+    clean_names: &mut HashMap<usize, usize, BuildHasherDefault<AddressHasher>>,
+    span: &mut SpanData,
+) {
     redactor.redact(&mut span.attributes);
     for event in span.events.events.iter_mut() {
         redactor.redact(&mut event.attributes);
@@ -151,9 +163,31 @@ fn redact_span(redactor: &mut Redactor, span: &mut SpanData) {
     for link in span.links.links.iter_mut() {
         redactor.redact(&mut link.attributes);
     }
-    redact_text(redactor, &mut span.name);
+    redact_name(redactor, clean_names, &mut span.name);
     if let Status::Error { description } = &mut span.status {
         redact_text(redactor, description);
+    }
+}
+
+/// [`redact_text`] for a span's name, skipped for a `'static` name already found clean.
+fn redact_name(
+    redactor: &Redactor,
+    clean_names: &mut HashMap<usize, usize, BuildHasherDefault<AddressHasher>>,
+    name: &mut Cow<'static, str>,
+) {
+    let Cow::Borrowed(text) = *name else {
+        return redact_text(redactor, name);
+    };
+    let address = text.as_ptr() as usize;
+    if clean_names.get(&address) == Some(&text.len()) {
+        return;
+    }
+    match redactor.redact_text(text) {
+        Some(redacted) => *name = Cow::Owned(redacted),
+        None if clean_names.len() < MAX_CLEAN_NAMES => {
+            clean_names.insert(address, text.len());
+        }
+        None => {}
     }
 }
 
@@ -300,6 +334,39 @@ mod tests {
         ))];
         Prepare::new(None, Some(Redactor::new(&[]))).batch(&mut batch);
         assert_eq!(description(&batch[0].data), "token=[REDACTED] and more");
+    }
+
+    /// A `'static` name is scanned for secrets once: found clean, it is not scanned again; one with a secret is
+    /// redacted in every span, as is an owned name.
+    #[test]
+    fn static_names_are_scanned_once_and_secrets_in_them_redacted_every_time() {
+        let named = |name: Cow<'static, str>| {
+            let mut span = span("", "", "e", Vec::new());
+            span.name = name;
+            ExportSpan::from(span)
+        };
+        let mut prepare = Prepare::new(None, Some(Redactor::new(&[])));
+        let mut batch = [
+            named(Cow::Borrowed("GET /users")),
+            named(Cow::Borrowed("GET /users")),
+            named(Cow::Borrowed("login token=t0k3n")),
+            named(Cow::Borrowed("login token=t0k3n")),
+            named(Cow::Owned("owned password=hunter2".to_owned())),
+        ];
+        prepare.batch(&mut batch);
+        assert_eq!(batch[0].data.name, "GET /users");
+        assert_eq!(batch[1].data.name, "GET /users");
+        assert_eq!(prepare.clean_names.len(), 1);
+        for span in &batch[2..4] {
+            assert_eq!(span.data.name, "login token=[REDACTED]");
+        }
+        assert_eq!(batch[4].data.name, "owned password=[REDACTED]");
+        // A shorter name at the same address (a prefix, or one cut to the length limit) is scanned on its own.
+        static TEXT: &str = "ab token=t0k3n";
+        let mut batch = [named(Cow::Borrowed(&TEXT[..2])), named(Cow::Borrowed(TEXT))];
+        prepare.batch(&mut batch);
+        assert_eq!(batch[0].data.name, "ab");
+        assert_eq!(batch[1].data.name, "ab token=[REDACTED]");
     }
 
     /// A callsite's attributes stay shared when preparing them changes nothing, and become the span's own,
