@@ -19,7 +19,7 @@ use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::thread::LocalKey;
 use std::time::SystemTime;
 
@@ -485,7 +485,7 @@ thread_local! {
             .trim_end_matches(')')
             .parse()
             .unwrap_or(0);
-        (id, thread.name().map(|name| StringValue::from(std::sync::Arc::<str>::from(name))))
+        (id, thread.name().map(thread_name))
     };
 
     /// Short strings recorded as span fields, by address: a `&'static str` value (`file!()`, a fn's path, a
@@ -511,6 +511,28 @@ thread_local! {
     /// The contexts attached by the spans entered on this thread, innermost last, and the default subscriber a
     /// test pipeline's span set (see [`SpanLayer::carrying_its_dispatch`]).
     static ENTERED: RefCell<Vec<(Id, ContextGuard, Option<DefaultGuard>)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Distinct thread names, at most: a pool's threads share one name, and a program that names each thread has a
+/// bounded number of them, unless it makes threads without end.
+const MAX_THREAD_NAMES: usize = 256;
+
+/// The `thread.name` value of a thread named `name`: a `'static` text, made once per distinct name, so the spans
+/// of a thread share it with no reference count (an `Arc` would be incremented by each span on its thread and
+/// decremented on the export thread, a cache line passed between the two per span); past
+/// [`MAX_THREAD_NAMES`], a shared `Arc` as before.
+fn thread_name(name: &str) -> StringValue {
+    static NAMES: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+    let mut names = NAMES.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(known) = names.iter().find(|known| **known == name) {
+        return StringValue::from(*known);
+    }
+    if names.len() >= MAX_THREAD_NAMES {
+        return StringValue::from(std::sync::Arc::<str>::from(name));
+    }
+    let leaked: &'static str = Box::leak(name.into());
+    names.push(leaked);
+    StringValue::from(leaked)
 }
 
 const STRING_SLOTS: usize = 64;
@@ -1163,6 +1185,32 @@ impl std::fmt::Debug for WithSpan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Threads of one name share one `'static` text for it; another name gets its own.
+    #[test]
+    fn thread_names_are_made_once_per_distinct_name() {
+        let name_of = |name: &str| {
+            std::thread::Builder::new()
+                .name(name.to_owned())
+                .spawn(|| THREAD.with(|(_, name)| name.clone()))
+                .unwrap()
+                .join()
+                .unwrap()
+                .unwrap()
+        };
+        let text = |value: &StringValue| {
+            let text = value.as_str();
+            (text.as_ptr(), text.to_owned())
+        };
+        let (first, first_text) = text(&name_of("pool-worker"));
+        let (second, second_text) = text(&name_of("pool-worker"));
+        let (other, other_text) = text(&name_of("other-worker"));
+        assert_eq!(first_text, "pool-worker");
+        assert_eq!(second_text, "pool-worker");
+        assert_eq!(other_text, "other-worker");
+        assert_eq!(first, second, "one text for one name");
+        assert_ne!(first, other);
+    }
 
     #[test]
     fn shared_strings_follow_the_content_not_only_the_address() {
