@@ -269,20 +269,19 @@ fn attributes(out: &mut Vec<u8>, field: u32, attributes: &[KeyValue]) {
 }
 
 /// A `KeyValue` with a scalar value (nearly every attribute) short enough that every length in it takes one byte:
-/// its headers as fixed bytes around the key and the value, no length computed twice. False, and nothing
-/// written, otherwise (or for an empty key, which the general path leaves out).
+/// its headers as fixed bytes around the key, no length computed twice. False, and nothing written, otherwise (or
+/// for an empty key, which the general path leaves out).
 fn short_attribute(out: &mut Vec<u8>, field: u32, key: &str, value: &Value) -> bool {
-    let tag = field << 3 | LEN;
-    // The `AnyValue`'s length: its one member's key and value.
-    let value_len = match value {
-        Value::String(s) => 2 + s.as_str().len(),
-        Value::I64(i) => 1 + varint_len(*i as u64),
-        Value::F64(_) => 1 + 8,
-        Value::Bool(_) => 2,
-        _ => return false,
-    };
+    if !matches!(
+        value,
+        Value::String(_) | Value::I64(_) | Value::F64(_) | Value::Bool(_)
+    ) {
+        return false;
+    }
+    let value_len = any_value_len(value);
     // KeyValue { key: 1 (LEN), value: 2 (AnyValue) }: two bytes of header each.
     let len = 2 + key.len() + 2 + value_len;
+    let tag = field << 3 | LEN;
     if key.is_empty() || len >= 0x80 || tag >= 0x80 {
         return false;
     }
@@ -290,26 +289,12 @@ fn short_attribute(out: &mut Vec<u8>, field: u32, key: &str, value: &Value) -> b
     out.extend_from_slice(&[tag as u8, len as u8, 1 << 3 | LEN as u8, key.len() as u8]);
     out.extend_from_slice(key.as_bytes());
     out.extend_from_slice(&[2 << 3 | LEN as u8, value_len as u8]);
-    match value {
-        Value::String(s) => {
-            out.extend_from_slice(&[1 << 3 | LEN as u8, s.as_str().len() as u8]);
-            out.extend_from_slice(s.as_str().as_bytes());
-        }
-        Value::I64(i) => {
-            out.push(3 << 3 | VARINT as u8);
-            varint(out, *i as u64);
-        }
-        Value::F64(f) => {
-            out.push(4 << 3 | I64 as u8);
-            out.extend_from_slice(&f.to_bits().to_le_bytes());
-        }
-        Value::Bool(b) => out.extend_from_slice(&[2 << 3 | VARINT as u8, u8::from(*b)]),
-        _ => unreachable!("matched above"),
-    }
+    any_value(out, value);
     true
 }
 
 /// An `AnyValue`: the `oneof` member is written even at its default value (`false`, `0`, `""`).
+#[inline(always)]
 fn any_value_len(value: &Value) -> usize {
     match value {
         Value::Bool(_) => 2,
@@ -321,6 +306,8 @@ fn any_value_len(value: &Value) -> usize {
     }
 }
 
+// Inlined into both attribute paths: the call cost as much as a scalar's bytes.
+#[inline(always)]
 fn any_value(out: &mut Vec<u8>, value: &Value) {
     match value {
         Value::Bool(b) => {
