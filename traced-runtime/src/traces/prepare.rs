@@ -25,11 +25,14 @@ pub(super) struct Prepare {
     /// `None` when redaction is off.
     pub(super) redactor: Option<Redactor>,
     /// By the address of a callsite's attributes: whether this preparation leaves them as they are.
-    pub(super) callsites: HashMap<usize, bool, BuildHasherDefault<AddressHasher>>,
-    /// The `'static` span names (a `#[traced]` fn's, a route's) redaction leaves as they are, by address, with
-    /// their length: scanned once, not per span.
-    clean_names: HashMap<usize, usize, BuildHasherDefault<AddressHasher>>,
+    pub(super) callsites: ByAddress<bool>,
+    /// The `'static` names (a `#[traced]` fn's, a route's, an event's) redaction leaves as they are, by address,
+    /// with their length: scanned once, not per span.
+    clean_names: ByAddress<usize>,
 }
+
+/// A map keyed by the address of a `'static` value.
+pub(super) type ByAddress<V> = HashMap<usize, V, BuildHasherDefault<AddressHasher>>;
 
 /// At most this many names kept in [`Prepare::clean_names`]: a program has a bounded number of `'static` names,
 /// but nothing stops one from leaking a name per span.
@@ -150,50 +153,44 @@ fn drop_empty_keys(span: &mut SpanData) {
 
 /// Secrets by key in every attribute list; secret pairs in the free text of names and the status description
 /// (an event's name is its log message).
-fn redact_span(
-    redactor: &mut Redactor,
-    clean_names: &mut HashMap<usize, usize, BuildHasherDefault<AddressHasher>>,
-    span: &mut SpanData,
-) {
+fn redact_span(redactor: &mut Redactor, clean_names: &mut ByAddress<usize>, span: &mut SpanData) {
     redactor.redact(&mut span.attributes);
     for event in span.events.events.iter_mut() {
         redactor.redact(&mut event.attributes);
-        redact_text(redactor, &mut event.name);
+        redact_text(redactor, clean_names, &mut event.name);
     }
     for link in span.links.links.iter_mut() {
         redactor.redact(&mut link.attributes);
     }
-    redact_name(redactor, clean_names, &mut span.name);
+    redact_text(redactor, clean_names, &mut span.name);
     if let Status::Error { description } = &mut span.status {
-        redact_text(redactor, description);
+        redact_text(redactor, clean_names, description);
     }
 }
 
-/// [`redact_text`] for a span's name, skipped for a `'static` name already found clean.
-fn redact_name(
+/// The secrets of `text` redacted; a `'static` text found clean once (a span's or an event's name: the same text
+/// in every span) is not scanned again.
+fn redact_text(
     redactor: &Redactor,
-    clean_names: &mut HashMap<usize, usize, BuildHasherDefault<AddressHasher>>,
-    name: &mut Cow<'static, str>,
+    clean_names: &mut ByAddress<usize>,
+    text: &mut Cow<'static, str>,
 ) {
-    let Cow::Borrowed(text) = *name else {
-        return redact_text(redactor, name);
+    let static_text = match *text {
+        Cow::Borrowed(borrowed) => Some(borrowed),
+        Cow::Owned(_) => None,
     };
-    let address = text.as_ptr() as usize;
-    if clean_names.get(&address) == Some(&text.len()) {
-        return;
+    if let Some(borrowed) = static_text {
+        if clean_names.get(&(borrowed.as_ptr() as usize)) == Some(&borrowed.len()) {
+            return;
+        }
     }
     match redactor.redact_text(text) {
-        Some(redacted) => *name = Cow::Owned(redacted),
-        None if clean_names.len() < MAX_CLEAN_NAMES => {
-            clean_names.insert(address, text.len());
+        Some(redacted) => *text = Cow::Owned(redacted),
+        None => {
+            if let Some(borrowed) = static_text.filter(|_| clean_names.len() < MAX_CLEAN_NAMES) {
+                clean_names.insert(borrowed.as_ptr() as usize, borrowed.len());
+            }
         }
-        None => {}
-    }
-}
-
-fn redact_text(redactor: &Redactor, text: &mut Cow<'static, str>) {
-    if let Some(redacted) = redactor.redact_text(text) {
-        *text = Cow::Owned(redacted);
     }
 }
 
