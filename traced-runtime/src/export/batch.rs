@@ -46,8 +46,8 @@ pub(crate) trait Batches: Debug + Send + Sized + 'static {
         console: Option<&ConsoleExporter>,
     ) -> Result<Vec<Box<dyn DynExporter<Self::Item>>>, Error>;
     /// Moves the items just taken from the queue (draining `taken`) to `admitted`, those to prepare and share
-    /// out. A signal may hold some back, to give them at a later take, or discard them and count them (tail
-    /// sampling). Called at every take (a lane runs low, the schedule delay passed, a flush, the shutdown), so a
+    /// out; `taken` goes back to the queue, and should keep its capacity. A signal may hold some back, to give
+    /// them at a later take, or discard them and count them (tail sampling). Called at every take (a lane runs low, the schedule delay passed, a flush, the shutdown), so a
     /// signal's time bounds are checked there; `close`: the last take, nothing may stay held.
     fn admit(
         &mut self,
@@ -139,7 +139,7 @@ impl<B: Batches> Worker<B> {
                 biased;
                 request = control.recv() => match request {
                     Some(Control::Flush { deadline, reply }) => {
-                        self.take(false);
+                        self.take(false, None);
                         let result = self.export_all(deadline).await;
                         let _ = reply.send(result);
                     }
@@ -175,12 +175,18 @@ impl<B: Batches> Worker<B> {
     /// Takes the queued items (closing the queue for good if `close`), lets the signal admit them
     /// ([`Batches::admit`]: tail sampling holds spans and releases decided traces here, before anything is
     /// prepared), prepares those once, and shares them out to the lanes: each lane takes what fits in its share
-    /// of the queue and drops the rest.
-    fn take(&mut self, close: bool) {
-        self.queue.take(&mut self.spare, close);
-        // The last lane keeps the vector it is given: the next one is allocated at the size of the take.
+    /// of the queue and drops the rest. `first`: take that many items if the queue holds them, else none.
+    fn take(&mut self, close: bool, first: Option<usize>) {
+        match first {
+            Some(count) => {
+                if !self.queue.take_first(&mut self.spare, count) {
+                    return;
+                }
+            }
+            None => self.queue.take(&mut self.spare, close),
+        }
+        // The last lane keeps the vector it is given: the signal's admit allocates the next one.
         let mut items = std::mem::take(&mut self.admitted);
-        items.reserve(self.spare.len());
         self.batches.admit(&mut self.spare, &mut items, close);
         if !items.is_empty() && !self.lanes.is_empty() {
             self.batches.prepare(&mut items);
@@ -226,10 +232,15 @@ impl<B: Batches> Worker<B> {
 
     /// Refills the lanes when one holds less than a batch, and starts exporting whole batches (and the partial
     /// rest if `partial`) in each lane with a free slot. Returns whether a partial rest still waits for a slot.
+    ///
+    /// Unless `partial`, a take is what fills the emptiest lane to a batch, or nothing: items taken early, a
+    /// few at each completed export, made every later batch join two takes, moving each span once more.
     fn send(&mut self, partial: bool) -> bool {
         let batch_size = self.batch.max_export_batch_size;
-        if self.lanes.iter().any(|lane| lane.len() < batch_size) {
-            self.take(false);
+        if let Some(emptiest) = self.lanes.iter().map(Lane::len).min() {
+            if emptiest < batch_size {
+                self.take(false, (!partial).then_some(batch_size - emptiest));
+            }
         }
         let deadline = Instant::now() + self.batch.export_timeout;
         for lane in 0..self.lanes.len() {
@@ -265,7 +276,7 @@ impl<B: Batches> Worker<B> {
     /// an unreachable endpoint is not retried, by the exports under way too.
     async fn finish(&mut self, deadline: Instant) {
         self.closing.close();
-        self.take(true);
+        self.take(true, None);
         let _ = self.export_all(deadline).await;
         let remaining = deadline.saturating_duration_since(Instant::now());
         for lane in &self.lanes {

@@ -112,11 +112,12 @@ impl<T> Waiting<T> {
     /// The next batch, at most `max` items, from the front, and the claims it holds. A whole take that fits is
     /// the batch as it came, no item moved (most takes: the queue wakes the export thread once it holds a
     /// batch); moved item by item, each span was copied twice more, through a ring the size of the queue's
-    /// capacity, cold in the cache. Takes left in part, or joined to fill a batch, move once, into a vector
-    /// allocated at the batch's size.
+    /// capacity, cold in the cache. A whole take a little larger than a batch (the items that came while the
+    /// export thread woke up) gives its first `max` items the same way, and only the rest moves. Takes left in
+    /// part, or joined to fill a batch, move once, into a vector allocated at the batch's size.
     fn next_batch(&mut self, max: usize) -> (Vec<T>, Vec<Claim>) {
         let mut claims = Vec::new();
-        let mut batch = match self.shares.front() {
+        let mut batch = match self.shares.front_mut() {
             Some(share) if share.whole && share.items.len() <= max => {
                 let share = self.shares.pop_front().expect("the front share");
                 self.len -= share.items.len();
@@ -124,6 +125,18 @@ impl<T> Waiting<T> {
                 // Nothing was taken from its front, so its items start its buffer: the vector is given back as
                 // it was, without a move.
                 Vec::from(share.items)
+            }
+            Some(share) if share.whole && share.items.len() - max <= max => {
+                let mut front = Vec::from(std::mem::take(&mut share.items));
+                // The rest starts a buffer of its own: still whole.
+                share.items = VecDeque::from(front.split_off(max));
+                claims.push(Claim {
+                    cohort: share.cohort.clone(),
+                    items: share.first..share.first + max,
+                });
+                share.first += max;
+                self.len -= max;
+                front
             }
             _ => Vec::new(),
         };
@@ -163,7 +176,7 @@ struct Share<T> {
     cohort: Arc<Cohort>,
     /// The index in `cohort` of the front item.
     first: usize,
-    /// No item was taken from the front yet.
+    /// Its items start their buffer (none was moved out of its front), so the buffer can be given away as it is.
     whole: bool,
 }
 
@@ -233,6 +246,31 @@ mod tests {
         assert!(Arc::ptr_eq(&claims[1].cohort, &cohort));
         assert_ne!(batch.as_ptr(), buffer);
         assert_eq!(waiting.len, 0);
+    }
+
+    #[test]
+    fn a_take_a_little_larger_than_a_batch_gives_its_front_without_a_move() {
+        let mut waiting = Waiting::default();
+        let (cohort, buffer) = take(&mut waiting, 0..700);
+        let (batch, claims) = waiting.next_batch(512);
+        assert_eq!(batch, (0..512).collect::<Vec<_>>());
+        assert_eq!(batch.as_ptr(), buffer, "the take's vector, not a copy");
+        assert_eq!(runs(&claims), [(0, 512)]);
+        assert_eq!(waiting.len, 188);
+        let (rest, claims) = waiting.next_batch(512);
+        assert_eq!(rest, (512..700).collect::<Vec<_>>());
+        assert!(Arc::ptr_eq(&claims[0].cohort, &cohort));
+        assert_eq!(runs(&claims), [(512, 700)]);
+        assert_eq!(waiting.len, 0);
+        // A take of more than two batches moves batch by batch instead (the rest would move once per batch).
+        take(&mut waiting, 0..1100);
+        let (batch, claims) = waiting.next_batch(512);
+        assert_eq!(batch, (0..512).collect::<Vec<_>>());
+        assert_eq!(runs(&claims), [(0, 512)]);
+        let (batch, claims) = waiting.next_batch(512);
+        assert_eq!(batch, (512..1024).collect::<Vec<_>>());
+        assert_eq!(runs(&claims), [(512, 1024)]);
+        assert_eq!(waiting.len, 76);
     }
 
     #[test]

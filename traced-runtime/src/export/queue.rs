@@ -117,6 +117,20 @@ impl<T> Queue<T> {
         std::mem::swap(&mut state.items, into);
     }
 
+    /// Moves the first `count` queued items into `into` (empty) if the queue holds that many, and nothing
+    /// otherwise: what came after them stays queued (moved into `into`'s old vector, a few items: those that came
+    /// while the export thread woke up), so a lane gets whole batches it can send without moving a span. Returns
+    /// whether it took them.
+    pub(super) fn take_first(&self, into: &mut Vec<T>, count: usize) -> bool {
+        let mut state = self.lock();
+        if state.items.len() < count {
+            return false;
+        }
+        std::mem::swap(&mut state.items, into);
+        state.items.extend(into.drain(count..));
+        true
+    }
+
     /// Tells the queue how many items the emptiest exporter lane holds.
     pub(super) fn set_buffered(&self, spans: usize) {
         self.buffered.store(spans, Ordering::Relaxed);
@@ -155,5 +169,39 @@ impl<T> Queue<T> {
         state.closed = true;
         state.pid = pid;
         discarded.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn take_first_takes_a_batch_or_nothing_and_keeps_the_rest_in_order() {
+        let batch = BatchConfig {
+            max_queue_size: 16,
+            max_export_batch_size: 4,
+            ..BatchConfig::default()
+        };
+        let queue = Queue::new(&batch, Arc::new(SignalStats::default()), std::process::id());
+        for item in 0..3 {
+            assert!(queue.push(item).refused.is_none());
+        }
+        let mut into = Vec::with_capacity(16);
+        assert!(
+            !queue.take_first(&mut into, 4),
+            "three items are not a batch of four"
+        );
+        assert!(into.is_empty());
+        for item in 3..6 {
+            queue.push(item);
+        }
+        assert!(queue.take_first(&mut into, 4));
+        assert_eq!(into, [0, 1, 2, 3]);
+        // The rest is still queued, first at the next take.
+        queue.push(6);
+        let mut rest = Vec::new();
+        queue.take(&mut rest, false);
+        assert_eq!(rest, [4, 5, 6]);
     }
 }

@@ -48,6 +48,9 @@ pub(crate) struct ExportSpan {
     pub(crate) data: SpanData,
     /// The callsite's attributes, which belong in `data.attributes` at the index given (before the fields).
     pub(crate) callsite: Option<(&'static CallsiteAttributes, usize)>,
+    /// The span's parent is remote and arrived sampled (flag `01`): tail sampling keeps its trace. The span
+    /// cannot carry it, and here it costs no move: the queue's spans go to the exporters as they came.
+    pub(crate) parent_sampled: bool,
 }
 
 impl ExportSpan {
@@ -96,6 +99,7 @@ impl From<SpanData> for ExportSpan {
         ExportSpan {
             data,
             callsite: None,
+            parent_sampled: false,
         }
     }
 }
@@ -131,6 +135,7 @@ mod tests {
         let mut span = ExportSpan {
             data: span(vec![KeyValue::new("a", 0), KeyValue::new("f", 3)]),
             callsite: Some((callsite, 1)),
+            parent_sampled: false,
         };
         let keys = |attributes: &mut dyn Iterator<Item = &KeyValue>| {
             attributes.map(|kv| kv.key.to_string()).collect::<Vec<_>>()

@@ -6,7 +6,6 @@
 //! spans made with the OpenTelemetry API.
 
 mod baggage_attributes;
-mod ended;
 mod prepare;
 pub(crate) mod processor;
 pub(crate) mod queue;

@@ -382,6 +382,7 @@ mod tests {
             .map(|callsite| ExportSpan {
                 data: span("s", "", "e", vec![KeyValue::new("id", 1)]),
                 callsite: Some((callsite, 1)),
+                parent_sampled: false,
             })
             .collect();
         prepare.batch(&mut batch);

@@ -12,13 +12,13 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
 use opentelemetry_sdk::Resource;
 
-use super::ended::Ended;
 use super::queue::SpanSink;
 use super::worker::Spans;
 use crate::code_exporters::SpanExporters;
 use crate::config::Config;
 use crate::export::console::ConsoleExporter;
 use crate::export::pipeline::Pipeline;
+use crate::export::span::ExportSpan;
 use crate::export::{self, DynExporter};
 use crate::stats::SharedStats;
 use crate::Error;
@@ -67,10 +67,9 @@ impl SpanProcessor for BatchProcessor {
             // The SDK keeps no remote parent's flags; a parent-based sampler gives its child the same, and that is
             // the default sampler.
             let parent_sampled = span.parent_span_is_remote && span.span_context.is_sampled();
-            self.pipeline.sink().send(Ended {
-                span: span.into(),
-                parent_sampled,
-            });
+            let mut span = ExportSpan::from(span);
+            span.parent_sampled = parent_sampled;
+            self.pipeline.sink().send(span);
         }
     }
 

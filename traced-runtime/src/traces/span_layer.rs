@@ -47,7 +47,6 @@ use traced_conventions::span::DURATION_MS;
 use traced_conventions::value::{error_chain, Unsigned, DEBUG_PANICKED, DISPLAY_PANICKED};
 
 use super::baggage_attributes::BaggageCopy;
-use super::ended::Ended;
 use super::queue::SpanSink;
 use super::sampling::DecidedIdGenerator;
 use crate::config::BaggageAttributes;
@@ -226,11 +225,9 @@ impl Core {
             status: state.status,
             instrumentation_scope: self.scope.clone(),
         };
-        sink.send(Ended {
-            span: ExportSpan {
-                data,
-                callsite: state.callsite.map(|callsite| (callsite, state.callsite_at)),
-            },
+        sink.send(ExportSpan {
+            data,
+            callsite: state.callsite.map(|callsite| (callsite, state.callsite_at)),
             parent_sampled: started.parent_sampled,
         });
     }

@@ -6,7 +6,7 @@
 //! Why the export thread: it sees every finished span in one place, so the application's threads take no lock and
 //! do no more than under head sampling (record the span, queue it), and nothing discarded is ever prepared
 //! (redaction, limits) or encoded. What the span layer knows and `SpanData` cannot carry (did the remote parent
-//! arrive sampled?) comes with the span in the queue ([`Ended`](super::ended::Ended)).
+//! arrive sampled?) comes with the span in the queue ([`ExportSpan::parent_sampled`]).
 //!
 //! Bounds:
 //! - **memory**: at most `max_spans` spans are held; one more and the oldest waiting trace is decided at once, by
@@ -37,7 +37,6 @@ use crate::export::span::ExportSpan;
 use traced_conventions::sampling::{ERROR, PARENT, RATIO, SAMPLING_REASON, SLOW};
 
 use self::id_hash::IdHash;
-use super::ended::Ended;
 use super::sampling::{keeps, ratio_bound};
 use crate::config::TailSampling;
 use crate::stats::{SharedStats, Signal};
@@ -180,22 +179,19 @@ impl Tail {
     /// if `close`, every trace still held.
     pub(crate) fn admit(
         &mut self,
-        taken: impl IntoIterator<Item = Ended>,
+        taken: impl IntoIterator<Item = ExportSpan>,
         out: &mut impl Extend<ExportSpan>,
         close: bool,
         now: Instant,
     ) {
-        for ended in taken {
-            self.accept(ended, out, now);
+        for span in taken {
+            self.accept(span, out, now);
         }
         self.expire(out, close, now);
     }
 
-    fn accept(&mut self, ended: Ended, out: &mut impl Extend<ExportSpan>, now: Instant) {
-        let Ended {
-            mut span,
-            parent_sampled,
-        } = ended;
+    fn accept(&mut self, mut span: ExportSpan, out: &mut impl Extend<ExportSpan>, now: Instant) {
+        let parent_sampled = span.parent_sampled;
         let trace_id = span.data.span_context.trace_id();
         // The first span of the trace in this process: no parent here.
         let local_root =

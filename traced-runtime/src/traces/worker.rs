@@ -5,7 +5,6 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::ended::Ended;
 use super::prepare::Prepare;
 use super::tail::Tail;
 use crate::config::{BatchConfig, Config};
@@ -28,7 +27,7 @@ pub(crate) struct Spans {
 }
 
 impl Batches for Spans {
-    type Queued = Ended;
+    type Queued = ExportSpan;
     type Item = ExportSpan;
     const WHAT: &'static str = "span";
     const SIGNAL: Signal = Signal::Spans;
@@ -60,10 +59,19 @@ impl Batches for Spans {
         export::build(config, console)
     }
 
-    fn admit(&mut self, taken: &mut Vec<Ended>, admitted: &mut Vec<ExportSpan>, close: bool) {
+    fn admit(&mut self, taken: &mut Vec<ExportSpan>, admitted: &mut Vec<ExportSpan>, close: bool) {
         match &mut self.tail {
-            Some(tail) => tail.admit(taken.drain(..), admitted, close, Instant::now()),
-            None => admitted.extend(taken.drain(..).map(|ended| ended.span)),
+            Some(tail) => {
+                admitted.reserve(taken.len());
+                tail.admit(taken.drain(..), admitted, close, Instant::now());
+            }
+            // The take is what is shared out: its vector changes hands and no span moves (each is about 400
+            // bytes). The queue gets a new one as large, so its pushes do not reallocate.
+            None if admitted.is_empty() => {
+                std::mem::swap(taken, admitted);
+                taken.reserve_exact(admitted.capacity());
+            }
+            None => admitted.append(taken),
         }
     }
 

@@ -676,6 +676,7 @@ mod tests {
             let export = ExportSpan {
                 data: own,
                 callsite: Some((callsite, at)),
+                parent_sampled: false,
             };
             let mut out = Vec::new();
             write_request(&mut out, &[export.clone(), export], &resource);
@@ -688,6 +689,7 @@ mod tests {
         let export = ExportSpan {
             data: span(1, &scope),
             callsite: Some((callsite, 0)),
+            parent_sampled: false,
         };
         let mut out = Vec::new();
         write_request(&mut out, &[export], &resource);

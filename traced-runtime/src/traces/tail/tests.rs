@@ -35,11 +35,8 @@ fn span(trace: u128, id: u64, parent: u64, lasted: Duration) -> SpanData {
     }
 }
 
-fn ended(span: SpanData) -> Ended {
-    Ended {
-        span: span.into(),
-        parent_sampled: false,
-    }
+fn ended(span: SpanData) -> ExportSpan {
+    span.into()
 }
 
 fn failed(mut span: SpanData) -> SpanData {
@@ -65,7 +62,7 @@ impl Stage {
         }
     }
 
-    fn admit(&mut self, spans: impl IntoIterator<Item = Ended>) {
+    fn admit(&mut self, spans: impl IntoIterator<Item = ExportSpan>) {
         self.tail.admit(spans, &mut self.out, false, self.now);
     }
 
@@ -142,9 +139,9 @@ fn slow_roots_and_sampled_remote_parents_keep_their_trace() {
     // A local root under a remote parent: its flag decides, not the ratio.
     let mut remote = span(NOT_KEPT_BY_HALF + 2, 3, 99, Duration::ZERO);
     remote.parent_span_is_remote = true;
-    stage.admit([Ended {
-        span: remote.clone().into(),
+    stage.admit([ExportSpan {
         parent_sampled: true,
+        ..remote.clone().into()
     }]);
     assert_eq!(stage.reason_of("s3").as_deref(), Some(PARENT));
     remote.span_context = span(NOT_KEPT_BY_HALF + 3, 4, 0, Duration::ZERO).span_context;
