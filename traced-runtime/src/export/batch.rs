@@ -45,10 +45,11 @@ pub(crate) trait Batches: Debug + Send + Sized + 'static {
         config: &Config,
         console: Option<&ConsoleExporter>,
     ) -> Result<Vec<Box<dyn DynExporter<Self::Item>>>, Error>;
-    /// Moves the items just taken from the queue (draining `taken`) to `admitted`, those to prepare and share
-    /// out; `taken` goes back to the queue, and should keep its capacity. A signal may hold some back, to give
-    /// them at a later take, or discard them and count them (tail sampling). Called at every take (a lane runs low, the schedule delay passed, a flush, the shutdown), so a
-    /// signal's time bounds are checked there; `close`: the last take, nothing may stay held.
+    /// Moves the items just taken from the queue (draining `taken`) to `admitted` (empty), those to prepare and
+    /// share out; `taken` goes back to the queue, and should keep its capacity. A signal may hold some back, to
+    /// give them at a later take, or discard them and count them (tail sampling). Called at every take (a lane
+    /// runs low, the schedule delay passed, a flush, the shutdown), so a signal's time bounds are checked there;
+    /// `close`: the last take, nothing may stay held.
     fn admit(
         &mut self,
         taken: &mut Vec<Self::Queued>,

@@ -67,11 +67,11 @@ impl Batches for Spans {
             }
             // The take is what is shared out: its vector changes hands and no span moves (each is about 400
             // bytes). The queue gets a new one as large, so its pushes do not reallocate.
-            None if admitted.is_empty() => {
+            None => {
+                debug_assert!(admitted.is_empty(), "admit is given an empty vector");
                 std::mem::swap(taken, admitted);
                 taken.reserve_exact(admitted.capacity());
             }
-            None => admitted.append(taken),
         }
     }
 
