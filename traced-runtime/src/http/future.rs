@@ -281,7 +281,7 @@ fn metric_outcome<B, E>(
 /// Writes the server span's trace context into the response, so a caller without a trace of its own (a browser,
 /// `curl -v`) learns which trace to look up. Only the span context: the caller's baggage is not echoed back.
 fn inject_response<B>(span: &Span, response: &mut Response<B>) {
-    let span_context = crate::SpanExt::context(span).span().span_context().clone();
+    let span_context = crate::traces::span_ext::span_context(span);
     if span_context.is_valid() {
         let cx = Context::new().with_remote_span_context(span_context);
         crate::propagation::inject(&cx, &mut HeaderInjector(response.headers_mut()));

@@ -153,6 +153,17 @@ fn on_state_of(dispatch: &Dispatch, id: &Id, f: &mut StateFn<'_>) -> bool {
     found
 }
 
+/// The span context of `span` ([`SpanExt::context`]'s span context, without cloning the whole context).
+pub(crate) fn span_context(span: &tracing::Span) -> SpanContext {
+    let mut found = None;
+    if on_state(span, &mut |core, state| {
+        found = Some(state.span_context(core))
+    }) {
+        return found.unwrap_or_else(SpanContext::empty_context);
+    }
+    Stock::context(span).span().span_context().clone()
+}
+
 /// The span context of the span `id` under `dispatch`, for log lines: from `traced`'s layer or from
 /// tracing-opentelemetry's.
 pub(crate) fn span_context_of(dispatch: &Dispatch, id: &Id) -> Option<SpanContext> {
