@@ -268,6 +268,39 @@ fn a_detached_tasks_late_span_follows_its_trace() {
 }
 
 #[test]
+fn a_queue_of_discarded_traces_drains_without_waiting_for_the_schedule_delay() {
+    let receiver = Receiver::start();
+    let mut config = config(
+        &receiver,
+        TailSampling::new(),
+        SamplerConfig::ParentBasedAlwaysOn,
+    );
+    // A batch of one span: the queue signals the export thread only as it goes from none to one, so the spans
+    // that come while the thread wakes stay queued after its take of one, which tail sampling discards, leaving
+    // the lane short of a batch.
+    config.batch.max_export_batch_size = 1;
+    let (dispatch, guard) = pipeline(config);
+    tracing::dispatcher::with_default(&dispatch, || {
+        for _ in 0..500 {
+            request(Kind::Fine, 0);
+        }
+    });
+    // No flush: the export thread takes every span by itself, long before the schedule delay (60 s).
+    let ended = 500 * 4;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut stats = guard.stats();
+    while stats.tail_discarded < ended && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+        stats = guard.stats();
+    }
+    assert_eq!(stats.tail_discarded, ended, "{stats:?}");
+    let (result, stats) = guard.shutdown_with_stats();
+    result.unwrap();
+    assert_accounted(&stats, ended);
+    assert_eq!(receiver.span_count(), 0);
+}
+
+#[test]
 fn held_spans_stay_within_max_spans_and_the_overflow_is_counted() {
     const RATIO: f64 = 0.5;
     let receiver = Receiver::start();

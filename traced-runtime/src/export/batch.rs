@@ -177,11 +177,11 @@ impl<B: Batches> Worker<B> {
     /// ([`Batches::admit`]: tail sampling holds spans and releases decided traces here, before anything is
     /// prepared), prepares those once, and shares them out to the lanes: each lane takes what fits in its share
     /// of the queue and drops the rest. `first`: take that many items if the queue holds them, else none.
-    fn take(&mut self, close: bool, first: Option<usize>) {
+    fn take(&mut self, close: bool, first: Option<usize>) -> bool {
         match first {
             Some(count) => {
                 if !self.queue.take_first(&mut self.spare, count) {
-                    return;
+                    return false;
                 }
             }
             None => self.queue.take(&mut self.spare, close),
@@ -196,6 +196,7 @@ impl<B: Batches> Worker<B> {
         items.clear();
         self.admitted = items;
         self.update_buffered();
+        true
     }
 
     fn share_out(&mut self, items: &mut Vec<B::Item>) {
@@ -235,12 +236,17 @@ impl<B: Batches> Worker<B> {
     /// rest if `partial`) in each lane with a free slot. Returns whether a partial rest still waits for a slot.
     ///
     /// Unless `partial`, a take is what fills the emptiest lane to a batch, or nothing: items taken early, a
-    /// few at each completed export, made every later batch join two takes, moving each span once more.
+    /// few at each completed export, made every later batch join two takes, moving each span once more. A take
+    /// that leaves the emptiest lane short (tail sampling admits few of a take's spans) comes back through the
+    /// run loop for the next: the queue signals a batch only when it reaches one, so a queue left holding more
+    /// would otherwise wait for the schedule delay, filling up meanwhile.
     fn send(&mut self, partial: bool) -> bool {
         let batch_size = self.batch.max_export_batch_size;
-        if let Some(emptiest) = self.lanes.iter().map(Lane::len).min() {
-            if emptiest < batch_size {
-                self.take(false, (!partial).then_some(batch_size - emptiest));
+        let emptiest = |lanes: &[Lane<B::Item>]| lanes.iter().map(Lane::len).min();
+        if let Some(short) = emptiest(&self.lanes).filter(|&len| len < batch_size) {
+            let took = self.take(false, (!partial).then_some(batch_size - short));
+            if took && !partial && emptiest(&self.lanes).is_some_and(|len| len < batch_size) {
+                self.queue.ready.notify_one();
             }
         }
         let deadline = Instant::now() + self.batch.export_timeout;
