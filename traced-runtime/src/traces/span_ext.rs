@@ -154,6 +154,7 @@ fn on_state_of(dispatch: &Dispatch, id: &Id, f: &mut StateFn<'_>) -> bool {
 }
 
 /// The span context of `span` ([`SpanExt::context`]'s span context, without cloning the whole context).
+#[cfg_attr(not(feature = "http"), allow(dead_code))]
 pub(crate) fn span_context(span: &tracing::Span) -> SpanContext {
     let mut found = None;
     if on_state(span, &mut |core, state| {
