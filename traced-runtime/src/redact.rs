@@ -188,6 +188,11 @@ impl Redactor {
         }
     }
 
+    /// True when [`Redactor::redact`] leaves the values of `key` as they are.
+    pub(crate) fn keeps(&mut self, key: &Key) -> bool {
+        matches!(self.verdict(key), Verdict::Keep)
+    }
+
     /// Free text with the values of its secret `key=value` and `key: value` pairs redacted; `None` when there
     /// are none (the common case costs one pass over the bytes, no allocation).
     pub(crate) fn redact_text(&self, text: &str) -> Option<String> {

@@ -65,6 +65,20 @@ fn assert_all_arrived(receiver: &Receiver, guard: Guard) {
     assert_eq!(spans.len(), SPANS, "stats before drop: {stats_before:?}");
     let first = &spans[0];
     assert_eq!(first.name, "work");
+    // The span's origin first, over the wire as from the span layer: the thread (this one made the spans) and
+    // the target.
+    let thread_name = std::thread::current().name().map(str::to_owned);
+    let mut keys = vec!["thread.id"];
+    keys.extend(thread_name.as_ref().map(|_| "thread.name"));
+    keys.push("target");
+    let first_keys: Vec<&str> = first.attributes[..keys.len()]
+        .iter()
+        .map(|kv| kv.key.as_str())
+        .collect();
+    assert_eq!(first_keys, keys);
+    assert!(matches!(first.attribute("thread.id"), Some(Value::IntValue(id)) if *id > 0));
+    assert_eq!(first.attr("thread.name"), thread_name.as_deref());
+    assert_eq!(first.attr("target"), Some("pipeline_export"));
     assert_eq!(first.resource_attr("service.name"), Some("pipeline-test"));
     assert_eq!(first.resource_attr("service.version"), Some("9.9.9"));
     assert_eq!(first.resource_attr("team"), Some("tracing"));

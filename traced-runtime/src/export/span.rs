@@ -4,12 +4,15 @@
 //! A `#[traced]` fn's `code.*` attributes are the same values in every span of it. Copied per span they were
 //! cloned on the calling thread, moved to the export thread, redacted, encoded attribute by attribute and dropped
 //! there; kept by reference, the OTLP encoder copies their bytes, encoded once per callsite. Every other exporter
-//! gets the `SpanData` it always had ([`ExportSpan::into_span_data`]).
+//! gets the `SpanData` it always had ([`ExportSpan::into_span_data`]). A span's first attributes, the thread it
+//! was made on and its target ([`Origin`]), travel the same way: as three plain values instead of three
+//! `KeyValue`s pushed, moved, redacted, encoded and dropped per span.
 
 use std::sync::OnceLock;
 
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::trace::SpanData;
+use traced_conventions::layer::{TARGET, THREAD_ID, THREAD_NAME};
 
 /// The attributes every span of one callsite has, and their OTLP protobuf encoding (as `Span.attributes`
 /// fields), made the first time a span of the callsite is encoded.
@@ -42,10 +45,38 @@ impl CallsiteAttributes {
     }
 }
 
+/// Where a span was made: its `thread.id`, `thread.name` (when the thread has one) and `target` attributes,
+/// which come first among its attributes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Origin {
+    pub(crate) thread_id: i64,
+    pub(crate) thread_name: Option<&'static str>,
+    pub(crate) target: &'static str,
+}
+
+impl Origin {
+    /// How many attributes it stands for.
+    pub(crate) fn len(&self) -> usize {
+        2 + usize::from(self.thread_name.is_some())
+    }
+
+    /// Its attributes, in their order.
+    pub(crate) fn attributes(&self) -> impl Iterator<Item = KeyValue> {
+        let thread_name = self
+            .thread_name
+            .map(|name| KeyValue::new(THREAD_NAME, name));
+        std::iter::once(KeyValue::new(THREAD_ID, self.thread_id))
+            .chain(thread_name)
+            .chain(std::iter::once(KeyValue::new(TARGET, self.target)))
+    }
+}
+
 /// A finished span as the exporters get it.
 #[derive(Clone, Debug)]
 pub(crate) struct ExportSpan {
     pub(crate) data: SpanData,
+    /// The span's first attributes, which belong in `data.attributes` ahead of the others.
+    pub(crate) origin: Option<Origin>,
     /// The callsite's attributes, which belong in `data.attributes` at the index given (before the fields).
     pub(crate) callsite: Option<(&'static CallsiteAttributes, usize)>,
     /// The span's parent is remote and arrived sampled (flag `01`): tail sampling keeps its trace. The span
@@ -60,18 +91,22 @@ impl ExportSpan {
         self.data
     }
 
-    /// Copies the callsite's attributes into `data.attributes`, where they belong; a span that must be changed
-    /// attribute by attribute (redaction, length limits) is changed there.
+    /// Copies the callsite's attributes and the origin's into `data.attributes`, where they belong; a span that
+    /// must be changed attribute by attribute (redaction, length limits) is changed there.
     pub(crate) fn materialize(&mut self) {
+        // The callsite's index counts the attributes without the origin's: the callsite first.
         if let Some((callsite, at)) = self.callsite.take() {
             let at = at.min(self.data.attributes.len());
             self.data
                 .attributes
                 .splice(at..at, callsite.attributes.iter().cloned());
         }
+        if let Some(origin) = self.origin.take() {
+            self.data.attributes.splice(0..0, origin.attributes());
+        }
     }
 
-    /// The attributes before the callsite's, the callsite's, and those after.
+    /// The attributes before the callsite's, the callsite's, and those after (the origin's come before all).
     #[cfg_attr(
         not(any(feature = "otlp-grpc", feature = "otlp-http")),
         allow(dead_code)
@@ -98,6 +133,7 @@ impl From<SpanData> for ExportSpan {
     fn from(data: SpanData) -> Self {
         ExportSpan {
             data,
+            origin: None,
             callsite: None,
             parent_sampled: false,
         }
@@ -134,6 +170,11 @@ mod tests {
         });
         let mut span = ExportSpan {
             data: span(vec![KeyValue::new("a", 0), KeyValue::new("f", 3)]),
+            origin: Some(Origin {
+                thread_id: 7,
+                thread_name: Some("worker"),
+                target: "app::db",
+            }),
             callsite: Some((callsite, 1)),
             parent_sampled: false,
         };
@@ -143,13 +184,30 @@ mod tests {
         let (before, at, after) = span.split_attributes();
         assert_eq!((before.len(), after.len()), (1, 1));
         assert!(at.is_some_and(|at| std::ptr::eq(at, callsite)));
+        let in_place = [
+            KeyValue::new(THREAD_ID, 7),
+            KeyValue::new(THREAD_NAME, "worker"),
+            KeyValue::new(TARGET, "app::db"),
+            KeyValue::new("a", 0),
+            KeyValue::new("c1", 1),
+            KeyValue::new("c2", 2),
+            KeyValue::new("f", 3),
+        ];
         let data = span.clone().into_span_data();
-        assert_eq!(keys(&mut data.attributes.iter()), ["a", "c1", "c2", "f"]);
+        assert_eq!(data.attributes, in_place);
         span.materialize();
-        assert!(span.callsite.is_none());
+        assert!(span.callsite.is_none() && span.origin.is_none());
+        assert_eq!(span.data.attributes, in_place);
+        // A thread without a name: no `thread.name`.
+        let unnamed = Origin {
+            thread_id: 1,
+            thread_name: None,
+            target: "t",
+        };
+        assert_eq!(unnamed.len(), 2);
         assert_eq!(
-            keys(&mut span.data.attributes.iter()),
-            ["a", "c1", "c2", "f"]
+            keys(&mut unnamed.attributes().collect::<Vec<_>>().iter()),
+            [THREAD_ID, TARGET]
         );
         // Encoded once: a second call does not run its closure.
         assert_eq!(callsite.encoded(|_| vec![1, 2]), [1, 2]);

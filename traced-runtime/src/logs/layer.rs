@@ -125,7 +125,7 @@ where
                 LogSpanAttributes::Named(keys) => keys.iter().any(|k| k == key),
             };
             if named && !buffers.has_key(key) {
-                buffers.span_attributes.push(kv.clone());
+                buffers.span_attributes.push(kv.into_owned());
             }
         }
         if let LogSpanAttributes::Named(keys) = wanted {

@@ -10,11 +10,12 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use opentelemetry::trace::Status;
-use opentelemetry::{Array, KeyValue, StringValue, Value};
+use opentelemetry::{Array, Key, KeyValue, StringValue, Value};
 use opentelemetry_sdk::trace::SpanData;
+use traced_conventions::layer::{TARGET, THREAD_ID, THREAD_NAME};
 
 use crate::config::char_boundary;
-use crate::export::span::{CallsiteAttributes, ExportSpan};
+use crate::export::span::{CallsiteAttributes, ExportSpan, Origin};
 use crate::redact::Redactor;
 
 /// The preparation of one pipeline's spans.
@@ -29,6 +30,8 @@ pub(super) struct Prepare {
     /// The `'static` names (a `#[traced]` fn's, a route's, an event's) redaction leaves as they are, by address,
     /// with their length: scanned once, not per span.
     clean_names: ByAddress<usize>,
+    /// Whether redaction leaves the values of the [`Origin`]'s keys as they are, once judged.
+    origin_keys_kept: Option<bool>,
 }
 
 /// A map keyed by the address of a `'static` value.
@@ -45,21 +48,47 @@ impl Prepare {
             redactor,
             callsites: HashMap::default(),
             clean_names: HashMap::default(),
+            origin_keys_kept: None,
         }
     }
 
     /// Prepares a batch in place.
     pub(super) fn batch(&mut self, batch: &mut [ExportSpan]) {
         for span in batch {
-            // A callsite's attributes stay shared unless this preparation would change them (a configured
-            // word in a `code.*` key, a limit shorter than a file path): then the span gets its own copies.
-            if let Some((callsite, _)) = span.callsite {
-                if !self.leaves_alone(callsite) {
-                    span.materialize();
-                }
+            // A callsite's attributes and the origin's stay as they are unless this preparation would change
+            // them (a configured word in a `code.*` key or in `target`, a limit shorter than a file path): then
+            // the span gets its own copies.
+            let callsite_changes = span
+                .callsite
+                .is_some_and(|(callsite, _)| !self.leaves_alone(callsite));
+            let origin_changes = span
+                .origin
+                .is_some_and(|origin| !self.leaves_origin_alone(&origin));
+            if callsite_changes || origin_changes {
+                span.materialize();
             }
             self.span(&mut span.data);
         }
+    }
+
+    /// The preparation of an origin's attributes changes nothing: redaction keeps their keys' values (judged
+    /// once), and the texts fit the length limit.
+    fn leaves_origin_alone(&mut self, origin: &Origin) -> bool {
+        let redactor = &mut self.redactor;
+        let kept = *self.origin_keys_kept.get_or_insert_with(|| {
+            redactor.as_mut().is_none_or(|redactor| {
+                [THREAD_ID, THREAD_NAME, TARGET]
+                    .into_iter()
+                    .all(|key| redactor.keeps(&Key::from_static_str(key)))
+            })
+        });
+        kept && self.value_length_limit.is_none_or(|limit| {
+            origin
+                .thread_name
+                .into_iter()
+                .chain([origin.target])
+                .all(|text| char_boundary(text, limit).is_none())
+        })
     }
 
     /// Judged once per callsite: the preparation of its attributes, as a span would get it, changes nothing.
@@ -381,6 +410,7 @@ mod tests {
             .into_iter()
             .map(|callsite| ExportSpan {
                 data: span("s", "", "e", vec![KeyValue::new("id", 1)]),
+                origin: None,
                 callsite: Some((callsite, 1)),
                 parent_sampled: false,
             })
@@ -402,6 +432,56 @@ mod tests {
         assert_eq!(batch[2].data.attributes[1].value.as_str(), REDACTED);
         assert!(batch[3].callsite.is_some());
         assert_eq!(prepare.callsites.len(), 3);
+    }
+
+    #[test]
+    fn origins_stay_as_values_unless_preparing_changes_them() {
+        let origin = |target: &'static str| Origin {
+            thread_id: 3,
+            thread_name: Some("worker"),
+            target,
+        };
+        let export = |origin: Origin| ExportSpan {
+            data: span("s", "", "e", vec![KeyValue::new("id", 1)]),
+            origin: Some(origin),
+            callsite: None,
+            parent_sampled: false,
+        };
+        // Within the limit and no secret key: kept as values.
+        let mut prepare = Prepare::new(Some(10), Some(Redactor::new(&[])));
+        let mut batch = [
+            export(origin("app::db")),
+            export(origin("app::database::pool")),
+        ];
+        prepare.batch(&mut batch);
+        assert_eq!(batch[0].origin, Some(origin("app::db")));
+        assert_eq!(batch[0].data.attributes, [KeyValue::new("id", 1)]);
+        // A target longer than the limit: in the attributes, cut.
+        assert_eq!(batch[1].origin, None);
+        assert_eq!(
+            batch[1].data.attributes,
+            [
+                KeyValue::new(THREAD_ID, 3),
+                KeyValue::new(THREAD_NAME, "worker"),
+                KeyValue::new(TARGET, "app::datab"),
+                KeyValue::new("id", 1),
+            ]
+        );
+        // A configured word that names one of the keys: every origin is redacted like any attribute.
+        let mut prepare = Prepare::new(None, Some(Redactor::new(&["thread".to_owned()])));
+        let mut batch = [export(origin("app::db"))];
+        prepare.batch(&mut batch);
+        assert_eq!(batch[0].origin, None);
+        assert_eq!(batch[0].data.attributes[0].value.as_str(), REDACTED);
+        assert_eq!(batch[0].data.attributes[1].value.as_str(), REDACTED);
+        assert_eq!(
+            batch[0].data.attributes[2],
+            KeyValue::new(TARGET, "app::db")
+        );
+        // No preparation at all: kept.
+        let mut batch = [export(origin("app::database::pool"))];
+        Prepare::new(None, None).batch(&mut batch);
+        assert!(batch[0].origin.is_some());
     }
 
     fn span_with_description(text: &str) -> SpanData {

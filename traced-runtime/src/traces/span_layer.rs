@@ -52,7 +52,7 @@ use super::sampling::DecidedIdGenerator;
 use crate::config::BaggageAttributes;
 use crate::export::attribute_vecs;
 use crate::export::log_record::is_error_line;
-use crate::export::span::{CallsiteAttributes, ExportSpan};
+use crate::export::span::{CallsiteAttributes, ExportSpan, Origin};
 
 /// What every span of one pipeline shares.
 #[derive(Debug)]
@@ -227,6 +227,7 @@ impl Core {
         };
         sink.send(ExportSpan {
             data,
+            origin: state.origin,
             callsite: state.callsite.map(|callsite| (callsite, state.callsite_at)),
             parent_sampled: started.parent_sampled,
         });
@@ -239,6 +240,8 @@ pub(crate) struct SpanState {
     name: Cow<'static, str>,
     kind: SpanKind,
     start_time: SystemTime,
+    /// The first attributes, the thread's and the target, when kept as values (see [`Origin`]).
+    origin: Option<Origin>,
     attributes: Vec<KeyValue>,
     /// The attributes of the span's callsite, kept by reference, which belong at `callsite_at` in
     /// `attributes` (see [`ExportSpan`]).
@@ -309,6 +312,7 @@ impl SpanState {
             name: Cow::Borrowed(name),
             kind: SpanKind::Internal,
             start_time: SystemTime::now(),
+            origin: None,
             attributes: attribute_vecs::take(attributes),
             callsite: None,
             callsite_at: 0,
@@ -374,21 +378,59 @@ impl SpanState {
         }
     }
 
-    /// The attributes recorded so far, the callsite's in place.
-    pub(crate) fn attributes(&self) -> impl Iterator<Item = &KeyValue> {
+    /// The attributes recorded so far, the origin's and the callsite's in place.
+    pub(crate) fn attributes(&self) -> impl Iterator<Item = Cow<'_, KeyValue>> {
         let at = self.callsite_at.min(self.attributes.len());
         let callsite = self
             .callsite
             .map_or(&[][..], CallsiteAttributes::attributes);
-        self.attributes[..at]
-            .iter()
-            .chain(callsite)
-            .chain(&self.attributes[at..])
+        let origin = self.origin.iter().flat_map(Origin::attributes);
+        origin.map(Cow::Owned).chain(
+            self.attributes[..at]
+                .iter()
+                .chain(callsite)
+                .chain(&self.attributes[at..])
+                .map(Cow::Borrowed),
+        )
     }
 
-    /// How many attributes the span has, the callsite's included.
+    /// How many attributes the span has, the origin's and the callsite's included.
     fn attribute_count(&self) -> usize {
-        self.attributes.len() + self.callsite.map_or(0, |c| c.attributes().len())
+        self.attributes.len()
+            + self.origin.map_or(0, |origin| origin.len())
+            + self.callsite.map_or(0, |c| c.attributes().len())
+    }
+
+    /// The span's first attributes: kept as an [`Origin`] when they fit under the limit (nearly always) and
+    /// the thread's name is a `'static` one, else pushed as attributes.
+    fn push_origin(
+        &mut self,
+        thread_id: i64,
+        thread_name: Option<&ThreadName>,
+        target: &'static str,
+        limits: &SpanLimits,
+    ) {
+        let static_name = match thread_name {
+            None => Some(None),
+            Some(ThreadName::Static(name)) => Some(Some(*name)),
+            Some(ThreadName::Shared(_)) => None,
+        };
+        if let Some(thread_name) = static_name {
+            let origin = Origin {
+                thread_id,
+                thread_name,
+                target,
+            };
+            if self.attribute_count() + origin.len() <= limits.max_attributes_per_span as usize {
+                self.origin = Some(origin);
+                return;
+            }
+        }
+        self.push_attribute(KeyValue::new(THREAD_ID, thread_id), limits);
+        if let Some(name) = thread_name {
+            self.push_attribute(KeyValue::new(THREAD_NAME, name.value()), limits);
+        }
+        self.push_attribute(KeyValue::new(TARGET, target), limits);
     }
 
     fn is_recording(&self) -> bool {
@@ -475,7 +517,7 @@ impl SpanState {
 
 thread_local! {
     /// `thread.id` and `thread.name` of this thread, computed once: the name is shared, not copied per span.
-    static THREAD: (i64, Option<StringValue>) = {
+    static THREAD: (i64, Option<ThreadName>) = {
         let thread = std::thread::current();
         let id = format!("{:?}", thread.id())
             .trim_start_matches("ThreadId(")
@@ -518,18 +560,42 @@ const MAX_THREAD_NAMES: usize = 256;
 /// of a thread share it with no reference count (an `Arc` would be incremented by each span on its thread and
 /// decremented on the export thread, a cache line passed between the two per span); past
 /// [`MAX_THREAD_NAMES`], a shared `Arc` as before.
-fn thread_name(name: &str) -> StringValue {
+fn thread_name(name: &str) -> ThreadName {
     static NAMES: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
     let mut names = NAMES.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(known) = names.iter().find(|known| **known == name) {
-        return StringValue::from(*known);
+        return ThreadName::Static(known);
     }
     if names.len() >= MAX_THREAD_NAMES {
-        return StringValue::from(std::sync::Arc::<str>::from(name));
+        return ThreadName::Shared(StringValue::from(std::sync::Arc::<str>::from(name)));
     }
     let leaked: &'static str = Box::leak(name.into());
     names.push(leaked);
-    StringValue::from(leaked)
+    ThreadName::Static(leaked)
+}
+
+/// A thread's `thread.name`.
+#[derive(Clone, Debug)]
+enum ThreadName {
+    Static(&'static str),
+    Shared(StringValue),
+}
+
+impl ThreadName {
+    #[cfg(test)]
+    fn as_str(&self) -> &str {
+        match self {
+            ThreadName::Static(name) => name,
+            ThreadName::Shared(name) => name.as_str(),
+        }
+    }
+
+    fn value(&self) -> StringValue {
+        match self {
+            ThreadName::Static(name) => StringValue::from(*name),
+            ThreadName::Shared(name) => name.clone(),
+        }
+    }
 }
 
 const STRING_SLOTS: usize = 64;
@@ -726,12 +792,8 @@ where
         let mut state = SpanState::new(name, attrs.fields().len() + 3, parent);
         let limits = &self.core.limits;
         THREAD.with(|(thread_id, name)| {
-            state.push_attribute(KeyValue::new(THREAD_ID, *thread_id), limits);
-            if let Some(name) = name {
-                state.push_attribute(KeyValue::new(THREAD_NAME, name.clone()), limits);
-            }
+            state.push_origin(*thread_id, name.as_ref(), metadata.target(), limits);
         });
-        state.push_attribute(KeyValue::new(TARGET, metadata.target()), limits);
         state.context_at = state.attributes.len();
         let statics = BUILDING
             .with(Cell::get)
@@ -1195,7 +1257,7 @@ mod tests {
                 .unwrap()
                 .unwrap()
         };
-        let text = |value: &StringValue| {
+        let text = |value: &ThreadName| {
             let text = value.as_str();
             (text.as_ptr(), text.to_owned())
         };
