@@ -199,7 +199,9 @@ impl Redactor {
         text::free_text(self, text)
     }
 
-    /// What to do with `key`'s values, remembered by the address of its text.
+    /// What to do with `key`'s values, remembered by the address of its text. Inlined into the per-attribute
+    /// loop of [`Redactor::redact`], as it was before [`Redactor::keeps`] became its second caller.
+    #[inline(always)]
     fn verdict(&mut self, key: &Key) -> Verdict {
         let text = key.as_str();
         let address = text.as_ptr() as usize;
