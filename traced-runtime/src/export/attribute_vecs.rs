@@ -79,18 +79,20 @@ fn refill(stock: &mut Vec<Vec<KeyValue>>) {
 /// Gives back the attribute vectors of `items` (`attributes` takes an item's vector out), emptied; what is not
 /// kept is freed.
 pub(crate) fn give_back<T>(
-    items: Vec<T>,
+    mut items: Vec<T>,
     mut attributes: impl FnMut(&mut T) -> &mut Vec<KeyValue>,
 ) {
     let mut emptied = Vec::with_capacity(items.len());
-    for mut item in items {
-        let mut vec = std::mem::take(attributes(&mut item));
-        drop(item);
+    // Taken out in place, the items then dropped where they are: iterated by value, each (a span, some 400
+    // bytes) was copied out of the vector to be dropped.
+    for item in &mut items {
+        let mut vec = std::mem::take(attributes(item));
         if (1..=MAX_CAPACITY).contains(&vec.capacity()) {
             vec.clear();
             emptied.push(vec);
         }
     }
+    drop(items);
     if emptied.is_empty() {
         return;
     }
