@@ -236,6 +236,42 @@ fn sampling_and_redaction_apply_as_configured() {
     assert_eq!(login.attr("user"), Some(&Value::from("ada")));
 }
 
+/// A span's thread and target come first, as the span layer keeps them (three values, not three attributes per
+/// span), and count against the attribute limit like any attribute.
+#[test]
+fn a_spans_thread_and_target_come_first_and_count_against_the_limit() {
+    let thread_name = std::thread::current().name().map(str::to_owned);
+    let mut origin = vec!["thread.id"];
+    origin.extend(thread_name.as_ref().map(|_| "thread.name"));
+    origin.push("target");
+    let make =
+        || tracing::info_span!(target: "orders::db", "query", table = "orders").in_scope(|| {});
+    let keys = |captured: &traced::testing::Captured| -> Vec<String> {
+        let span = captured.span("query");
+        span.attributes()
+            .iter()
+            .map(|kv| kv.key.to_string())
+            .collect()
+    };
+
+    let ((), captured) = capture(make);
+    let all = keys(&captured);
+    assert_eq!(all[..origin.len()], origin[..], "{all:?}");
+    assert_eq!(all[origin.len()], "table", "{all:?}");
+    let query = captured.span("query");
+    assert_eq!(query.attr("target"), Some(&Value::from("orders::db")));
+    assert_eq!(
+        query.attr("thread.name"),
+        thread_name.map(Value::from).as_ref()
+    );
+
+    // Room for two: the first two, in order, and nothing after them.
+    let ((), limited) = traced::testing::config()
+        .with_span_attribute_count_limit(2)
+        .capture(make);
+    assert_eq!(keys(&limited), origin[..2], "{}", limited.tree());
+}
+
 /// The function metrics a capture's calls recorded: counts by result, caller and error type, the durations and
 /// nothing left under way, asserted by attribute.
 #[test]
