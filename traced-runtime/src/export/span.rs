@@ -9,10 +9,12 @@
 //! `KeyValue`s pushed, moved, redacted, encoded and dropped per span.
 
 use std::sync::OnceLock;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::trace::SpanData;
 use traced_conventions::layer::{TARGET, THREAD_ID, THREAD_NAME};
+use traced_conventions::span::DURATION_MS;
 
 /// The attributes every span of one callsite has, and their OTLP protobuf encoding (as `Span.attributes`
 /// fields), made the first time a span of the callsite is encoded.
@@ -77,6 +79,8 @@ pub(crate) struct ExportSpan {
     pub(crate) data: SpanData,
     /// The span's first attributes, which belong in `data.attributes` ahead of the others.
     pub(crate) origin: Option<Origin>,
+    /// The layer's `duration_ms`, made from `data`'s start and end times, belongs last in `data.attributes`.
+    pub(crate) duration_ms: bool,
     /// The callsite's attributes, which belong in `data.attributes` at the index given (before the fields).
     pub(crate) callsite: Option<(&'static CallsiteAttributes, usize)>,
     /// The span's parent is remote and arrived sampled (flag `01`): tail sampling keeps its trace. The span
@@ -104,6 +108,15 @@ impl ExportSpan {
         if let Some(origin) = self.origin.take() {
             self.data.attributes.splice(0..0, origin.attributes());
         }
+        if std::mem::take(&mut self.duration_ms) {
+            let duration = duration_ms(
+                unix_nanos(self.data.start_time),
+                unix_nanos(self.data.end_time),
+            );
+            self.data
+                .attributes
+                .push(KeyValue::new(DURATION_MS, duration));
+        }
     }
 
     /// The attributes before the callsite's, the callsite's, and those after (the origin's come before all).
@@ -129,11 +142,24 @@ impl ExportSpan {
     }
 }
 
+/// Nanoseconds since the Unix epoch (0 before it), as OTLP carries times.
+pub(crate) fn unix_nanos(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// `duration_ms` of a span from its start and end in [`unix_nanos`] (0 if the clock went back): one computation
+/// for the encoder, which has the nanoseconds already, and for [`ExportSpan::materialize`].
+pub(crate) fn duration_ms(start: u64, end: u64) -> f64 {
+    end.saturating_sub(start) as f64 / 1e6
+}
+
 impl From<SpanData> for ExportSpan {
     fn from(data: SpanData) -> Self {
         ExportSpan {
             data,
             origin: None,
+            duration_ms: false,
             callsite: None,
             parent_sampled: false,
         }
@@ -175,6 +201,7 @@ mod tests {
                 thread_name: Some("worker"),
                 target: "app::db",
             }),
+            duration_ms: true,
             callsite: Some((callsite, 1)),
             parent_sampled: false,
         };
@@ -192,11 +219,16 @@ mod tests {
             KeyValue::new("c1", 1),
             KeyValue::new("c2", 2),
             KeyValue::new("f", 3),
+            KeyValue::new(DURATION_MS, 2.5),
         ];
+        span.data.start_time = UNIX_EPOCH + std::time::Duration::from_nanos(1_000_000_000);
+        span.data.end_time = UNIX_EPOCH + std::time::Duration::from_nanos(1_002_500_000);
         let data = span.clone().into_span_data();
         assert_eq!(data.attributes, in_place);
         span.materialize();
-        assert!(span.callsite.is_none() && span.origin.is_none());
+        assert!(span.callsite.is_none() && span.origin.is_none() && !span.duration_ms);
+        // A clock that went back: 0, not a negative duration.
+        assert_eq!(duration_ms(5, 3), 0.0);
         assert_eq!(span.data.attributes, in_place);
         // A thread without a name: no `thread.name`.
         let unnamed = Origin {

@@ -13,6 +13,7 @@ use opentelemetry::trace::Status;
 use opentelemetry::{Array, Key, KeyValue, StringValue, Value};
 use opentelemetry_sdk::trace::SpanData;
 use traced_conventions::layer::{TARGET, THREAD_ID, THREAD_NAME};
+use traced_conventions::span::DURATION_MS;
 
 use crate::config::char_boundary;
 use crate::export::span::{CallsiteAttributes, ExportSpan, Origin};
@@ -30,8 +31,9 @@ pub(super) struct Prepare {
     /// The `'static` names (a `#[traced]` fn's, a route's, an event's) redaction leaves as they are, by address,
     /// with their length: scanned once, not per span.
     clean_names: ByAddress<usize>,
-    /// Whether redaction leaves the values of the [`Origin`]'s keys as they are, once judged.
-    origin_keys_kept: Option<bool>,
+    /// Whether redaction leaves the values of the keys the layer gives as values (the [`Origin`]'s,
+    /// `duration_ms`) as they are, once judged.
+    layer_keys_kept: Option<bool>,
 }
 
 /// A map keyed by the address of a `'static` value.
@@ -48,7 +50,7 @@ impl Prepare {
             redactor,
             callsites: HashMap::default(),
             clean_names: HashMap::default(),
-            origin_keys_kept: None,
+            layer_keys_kept: None,
         }
     }
 
@@ -61,33 +63,34 @@ impl Prepare {
             let callsite_changes = span
                 .callsite
                 .is_some_and(|(callsite, _)| !self.leaves_alone(callsite));
-            let origin_changes = span
-                .origin
-                .is_some_and(|origin| !self.leaves_origin_alone(&origin));
-            if callsite_changes || origin_changes {
+            let values_change = (span.origin.is_some() || span.duration_ms)
+                && !self.leaves_layer_values_alone(span.origin.as_ref());
+            if callsite_changes || values_change {
                 span.materialize();
             }
             self.span(&mut span.data);
         }
     }
 
-    /// The preparation of an origin's attributes changes nothing: redaction keeps their keys' values (judged
-    /// once), and the texts fit the length limit.
-    fn leaves_origin_alone(&mut self, origin: &Origin) -> bool {
+    /// The preparation of the attributes the layer gives as values (an origin's, `duration_ms`) changes
+    /// nothing: redaction keeps their keys' values (judged once), and the origin's texts fit the length limit.
+    fn leaves_layer_values_alone(&mut self, origin: Option<&Origin>) -> bool {
         let redactor = &mut self.redactor;
-        let kept = *self.origin_keys_kept.get_or_insert_with(|| {
+        let kept = *self.layer_keys_kept.get_or_insert_with(|| {
             redactor.as_mut().is_none_or(|redactor| {
-                [THREAD_ID, THREAD_NAME, TARGET]
+                [THREAD_ID, THREAD_NAME, TARGET, DURATION_MS]
                     .into_iter()
                     .all(|key| redactor.keeps(&Key::from_static_str(key)))
             })
         });
         kept && self.value_length_limit.is_none_or(|limit| {
-            origin
-                .thread_name
-                .into_iter()
-                .chain([origin.target])
-                .all(|text| char_boundary(text, limit).is_none())
+            origin.is_none_or(|origin| {
+                origin
+                    .thread_name
+                    .into_iter()
+                    .chain([origin.target])
+                    .all(|text| char_boundary(text, limit).is_none())
+            })
         })
     }
 
@@ -411,6 +414,7 @@ mod tests {
             .map(|callsite| ExportSpan {
                 data: span("s", "", "e", vec![KeyValue::new("id", 1)]),
                 origin: None,
+                duration_ms: false,
                 callsite: Some((callsite, 1)),
                 parent_sampled: false,
             })
@@ -444,6 +448,7 @@ mod tests {
         let export = |origin: Origin| ExportSpan {
             data: span("s", "", "e", vec![KeyValue::new("id", 1)]),
             origin: Some(origin),
+            duration_ms: false,
             callsite: None,
             parent_sampled: false,
         };
@@ -482,6 +487,21 @@ mod tests {
         let mut batch = [export(origin("app::database::pool"))];
         Prepare::new(None, None).batch(&mut batch);
         assert!(batch[0].origin.is_some());
+        // The layer's `duration_ms` (no origin): kept as a flag, unless its key is a configured word.
+        let timed = || ExportSpan {
+            duration_ms: true,
+            ..ExportSpan::from(span("s", "", "e", Vec::new()))
+        };
+        let mut batch = [timed()];
+        Prepare::new(Some(10), Some(Redactor::new(&[]))).batch(&mut batch);
+        assert!(batch[0].duration_ms && batch[0].data.attributes.is_empty());
+        let mut batch = [timed()];
+        Prepare::new(None, Some(Redactor::new(&["duration".to_owned()]))).batch(&mut batch);
+        assert!(!batch[0].duration_ms);
+        assert_eq!(
+            batch[0].data.attributes,
+            [KeyValue::new(DURATION_MS, REDACTED)]
+        );
     }
 
     fn span_with_description(text: &str) -> SpanData {

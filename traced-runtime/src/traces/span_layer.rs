@@ -195,15 +195,8 @@ impl Core {
             return;
         }
         let end_time = SystemTime::now();
-        if timed && !state.timed {
-            let elapsed = end_time
-                .duration_since(state.start_time)
-                .unwrap_or_default();
-            state.push_attribute(
-                KeyValue::new(DURATION_MS, elapsed.as_secs_f64() * 1e3),
-                &self.limits,
-            );
-        }
+        // Made from the start and end on the export thread (see `ExportSpan::duration_ms`), if it has room.
+        let duration_ms = timed && !state.timed && state.room_for_one(&self.limits);
         let mut events = SpanEvents::default();
         events.events = state.events;
         events.dropped_count = state.dropped_events;
@@ -228,6 +221,7 @@ impl Core {
         sink.send(ExportSpan {
             data,
             origin: state.origin,
+            duration_ms,
             callsite: state.callsite.map(|callsite| (callsite, state.callsite_at)),
             parent_sampled: started.parent_sampled,
         });
@@ -455,6 +449,15 @@ impl SpanState {
         } else {
             self.dropped_attributes += 1;
         }
+    }
+
+    /// True if one more attribute fits under the limit; false, and one more counted as dropped, if not.
+    fn room_for_one(&mut self, limits: &SpanLimits) -> bool {
+        let room = self.attribute_count() < limits.max_attributes_per_span as usize;
+        if !room {
+            self.dropped_attributes += 1;
+        }
+        room
     }
 
     fn push_attribute(&mut self, attribute: KeyValue, limits: &SpanLimits) {

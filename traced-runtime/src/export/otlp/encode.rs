@@ -11,7 +11,7 @@
 //! value are left out; messages and `oneof` members that the conversion sets are always written.
 
 use std::mem::ManuallyDrop;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status};
 use opentelemetry::{Array, InstrumentationScope, KeyValue, StringValue, Value};
@@ -20,8 +20,9 @@ use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
 use prost::Message as _;
 use traced_conventions::layer::{TARGET, THREAD_ID, THREAD_NAME};
+use traced_conventions::span::DURATION_MS;
 
-use crate::export::span::{ExportSpan, Origin};
+use crate::export::span::{duration_ms, unix_nanos, ExportSpan, Origin};
 
 const VARINT: u32 = 0;
 const I64: u32 = 1;
@@ -164,7 +165,8 @@ fn estimated_len(spans: &[ExportSpan], resource: &EncodedResource) -> usize {
         .map(|span| {
             let callsite = span.callsite.map_or(0, |(c, _)| c.attributes().len());
             let origin = span.origin.map_or(0, |origin| origin.len());
-            96 + span.data.name.len() + 48 * (span.data.attributes.len() + callsite + origin)
+            let layer = origin + usize::from(span.duration_ms);
+            96 + span.data.name.len() + 48 * (span.data.attributes.len() + callsite + layer)
         })
         .sum();
     64 + resource.resource.len() + resource.schema_url.len() + per_span
@@ -181,8 +183,7 @@ fn kind(kind: &SpanKind) -> u64 {
 }
 
 fn nanos(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
+    unix_nanos(time)
 }
 
 fn flags(context: &SpanContext, remote: bool) -> u32 {
@@ -203,6 +204,7 @@ fn status(status: &Status) -> (u64, &str) {
 fn write_span(out: &mut Vec<u8>, span: &ExportSpan) {
     let (before, callsite, after) = span.split_attributes();
     let origin = span.origin;
+    let duration = span.duration_ms;
     let span = &span.data;
     let context = &span.span_context;
     bytes(out, 1, &context.trace_id().to_bytes());
@@ -213,8 +215,9 @@ fn write_span(out: &mut Vec<u8>, span: &ExportSpan) {
     }
     string(out, 5, &span.name);
     varint_field(out, 6, kind(&span.span_kind));
-    fixed64(out, 7, nanos(span.start_time));
-    fixed64(out, 8, nanos(span.end_time));
+    let (start, end) = (nanos(span.start_time), nanos(span.end_time));
+    fixed64(out, 7, start);
+    fixed64(out, 8, end);
     if let Some(origin) = &origin {
         origin_attributes(out, origin);
     }
@@ -228,6 +231,11 @@ fn write_span(out: &mut Vec<u8>, span: &ExportSpan) {
         }));
     }
     attributes(out, 9, after);
+    if duration {
+        // A static key and a float own nothing: not dropped (see `origin_attributes`).
+        let list = ManuallyDrop::new([KeyValue::new(DURATION_MS, duration_ms(start, end))]);
+        attributes(out, 9, &*list);
+    }
     varint_field(out, 10, u64::from(span.dropped_attributes_count));
     for event in span.events.iter() {
         nested(out, 11, 1, |out| {
@@ -513,7 +521,7 @@ fn fixed32(out: &mut Vec<u8>, field: u32, value: u32) {
 #[cfg(test)]
 mod tests {
     use std::borrow::Cow;
-    use std::time::Duration;
+    use std::time::{Duration, UNIX_EPOCH};
 
     use opentelemetry::trace::{Event, Link, SpanContext, SpanId, TraceFlags, TraceId, TraceState};
     use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -698,6 +706,7 @@ mod tests {
             let export = ExportSpan {
                 data: own,
                 origin: None,
+                duration_ms: false,
                 callsite: Some((callsite, at)),
                 parent_sampled: false,
             };
@@ -717,8 +726,12 @@ mod tests {
                 };
                 let mut with_origin = export.clone();
                 with_origin.origin = Some(origin);
+                with_origin.duration_ms = true;
                 let mut whole = whole.clone();
                 whole.attributes.splice(0..0, origin.attributes());
+                let duration = duration_ms(nanos(whole.start_time), nanos(whole.end_time));
+                assert!(duration > 0.0);
+                whole.attributes.push(KeyValue::new(DURATION_MS, duration));
                 let mut out = Vec::new();
                 write_request(&mut out, &[with_origin], &resource);
                 assert_eq!(out, request(&[whole], &resource), "at {at}, {origin:?}");
@@ -731,6 +744,7 @@ mod tests {
         let export = ExportSpan {
             data: span(1, &scope),
             origin: None,
+            duration_ms: false,
             callsite: Some((callsite, 0)),
             parent_sampled: false,
         };
