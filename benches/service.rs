@@ -233,6 +233,7 @@ fn run(
                 field::<u64>(&started_result, "dropped"),
                 field::<u64>(&window_result, "dropped"),
             );
+            println!("{build}: {stats}");
             assert_eq!(
                 exported + dropped + failed,
                 expected,
