@@ -1,5 +1,6 @@
-//! Log records to an OTLP `ExportLogsServiceRequest`, protobuf or JSON, through opentelemetry-proto's messages
-//! (encoded on the export thread once per batch: the application's threads never see it).
+//! Log records to an OTLP `ExportLogsServiceRequest` on the export thread (the application's threads never see
+//! it): protobuf written straight from the records (`encode::write_logs_request`), JSON through
+//! opentelemetry-proto's messages.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -12,9 +13,9 @@ use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
 use opentelemetry_proto::transform::common::tonic::{Attributes, ResourceAttributesWithSchema};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::Resource;
-use prost::Message as _;
 
 use super::client::{Client, Encoding};
+use super::encode::{write_logs_request, EncodedResource};
 use crate::export::budget::Budget;
 use crate::export::log_record::LogRecord;
 use crate::export::{DeliveryFuture, DynExporter};
@@ -26,18 +27,16 @@ pub(super) struct OtlpLogs {
     /// `TRACED_MAX_EXPORT_BYTES`: the bound of one request, before compression.
     pub(super) max_bytes: usize,
     pub(super) resource: ResourceAttributesWithSchema,
+    /// `resource` as protobuf, once per resource.
+    pub(super) encoded_resource: EncodedResource,
 }
 
 impl OtlpLogs {
     /// Writes the request for `records` to `out`, protobuf or JSON.
     fn encode(&self, records: &[LogRecord], out: &mut Vec<u8>) {
-        let request = request(records.to_vec(), &self.resource);
         match self.client.encoding() {
-            // A vector grows as needed: encoding into it cannot fail.
-            Encoding::Protobuf => {
-                let _ = request.encode(out);
-            }
-            Encoding::Json => json(&request, out),
+            Encoding::Protobuf => write_logs_request(out, records, &self.encoded_resource),
+            Encoding::Json => json(&request(records.to_vec(), &self.resource), out),
         }
     }
 }
@@ -80,6 +79,7 @@ impl DynExporter<LogRecord> for OtlpLogs {
 
     fn set_resource(&mut self, resource: &Resource) {
         self.resource = resource.into();
+        self.encoded_resource = (&self.resource).into();
     }
 }
 

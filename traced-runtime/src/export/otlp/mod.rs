@@ -52,5 +52,6 @@ pub(super) fn build_logs(
         client: client::Client::new(config, transport::LOGS)?,
         max_bytes,
         resource: Default::default(),
+        encoded_resource: Default::default(),
     }))
 }
