@@ -168,6 +168,11 @@ impl Store {
         self.spans.fetch_add(spans, Ordering::SeqCst);
     }
 
+    /// Whether only span counts are kept: the bodies of logs and metrics then need no decoding.
+    pub(crate) fn counts_only(&self) -> bool {
+        matches!(self.keep, Keep::CountNamed(_))
+    }
+
     pub(crate) fn requests(&self) -> usize {
         self.requests.load(Ordering::SeqCst)
     }

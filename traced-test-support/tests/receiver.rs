@@ -6,6 +6,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use prost::Message as _;
+use traced_test_support::proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
 use traced_test_support::proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use traced_test_support::proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use traced_test_support::proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
@@ -211,6 +212,25 @@ fn counting_keeps_nothing_and_counts_the_spans_named() {
     assert_eq!(receiver.settle(2, Duration::from_secs(1)), 2);
     assert_eq!(receiver.requests(), 1);
     assert!(receiver.spans().is_empty() && receiver.received().is_empty());
+}
+
+#[tokio::test]
+async fn counting_answers_logs_over_grpc_unread_and_plays_their_faults() {
+    let receiver = Receiver::builder().count_only("work").start();
+    let mut client = LogsServiceClient::connect(receiver.grpc_endpoint())
+        .await
+        .unwrap()
+        .send_compressed(tonic::codec::CompressionEncoding::Gzip);
+    let logs: ExportLogsServiceRequest = serde_json::from_value(serde_json::json!({
+        "resourceLogs": [{"scopeLogs": [{"logRecords": [{"body": {"stringValue": "hello"}}]}]}],
+    }))
+    .unwrap();
+    receiver.fail(Fault::Code(tonic::Code::Unavailable, None), 1);
+    let status = client.export(logs.clone()).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unavailable);
+    client.export(logs).await.unwrap();
+    assert_eq!(receiver.requests(), 2);
+    assert!(receiver.logs().is_empty() && receiver.received().is_empty());
 }
 
 #[test]
