@@ -25,7 +25,7 @@ use super::errors::{record_exception, record_failure, Failure};
 use super::parents::{Link, Parent};
 use super::site::{Sampling, Site};
 use crate::metrics::function::{replace_caller, Call, CallerScope};
-use crate::traces::sampling::{replace_mark, Mark, Unsampled};
+use crate::traces::sampling::{self, replace_mark, Asked, Mark, Unsampled};
 
 mod pooled;
 use pooled::Pooled;
@@ -81,13 +81,15 @@ pub fn start(site: &'static Site) -> Started {
 #[inline(never)]
 fn begin_open(site: &'static Site) -> Begin {
     match site.sampling {
-        Sampling::Ask { root } => {
-            let (unsampled, timed_by_layer) = crate::traces::sampling::skip(root);
-            match unsampled {
-                Some(_) => Begin::Plain(Plain::new(site, unsampled)),
-                None => builder(site, timed_by_layer, None),
-            }
-        }
+        Sampling::Ask { root } => match sampling::ask(root, || site.enabled_check()) {
+            Asked::Dropped(ids) => Begin::Plain(Plain::new(site, Some(ids))),
+            Asked::Disabled => Begin::Plain(Plain::new(site, None)),
+            Asked::Build { timed_by_layer } => Begin::Build(Builder {
+                site,
+                timed_by_layer,
+                _unmarked: None,
+            }),
+        },
         // The parent decides, not the trace around the fn: no unsampled mark while the span is built.
         Sampling::Parent => builder(site, false, Some(Mark::set(None))),
         Sampling::Inherit => builder(site, false, None),
@@ -99,13 +101,11 @@ fn begin_open(site: &'static Site) -> Begin {
 #[inline(never)]
 fn start_open(site: &'static Site) -> Started {
     match site.sampling {
-        Sampling::Ask { root } => {
-            let (unsampled, timed_by_layer) = crate::traces::sampling::skip(root);
-            match unsampled {
-                Some(_) => Started::Plain(Plain::new(site, unsampled)),
-                None => start_built(site, timed_by_layer),
-            }
-        }
+        Sampling::Ask { root } => match sampling::ask(root, || site.enabled_check()) {
+            Asked::Dropped(ids) => Started::Plain(Plain::new(site, Some(ids))),
+            Asked::Disabled => Started::Plain(Plain::new(site, None)),
+            Asked::Build { timed_by_layer } => start_built(site, timed_by_layer),
+        },
         Sampling::Parent | Sampling::Inherit => match begin_open(site) {
             Begin::Plain(plain) => Started::Plain(plain),
             Begin::Build(builder) => Started::Span(builder.build(&[])),
@@ -113,12 +113,15 @@ fn start_open(site: &'static Site) -> Started {
     }
 }
 
+/// The span of a site the sampler and the subscriber both want.
 #[inline(never)]
 fn start_built(site: &'static Site, timed_by_layer: bool) -> Started {
-    match builder(site, timed_by_layer, None) {
-        Begin::Plain(plain) => Started::Plain(plain),
-        Begin::Build(builder) => Started::Span(builder.build(&[])),
-    }
+    let builder = Builder {
+        site,
+        timed_by_layer,
+        _unmarked: None,
+    };
+    Started::Span(builder.build(&[]))
 }
 
 /// A builder for `site`'s span, if the subscriber wants it.

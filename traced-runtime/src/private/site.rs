@@ -209,6 +209,17 @@ impl Site {
                 || tracing::dispatcher::get_default(|dispatch| dispatch.enabled(&self.meta)))
     }
 
+    /// [`Site::is_enabled`] as a check under a dispatcher the caller looks up itself. The interest is read
+    /// here, before that look-up: the first read registers the callsite, which asks the current dispatcher, and
+    /// inside `get_default` that would be no dispatcher at all.
+    #[inline]
+    pub(super) fn enabled_check(&'static self) -> impl Fn(&tracing::Dispatch) -> bool {
+        let interest = self.callsite.interest();
+        move |dispatch| {
+            !interest.is_never() && (interest.is_always() || dispatch.enabled(&self.meta))
+        }
+    }
+
     pub(super) fn meta(&'static self) -> &'static Metadata<'static> {
         &self.meta
     }

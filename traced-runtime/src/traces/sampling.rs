@@ -168,22 +168,50 @@ impl Drop for Mark {
     }
 }
 
-/// The ids of the dropped trace a new `#[traced]` span would belong to, when the sampler drops it (so the span
-/// need not be built): the trace running on this thread, or a new one for a dropped root. Also whether `traced`'s
-/// own pipeline is installed, whose span layer times spans itself.
+/// What the sampler and the subscriber say of a new `#[traced]` span, asked in one look-up of the dispatcher.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Asked {
+    /// The sampler drops it: the ids of the dropped trace it belongs to (the trace running on this thread, or a
+    /// new one for a dropped root), so the span need not be built.
+    Dropped(Unsampled),
+    /// The subscriber does not want it.
+    Disabled,
+    /// Build it; `timed_by_layer` when `traced`'s own pipeline is installed, whose span layer times spans itself.
+    Build {
+        /// See the variant.
+        timed_by_layer: bool,
+    },
+}
+
+/// Asks the sampler, then the subscriber (the check `enabled` makes, made only when the thread runs no dropped
+/// trace), of a new span.
 ///
 /// `root` is the `root` option: the span starts a trace whatever runs around it. Spans with an explicit
 /// `parent` never ask (their parent decides).
 #[inline]
-pub(crate) fn skip(root: bool) -> (Option<Unsampled>, bool) {
+pub(crate) fn ask<F: Fn(&tracing::Dispatch) -> bool>(
+    root: bool,
+    enabled: impl FnOnce() -> F,
+) -> Asked {
     if !root {
         if let Some(ids) = UNSAMPLED.with(Cell::get) {
-            return (Some(ids), false);
+            return Asked::Dropped(ids);
         }
     }
-    tracing::dispatcher::get_default(|dispatch| match dispatch.downcast_ref::<RootSampler>() {
-        Some(sampler) => (sampler.drops(root), true),
-        None => (None, false),
+    let enabled = enabled();
+    tracing::dispatcher::get_default(|dispatch| {
+        let timed_by_layer = match dispatch.downcast_ref::<RootSampler>() {
+            Some(sampler) => match sampler.drops(root) {
+                Some(ids) => return Asked::Dropped(ids),
+                None => true,
+            },
+            None => false,
+        };
+        if enabled(dispatch) {
+            Asked::Build { timed_by_layer }
+        } else {
+            Asked::Disabled
+        }
     })
 }
 
