@@ -156,3 +156,100 @@ fn nanos(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+    use std::time::Duration;
+
+    use opentelemetry::trace::TraceFlags;
+    use opentelemetry::{Array, KeyValue, Value};
+    use prost::Message as _;
+
+    use super::*;
+
+    fn log_record(n: u64, scope: &'static str) -> LogRecord {
+        let level = [
+            tracing::Level::TRACE,
+            tracing::Level::DEBUG,
+            tracing::Level::INFO,
+            tracing::Level::WARN,
+            tracing::Level::ERROR,
+        ][n as usize % 5];
+        let sampled = n % 3 != 0;
+        LogRecord {
+            time: UNIX_EPOCH + Duration::from_nanos(1_700_000_000_000_000_000 + n),
+            level,
+            body: match n % 4 {
+                0 => None,
+                1 => Some(String::new()),
+                2 => Some("é".repeat(100)),
+                _ => Some(format!("handled item {n}")),
+            },
+            attributes: vec![
+                KeyValue::new("i", n as i64),
+                KeyValue::new("user", "ann"),
+                KeyValue::new("ok", n % 2 == 0),
+                KeyValue::new("ratio", 0.5),
+                KeyValue::new("long", "x".repeat(200)),
+                KeyValue::new("list", Value::Array(Array::I64(vec![1, -2, 300]))),
+                KeyValue::new("code.line.number", 42_i64),
+            ],
+            dropped_attributes: (n % 2) as u32,
+            trace_id: if sampled {
+                TraceId::from(u128::MAX - u128::from(n))
+            } else {
+                TraceId::INVALID
+            },
+            span_id: if sampled {
+                SpanId::from(n + 1)
+            } else {
+                SpanId::INVALID
+            },
+            flags: TraceFlags::new(u8::from(sampled)),
+            scope: Cow::Borrowed(scope),
+        }
+    }
+
+    #[test]
+    fn log_records_decode_to_what_the_opentelemetry_proto_conversion_gives() {
+        let resource = ResourceAttributesWithSchema::from(
+            &Resource::builder()
+                .with_service_name("checkout")
+                .with_schema_url([], "https://opentelemetry.io/schemas/1.30.0")
+                .build(),
+        );
+        let encoded = EncodedResource::from(&resource);
+        let write = |records: &[LogRecord]| {
+            let mut out = Vec::new();
+            write_logs_request(&mut out, records, &encoded);
+            out
+        };
+        // Three scopes, the second appearing after the first records (a scope index per record from there), an
+        // empty scope name, and a record after another scope's returning to the first.
+        let records: Vec<LogRecord> = (0..13)
+            .map(|n| {
+                log_record(
+                    n,
+                    ["app", "app", "sqlx", "", "app", "hyper"][n as usize % 6],
+                )
+            })
+            .collect();
+        let decoded = ExportLogsServiceRequest::decode(write(&records).as_slice()).unwrap();
+        let expected = request(records.clone(), &resource);
+        assert_eq!(decoded, expected);
+        assert_eq!(
+            decoded.resource_logs[0]
+                .scope_logs
+                .iter()
+                .map(|scope| scope.log_records.len())
+                .collect::<Vec<_>>(),
+            [7, 2, 2, 2]
+        );
+        // Byte for byte, too: one scope, and records of every kind of body.
+        let one: Vec<LogRecord> = (0..4).map(|n| log_record(n, "app")).collect();
+        assert_eq!(write(&one), request(one.clone(), &resource).encode_to_vec());
+        // No records: a `ResourceLogs` with the resource and no scope, as the conversion gives.
+        assert_eq!(write(&[]), request(Vec::new(), &resource).encode_to_vec());
+    }
+}
