@@ -6,7 +6,7 @@
 
 use opentelemetry::trace::TraceContextExt;
 use std::collections::HashMap;
-use traced::config::SamplerConfig;
+use traced::config::{LogFormat, SamplerConfig};
 use traced::SpanExt;
 use tracing_subscriber::layer::SubscriberExt;
 
@@ -15,11 +15,17 @@ fn inner() -> bool {
     tracing::Span::current().is_none()
 }
 
+/// Whether the span of `#[traced]` was skipped, the nested one's too, and whether a `tracing` span and a
+/// `traced::span!` block inside reached the OpenTelemetry layer.
 #[traced::traced]
 fn outer() -> (bool, bool, bool) {
     let skipped = tracing::Span::current().is_none();
     let other = tracing::info_span!("not_traced");
     let other_in_otel = other.context().span().span_context().is_valid();
+    let block_in_otel = traced::span!("block"; {
+        tracing::Span::current().context().span().span_context().is_valid()
+    });
+    assert_eq!(block_in_otel, other_in_otel, "a block as any other span");
     (skipped, inner(), other_in_otel)
 }
 
@@ -30,39 +36,78 @@ async fn outer_async() -> bool {
     nested && inner()
 }
 
+/// How the pipeline's layer sits in the subscriber.
+#[derive(Clone, Copy, Debug)]
+enum Layout {
+    /// `Config::layer` in a subscriber of the application's.
+    Layer,
+    /// `Config::dispatch` without a log format: the log filter as the global filter.
+    Dispatch,
+    /// `Config::dispatch` beside a log format.
+    DispatchWithLogs,
+}
+
+const LAYOUTS: [Layout; 3] = [Layout::Layer, Layout::Dispatch, Layout::DispatchWithLogs];
+
 fn with_sampler<R>(sampler: SamplerConfig, body: impl FnOnce() -> R) -> R {
+    with_sampler_in(Layout::Layer, sampler, body)
+}
+
+fn with_sampler_in<R>(layout: Layout, sampler: SamplerConfig, body: impl FnOnce() -> R) -> R {
+    let log_format = match layout {
+        Layout::DispatchWithLogs => LogFormat::Compact,
+        Layout::Layer | Layout::Dispatch => LogFormat::None,
+    };
     let config = traced::Config::builder()
         .without_env()
         .with_sampler(sampler)
+        .with_log_format(log_format)
         .with_exporters([])
         .with_logs_exporters([])
         .build()
         .expect("config");
-    let (layer, _guard) = config.layer().expect("layer");
-    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), body)
+    match layout {
+        Layout::Layer => {
+            let (layer, _guard) = config.layer().expect("layer");
+            tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), body)
+        }
+        Layout::Dispatch | Layout::DispatchWithLogs => {
+            let (dispatch, _guard) = config.dispatch().expect("dispatch");
+            tracing::dispatcher::with_default(&dispatch, body)
+        }
+    }
 }
 
 #[test]
 fn a_dropped_trace_builds_no_span() {
-    let (skipped, nested_skipped, other_in_otel) = with_sampler(SamplerConfig::AlwaysOff, outer);
-    assert!(skipped && nested_skipped);
-    assert!(
-        !other_in_otel,
-        "a span inside a dropped trace reached the OTel layer"
-    );
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
-    assert!(with_sampler(SamplerConfig::ParentBasedAlwaysOff, || {
-        runtime.block_on(outer_async())
-    }));
+    for layout in LAYOUTS {
+        let (skipped, nested_skipped, other_in_otel) =
+            with_sampler_in(layout, SamplerConfig::AlwaysOff, outer);
+        assert!(skipped && nested_skipped, "{layout:?}");
+        assert!(
+            !other_in_otel,
+            "{layout:?}: a span inside a dropped trace reached the OTel layer"
+        );
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        assert!(
+            with_sampler_in(layout, SamplerConfig::ParentBasedAlwaysOff, || {
+                runtime.block_on(outer_async())
+            }),
+            "{layout:?}"
+        );
+    }
 }
 
 #[test]
 fn a_kept_trace_builds_spans() {
-    let (skipped, nested_skipped, other_in_otel) = with_sampler(SamplerConfig::AlwaysOn, outer);
-    assert!(!skipped && !nested_skipped);
-    assert!(other_in_otel);
+    for layout in LAYOUTS {
+        let (skipped, nested_skipped, other_in_otel) =
+            with_sampler_in(layout, SamplerConfig::AlwaysOn, outer);
+        assert!(!skipped && !nested_skipped, "{layout:?}");
+        assert!(other_in_otel, "{layout:?}");
+    }
 }
 
 #[test]

@@ -10,6 +10,14 @@ pub const CODE_FILE_PATH: &str = "code.file.path";
 pub const CODE_LINE_NUMBER: &str = "code.line.number";
 /// The column of the fn's name or of the block's `span!`, an OTLP integer.
 pub const CODE_COLUMN_NUMBER: &str = "code.column.number";
+/// The fields every `#[traced]` and `span!` span starts with, in this order: the runtime tells the callsites of
+/// the expansion from others by them.
+pub const CODE_FIELDS: [&str; 4] = [
+    CODE_FUNCTION_NAME,
+    CODE_FILE_PATH,
+    CODE_LINE_NUMBER,
+    CODE_COLUMN_NUMBER,
+];
 /// The span's duration in milliseconds, a float.
 pub const DURATION_MS: &str = "duration_ms";
 /// `true` when the future of an async fn or block was dropped before it completed.

@@ -18,10 +18,7 @@ use syn::{Block, Expr, ReturnType, Signature, Stmt, Type};
 
 use traced_conventions::error::{ERROR_CHAIN, ERROR_TYPE};
 use traced_conventions::otel::{KIND, STATUS_CODE, STATUS_DESCRIPTION};
-use traced_conventions::span::{
-    CANCELLED, CODE_COLUMN_NUMBER, CODE_FILE_PATH, CODE_FUNCTION_NAME, CODE_LINE_NUMBER,
-    DURATION_MS, RETURN_VALUE,
-};
+use traced_conventions::span::{CANCELLED, CODE_FIELDS, DURATION_MS, RETURN_VALUE};
 
 use crate::attr::{ErrMode, FieldValue, Level, Options};
 
@@ -373,12 +370,7 @@ fn site(
     let line = quote_spanned!(location=> ::core::line!());
     let column = quote_spanned!(location=> ::core::column!());
 
-    let mut names = vec![
-        CODE_FUNCTION_NAME,
-        CODE_FILE_PATH,
-        CODE_LINE_NUMBER,
-        CODE_COLUMN_NUMBER,
-    ];
+    let mut names = CODE_FIELDS.to_vec();
     let kind = match &options.kind {
         Some(kind) => {
             names.push(KIND);

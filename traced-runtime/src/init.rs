@@ -229,7 +229,7 @@ impl Config {
                 tracing_subscriber::registry()
                     .with(filter.with_not_internal())
                     .with(SamplingLayer::new(
-                        SpanLayer::new(core).and_then(logs),
+                        SkipInternal::under_log_filter(SpanLayer::new(core).and_then(logs)),
                         sampler,
                     )),
             )
@@ -239,7 +239,7 @@ impl Config {
                     .with(filter)
                     .with(fmt_layer(self.log_format))
                     .with(SamplingLayer::new(
-                        SkipInternal(SpanLayer::new(core).and_then(logs)),
+                        SkipInternal::beside_log_format(SpanLayer::new(core).and_then(logs)),
                         sampler,
                     )),
             )

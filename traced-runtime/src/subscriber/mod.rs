@@ -4,6 +4,7 @@ use std::fmt;
 use std::io::IsTerminal;
 
 use opentelemetry::trace::SpanContext;
+use traced_conventions::span::CODE_FIELDS;
 use tracing::field::{Field, Visit};
 use tracing::level_filters::LevelFilter;
 use tracing::span::{Attributes, Id, Record};
@@ -70,22 +71,67 @@ impl<S> Filter<S> for NotInternal {
     }
 }
 
-/// [`NotInternal`] applied by the OpenTelemetry layers' own callbacks instead of as their per-layer filter, for a
-/// subscriber whose log-format layer is interested in every span and event the log filter lets through, so that
-/// an interest of this layer's would add nothing: the spans `NotInternal` leaves out get no state (the layers
-/// ignore spans without one), its events are not passed on. What it saves is `Filtered`'s work on every callback
-/// of every span: a span lookup and a filter-state check on each enter, exit, record and close, about 600
-/// instructions a span. Under a subscriber of the application's own (`Config::layer`), whose other layers are
-/// unknown, the layer stays per-layer filtered.
-pub(crate) struct SkipInternal<L>(pub(crate) L);
+/// True for the callsite of a `#[traced]` fn or a `span!` block: its fields start with the `code.*` ones.
+fn is_site(meta: &Metadata<'_>) -> bool {
+    let fields = meta.fields();
+    meta.is_span()
+        && fields.len() >= CODE_FIELDS.len()
+        && fields
+            .iter()
+            .zip(CODE_FIELDS)
+            .all(|(field, name)| field.name() == name)
+}
+
+/// [`NotInternal`] applied by the OpenTelemetry layers' own callbacks instead of as their per-layer filter. What
+/// it saves is `Filtered`'s work on every callback of every span: a span lookup and a filter-state check on each
+/// enter, exit, record and close, about 600 instructions a span. The spans it leaves out get no state (the layers
+/// ignore spans without one), its events are not passed on. Under a subscriber of the application's own
+/// (`Config::layer`), whose other layers are unknown, the layer stays per-layer filtered.
+pub(crate) struct SkipInternal<L> {
+    layer: L,
+    /// Every check of [`NotInternal`], the targets' too; else only the checks that change from span to span.
+    targets: bool,
+}
+
+impl<L> SkipInternal<L> {
+    /// Beside a log format, which is interested in every span and event the log filter lets through: an
+    /// interest of this layer's would add nothing, so every check is made here.
+    pub(crate) fn beside_log_format(layer: L) -> Self {
+        SkipInternal {
+            layer,
+            targets: true,
+        }
+    }
+
+    /// Under [`LogFilter::with_not_internal`], which leaves out the internal targets by callsite and asks
+    /// [`NotInternal`] of every other span and event, except the spans of the expansion's sites: those it lets
+    /// through by callsite, so that a `#[traced]` span costs no `enabled` call of the whole subscriber. Whether
+    /// their trace was dropped and whether they run on the export thread is checked here, per span.
+    pub(crate) fn under_log_filter(layer: L) -> Self {
+        SkipInternal {
+            layer,
+            targets: false,
+        }
+    }
+
+    /// The span of `meta`, created now, is the pipeline's.
+    #[inline]
+    fn keeps_span<S>(&self, meta: &Metadata<'_>, ctx: &Context<'_, S>) -> bool {
+        if self.targets {
+            Filter::<S>::enabled(&NotInternal, meta, ctx)
+        } else {
+            !in_unsampled_trace() && !in_export_thread()
+        }
+    }
+}
 
 impl<S: Subscriber, L: Layer<S>> Layer<S> for SkipInternal<L> {
     fn on_register_dispatch(&self, subscriber: &tracing::Dispatch) {
-        self.0.on_register_dispatch(subscriber);
+        self.layer.on_register_dispatch(subscriber);
     }
 
     fn on_layer(&mut self, subscriber: &mut S) {
-        self.0.on_layer(subscriber);
+        self.layer.on_layer(subscriber);
     }
 
     /// Every callsite: which ones are enabled is for the log filter and the log format to say.
@@ -94,39 +140,40 @@ impl<S: Subscriber, L: Layer<S>> Layer<S> for SkipInternal<L> {
     }
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        if Filter::<S>::enabled(&NotInternal, attrs.metadata(), &ctx) {
-            self.0.on_new_span(attrs, id, ctx);
+        if self.keeps_span(attrs.metadata(), &ctx) {
+            self.layer.on_new_span(attrs, id, ctx);
         }
     }
 
     fn on_record(&self, span: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
-        self.0.on_record(span, values, ctx);
+        self.layer.on_record(span, values, ctx);
     }
 
     fn on_follows_from(&self, span: &Id, follows: &Id, ctx: Context<'_, S>) {
-        self.0.on_follows_from(span, follows, ctx);
+        self.layer.on_follows_from(span, follows, ctx);
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        if Filter::<S>::enabled(&NotInternal, event.metadata(), &ctx) {
-            self.0.on_event(event, ctx);
+        // Under the log filter, every event was asked about already: no event callsite is let through whole.
+        if !self.targets || Filter::<S>::enabled(&NotInternal, event.metadata(), &ctx) {
+            self.layer.on_event(event, ctx);
         }
     }
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
-        self.0.on_enter(id, ctx);
+        self.layer.on_enter(id, ctx);
     }
 
     fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
-        self.0.on_exit(id, ctx);
+        self.layer.on_exit(id, ctx);
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
-        self.0.on_close(id, ctx);
+        self.layer.on_close(id, ctx);
     }
 
     fn on_id_change(&self, old: &Id, new: &Id, ctx: Context<'_, S>) {
-        self.0.on_id_change(old, new, ctx);
+        self.layer.on_id_change(old, new, ctx);
     }
 
     #[allow(unsafe_code)]
@@ -135,7 +182,7 @@ impl<S: Subscriber, L: Layer<S>> Layer<S> for SkipInternal<L> {
             Some(std::ptr::from_ref(self).cast())
         } else {
             // SAFETY: forwarded to the inner layer, whose answer is for its own type.
-            unsafe { self.0.downcast_raw(id) }
+            unsafe { self.layer.downcast_raw(id) }
         }
     }
 }
@@ -183,7 +230,8 @@ pub(crate) struct LogFilter {
 
 impl LogFilter {
     /// This filter and [`NotInternal`] as one global filter, for a subscriber whose only consumers of spans and
-    /// events are the OpenTelemetry layers (no log format): the same verdicts as `NotInternal` per layer, without
+    /// events are the OpenTelemetry layers (no log format), wrapped in [`SkipInternal::under_log_filter`]: the
+    /// same verdicts as `NotInternal` per layer, without
     /// `Filtered`'s work on every callback of every span, and in one layer rather than two (each layer of a
     /// subscriber is a level every callback goes through, and a closing span walks down the levels from each).
     pub(crate) fn with_not_internal(mut self) -> Self {
@@ -235,10 +283,12 @@ impl<S: Subscriber> Layer<S> for LogFilter {
             return interest;
         }
         let ours = Filter::<S>::callsite_enabled(&NotInternal, metadata);
-        if ours.is_never() || ours.is_sometimes() {
-            ours
-        } else {
+        if ours.is_sometimes() && is_site(metadata) {
+            // The layer checks these spans itself (`SkipInternal::under_log_filter`); a `#[traced]` fn asks the
+            // sampler before it builds its span, so that in a dropped trace it builds none.
             interest
+        } else {
+            ours
         }
     }
 
@@ -494,6 +544,71 @@ mod tests {
             });
         });
         assert_eq!(seen.taken(), ["span work", "app paid"]);
+    }
+
+    /// A span with the fields of the expansion's sites, as `#[traced]` and `span!` write them.
+    fn site_span() -> tracing::Span {
+        tracing::info_span!(
+            "site",
+            code.function.name = "app::work",
+            code.file.path = "src/lib.rs",
+            code.line.number = 1,
+            code.column.number = 4
+        )
+    }
+
+    #[test]
+    fn under_the_log_filter_sites_are_let_through_by_callsite_and_checked_per_span() {
+        let seen = Seen::default();
+        let dispatch = tracing::Dispatch::new(
+            tracing_subscriber::registry()
+                .with(env_filter("info").unwrap().with_not_internal())
+                .with(SkipInternal::under_log_filter(seen.clone())),
+        );
+        tracing::dispatcher::with_default(&dispatch, || {
+            let site = site_span();
+            let plain = tracing::info_span!("plain");
+            let internal = tracing::info_span!(target: "h2", "stream");
+            let interest = |span: &tracing::Span| {
+                dispatch.register_callsite(span.metadata().expect("an enabled span"))
+            };
+            // No `enabled` call for the sites' spans; the other ones' are still asked about.
+            assert!(interest(&site).is_always());
+            assert!(interest(&plain).is_sometimes());
+            assert!(internal.is_disabled());
+            assert_eq!(seen.taken(), ["span site", "span plain"]);
+
+            let _dropped = crate::traces::sampling::Mark::set(Some(
+                crate::traces::sampling::Unsampled::for_test(),
+            ));
+            let site = site_span();
+            let plain = tracing::info_span!("plain");
+            assert!(!site.is_disabled(), "let through by its callsite");
+            assert!(plain.is_disabled());
+            assert!(
+                seen.taken().is_empty(),
+                "no span of a dropped trace reached the layer"
+            );
+            tracing::info!(target: "app", "paid");
+            assert_eq!(seen.taken(), ["app paid"], "events are not a trace's spans");
+        });
+    }
+
+    #[test]
+    fn beside_a_log_format_every_check_is_the_layers() {
+        let seen = Seen::default();
+        let subscriber = tracing_subscriber::registry()
+            .with(env_filter("info").unwrap())
+            .with(SkipInternal::beside_log_format(seen.clone()));
+        tracing::subscriber::with_default(subscriber, || {
+            let _spans = (site_span(), tracing::info_span!(target: "h2", "stream"));
+            tracing::info!(target: "tonic::transport", "sent");
+            let _dropped = crate::traces::sampling::Mark::set(Some(
+                crate::traces::sampling::Unsampled::for_test(),
+            ));
+            let _span = tracing::info_span!("plain");
+        });
+        assert_eq!(seen.taken(), ["span site"]);
     }
 
     #[test]
