@@ -116,6 +116,49 @@ fn ratio_zero_drops_and_ratio_one_keeps() {
     assert!(!with_sampler(SamplerConfig::ParentBasedTraceIdRatio(1.0), outer).0);
 }
 
+#[traced::traced(root)]
+fn own_trace() -> bool {
+    tracing::Span::current()
+        .context()
+        .span()
+        .span_context()
+        .is_sampled()
+}
+
+/// Whether this call's trace was kept, and the root fn's inside it.
+#[traced::traced]
+fn root_inside() -> (bool, bool) {
+    let kept = tracing::Span::current()
+        .context()
+        .span()
+        .span_context()
+        .is_sampled();
+    (kept, own_trace())
+}
+
+#[test]
+fn a_root_inside_a_dropped_trace_is_sampled_on_its_own() {
+    for layout in LAYOUTS {
+        let calls: Vec<(bool, bool)> =
+            with_sampler_in(layout, SamplerConfig::TraceIdRatio(0.5), || {
+                (0..200).map(|_| root_inside()).collect()
+            });
+        let roots_in_dropped: Vec<bool> = calls
+            .iter()
+            .filter(|(kept, _)| !kept)
+            .map(|&(_, root)| root)
+            .collect();
+        let kept = roots_in_dropped.iter().filter(|&&root| root).count();
+        // At a ratio of 0.5, about half of both: none of either in 200 calls has odds of 2^-100.
+        assert!(!roots_in_dropped.is_empty(), "{layout:?}: no trace dropped");
+        assert!(
+            kept > 0 && kept < roots_in_dropped.len(),
+            "{layout:?}: {kept} of the {} roots inside a dropped trace kept",
+            roots_in_dropped.len()
+        );
+    }
+}
+
 fn traceparent_here() -> String {
     let mut headers = HashMap::new();
     traced::propagation::inject_into_map(&mut headers);

@@ -81,15 +81,18 @@ pub fn start(site: &'static Site) -> Started {
 #[inline(never)]
 fn begin_open(site: &'static Site) -> Begin {
     match site.sampling {
-        Sampling::Ask { root } => match sampling::ask(root, || site.enabled_check()) {
-            Asked::Dropped(ids) => Begin::Plain(Plain::new(site, Some(ids))),
-            Asked::Disabled => Begin::Plain(Plain::new(site, None)),
-            Asked::Build { timed_by_layer } => Begin::Build(Builder {
-                site,
-                timed_by_layer,
-                _unmarked: None,
-            }),
-        },
+        Sampling::Ask { root } => {
+            let unmarked = unmarked_root(root);
+            match sampling::ask(root, || site.enabled_check()) {
+                Asked::Dropped(ids) => Begin::Plain(Plain::new(site, Some(ids))),
+                Asked::Disabled => Begin::Plain(Plain::new(site, None)),
+                Asked::Build { timed_by_layer } => Begin::Build(Builder {
+                    site,
+                    timed_by_layer,
+                    _unmarked: unmarked,
+                }),
+            }
+        }
         // The parent decides, not the trace around the fn: no unsampled mark while the span is built.
         Sampling::Parent => builder(site, false, Some(Mark::set(None))),
         Sampling::Inherit => builder(site, false, None),
@@ -101,11 +104,14 @@ fn begin_open(site: &'static Site) -> Begin {
 #[inline(never)]
 fn start_open(site: &'static Site) -> Started {
     match site.sampling {
-        Sampling::Ask { root } => match sampling::ask(root, || site.enabled_check()) {
-            Asked::Dropped(ids) => Started::Plain(Plain::new(site, Some(ids))),
-            Asked::Disabled => Started::Plain(Plain::new(site, None)),
-            Asked::Build { timed_by_layer } => start_built(site, timed_by_layer),
-        },
+        Sampling::Ask { root } => {
+            let unmarked = unmarked_root(root);
+            match sampling::ask(root, || site.enabled_check()) {
+                Asked::Dropped(ids) => Started::Plain(Plain::new(site, Some(ids))),
+                Asked::Disabled => Started::Plain(Plain::new(site, None)),
+                Asked::Build { timed_by_layer } => start_built(site, timed_by_layer, unmarked),
+            }
+        }
         Sampling::Parent | Sampling::Inherit => match begin_open(site) {
             Begin::Plain(plain) => Started::Plain(plain),
             Begin::Build(builder) => Started::Span(builder.build(&[])),
@@ -115,13 +121,20 @@ fn start_open(site: &'static Site) -> Started {
 
 /// The span of a site the sampler and the subscriber both want.
 #[inline(never)]
-fn start_built(site: &'static Site, timed_by_layer: bool) -> Started {
+fn start_built(site: &'static Site, timed_by_layer: bool, unmarked: Option<Mark>) -> Started {
     let builder = Builder {
         site,
         timed_by_layer,
-        _unmarked: None,
+        _unmarked: unmarked,
     };
     Started::Span(builder.build(&[]))
+}
+
+/// For a `root` fn inside a dropped trace, the thread's mark cleared until its span is built: the trace it starts
+/// is its own, sampled on its own, and the mark would keep its span from the pipeline (a dropped trace's spans are).
+#[inline]
+fn unmarked_root(root: bool) -> Option<Mark> {
+    (root && sampling::in_unsampled_trace()).then(|| Mark::set(None))
 }
 
 /// A builder for `site`'s span, if the subscriber wants it.
@@ -207,7 +220,7 @@ pub struct Builder {
     site: &'static Site,
     /// `traced`'s span layer records `duration_ms` from the span's own start and end: no clock read here.
     timed_by_layer: bool,
-    /// Held while the span of a fn with an explicit `parent` is built.
+    /// Held while the span of a fn with an explicit `parent`, or of a `root` fn inside a dropped trace, is built.
     _unmarked: Option<Mark>,
 }
 
