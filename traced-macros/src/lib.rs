@@ -36,7 +36,7 @@ use attr::{Ctxt, Options};
 /// | `err` | `err(Debug)`, `err(off)` | how an `Err` is described, or not recorded |
 /// | `ret` | `ret` | records the returned value as `return.value`; of a `Result`, the `Ok` value (the `Err` is the error) |
 /// | `parent` | `parent = cx` | explicit parent: a `tracing::Span`, an OpenTelemetry `Context`, a `SpanContext` or an `Option` of them; current while `fields` and `args` are evaluated |
-/// | `root` | `root` | starts a new trace |
+/// | `root` | `root` | starts a new trace, sampled on its own (inside a dropped trace too) |
 /// | `link` | `link = other_cx` | adds a link (repeatable) |
 /// | `crate` | `crate = my_traced` | path of a renamed `traced` dependency |
 /// | `skip` | `skip` | inside an instrumented impl block: leave this fn alone |
