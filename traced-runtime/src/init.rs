@@ -228,10 +228,13 @@ impl Config {
             Dispatch::new(
                 tracing_subscriber::registry()
                     .with(filter.with_not_internal())
-                    .with(SamplingLayer::new(
-                        SkipInternal::under_log_filter(SpanLayer::new(core).and_then(logs)),
-                        sampler,
-                    )),
+                    .with(
+                        SamplingLayer::new(
+                            SkipInternal::under_log_filter(SpanLayer::new(core).and_then(logs)),
+                            sampler,
+                        )
+                        .sole(),
+                    ),
             )
         } else {
             Dispatch::new(

@@ -619,8 +619,15 @@ fn config_with_bad_endpoint(protocol: Protocol, secret: &str) -> Config {
     )
 }
 
+#[traced::traced(args(n))]
+fn instrumented(n: i64) -> i64 {
+    n + 1
+}
+
 /// `Config::dispatch`: the subscriber `init` installs, used in a scope. With a log format and without, every span
-/// arrives, a transport's span does not, and the application's event inside it is on the span around it.
+/// arrives, a transport's span does not, and the application's event inside it is on the span around it; a
+/// `#[traced]` span carries its `code.*` attributes (without a log format they reach the layer from the site, not
+/// as field values).
 fn dispatch_exports_like_init(log_format: LogFormat) {
     let (receiver, mut config) = grpc();
     config.log_format = log_format;
@@ -628,6 +635,11 @@ fn dispatch_exports_like_init(log_format: LogFormat) {
     let (dispatch, guard) = config.dispatch().expect("pipeline");
     tracing::dispatcher::with_default(&dispatch, || {
         for i in 0..SPANS {
+            if i == SPANS - 1 {
+                // The last span is a `#[traced]` fn's.
+                assert_eq!(instrumented(41), 42);
+                continue;
+            }
             let span = tracing::info_span!("work", i);
             let _entered = span.enter();
             if i == 0 {
@@ -640,6 +652,33 @@ fn dispatch_exports_like_init(log_format: LogFormat) {
     });
     assert_all_arrived(&receiver, guard);
     let spans = receiver.spans();
+    let traced = spans
+        .iter()
+        .find(|s| s.name == "instrumented")
+        .expect("the #[traced] span");
+    let text = |key| match traced.attribute(key) {
+        Some(Value::StringValue(text)) => text.clone(),
+        other => panic!("{log_format:?}: {key} is {other:?}"),
+    };
+    assert!(
+        text("code.function.name").ends_with("::instrumented"),
+        "{log_format:?}"
+    );
+    assert!(
+        text("code.file.path").ends_with("pipeline_export.rs"),
+        "{log_format:?}"
+    );
+    for key in ["code.line.number", "code.column.number"] {
+        assert!(
+            matches!(traced.attribute(key), Some(Value::IntValue(n)) if *n > 0),
+            "{log_format:?}: {key}"
+        );
+    }
+    assert_eq!(
+        traced.attribute("n"),
+        Some(&Value::IntValue(41)),
+        "{log_format:?}"
+    );
     let first = spans
         .iter()
         .find(|s| s.attribute("i") == Some(&Value::IntValue(0)))

@@ -86,9 +86,13 @@ fn begin_open(site: &'static Site) -> Begin {
             match sampling::ask(root, || site.enabled_check()) {
                 Asked::Dropped(ids) => Begin::Plain(Plain::new(site, Some(ids))),
                 Asked::Disabled => Begin::Plain(Plain::new(site, None)),
-                Asked::Build { timed_by_layer } => Begin::Build(Builder {
+                Asked::Build {
+                    timed_by_layer,
+                    sole,
+                } => Begin::Build(Builder {
                     site,
                     timed_by_layer,
+                    sole,
                     _unmarked: unmarked,
                 }),
             }
@@ -109,7 +113,10 @@ fn start_open(site: &'static Site) -> Started {
             match sampling::ask(root, || site.enabled_check()) {
                 Asked::Dropped(ids) => Started::Plain(Plain::new(site, Some(ids))),
                 Asked::Disabled => Started::Plain(Plain::new(site, None)),
-                Asked::Build { timed_by_layer } => start_built(site, timed_by_layer, unmarked),
+                Asked::Build {
+                    timed_by_layer,
+                    sole,
+                } => start_built(site, timed_by_layer, sole, unmarked),
             }
         }
         Sampling::Parent | Sampling::Inherit => match begin_open(site) {
@@ -121,10 +128,16 @@ fn start_open(site: &'static Site) -> Started {
 
 /// The span of a site the sampler and the subscriber both want.
 #[inline(never)]
-fn start_built(site: &'static Site, timed_by_layer: bool, unmarked: Option<Mark>) -> Started {
+fn start_built(
+    site: &'static Site,
+    timed_by_layer: bool,
+    sole: bool,
+    unmarked: Option<Mark>,
+) -> Started {
     let builder = Builder {
         site,
         timed_by_layer,
+        sole,
         _unmarked: unmarked,
     };
     Started::Span(builder.build(&[]))
@@ -144,6 +157,7 @@ fn builder(site: &'static Site, timed_by_layer: bool, unmarked: Option<Mark>) ->
         Begin::Build(Builder {
             site,
             timed_by_layer,
+            sole: false,
             _unmarked: unmarked,
         })
     } else {
@@ -220,6 +234,9 @@ pub struct Builder {
     site: &'static Site,
     /// `traced`'s span layer records `duration_ms` from the span's own start and end: no clock read here.
     timed_by_layer: bool,
+    /// `traced`'s layers are the subscriber's only ones: the `code.*` values are not passed (the span layer takes
+    /// them from the site).
+    sole: bool,
     /// Held while the span of a fn with an explicit `parent`, or of a `root` fn inside a dropped trace, is built.
     _unmarked: Option<Mark>,
 }
@@ -231,7 +248,7 @@ impl Builder {
     pub fn build(self, values: &[Option<&dyn tracing::Value>]) -> Running {
         let site = self.site;
         let meta = site.meta();
-        let span = site.with_values(values, |values| {
+        let span = site.with_values(values, self.sole, |values| {
             let values = meta.fields().value_set_all(values);
             if site.sampling == (Sampling::Ask { root: true }) {
                 Span::new_root(meta, &values)
@@ -251,7 +268,7 @@ impl Builder {
     ) -> Running {
         let site = self.site;
         let meta = site.meta();
-        let span = site.with_values(values, |values| {
+        let span = site.with_values(values, self.sole, |values| {
             Span::child_of(
                 parent.tracing_parent(),
                 meta,

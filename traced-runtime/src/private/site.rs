@@ -225,26 +225,38 @@ impl Site {
     }
 
     /// Runs `f` with the values of every field: the `code.*` ones (and `otel.kind`) first, the fields recorded
-    /// later empty, `user` last.
+    /// later empty, `user` last. With `statics_only` (no layer but `traced`'s, which takes them from the site's
+    /// statics) the `code.*` values are left out, which saves visiting them.
     #[inline]
     pub(super) fn with_values<R>(
         &'static self,
         user: &[Option<&dyn tracing::Value>],
+        statics_only: bool,
         f: impl FnOnce(&[Option<&dyn tracing::Value>]) -> R,
     ) -> R {
         let function = self.function();
         let file = self.meta.file().unwrap_or_default();
-        let fixed: [Option<&dyn tracing::Value>; 5] = [
-            Some(&function),
-            Some(&file),
-            Some(&self.line),
-            Some(&self.column),
+        let code: [Option<&dyn tracing::Value>; STATIC_FIELDS] = if statics_only {
+            [None; STATIC_FIELDS]
+        } else {
+            [
+                Some(&function),
+                Some(&file),
+                Some(&self.line),
+                Some(&self.column),
+            ]
+        };
+        let fixed: [Option<&dyn tracing::Value>; STATIC_FIELDS + 1] = [
+            code[0],
+            code[1],
+            code[2],
+            code[3],
             match &self.kind {
                 Some(kind) => Some(kind),
                 None => None,
             },
         ];
-        let fixed = &fixed[..4 + usize::from(self.kind.is_some())];
+        let fixed = &fixed[..STATIC_FIELDS + usize::from(self.kind.is_some())];
         let total = self.meta.fields().len();
         let later = total - fixed.len() - self.user;
         debug_assert_eq!(

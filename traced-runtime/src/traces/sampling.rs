@@ -2,7 +2,7 @@
 //!
 //! tracing-opentelemetry asks the sampler only when a span starts (its first enter, or its close), after the
 //! `tracing` span, its registry slot and its OpenTelemetry builder were allocated and filled: a dropped trace
-//! costs about as much as a kept one. `#[traced]` asks [`skip`] first, and a span that the sampler would drop
+//! costs about as much as a kept one. `#[traced]` calls [`ask`] first, and a span that the sampler would drop
 //! is never built:
 //!
 //! - the pipeline's [`RootSampler`] is found through the current dispatcher (the [`SamplingLayer`] that
@@ -86,7 +86,7 @@ thread_local! {
     static UNSAMPLED: Cell<Option<Unsampled>> = const { Cell::new(None) };
     /// State of [`next_id`]; 0 until first seeded.
     static ID_STATE: Cell<u64> = const { Cell::new(0) };
-    /// The trace id [`skip`] drew and kept for the root about to start, or 0.
+    /// The trace id [`RootSampler::drops`] drew and kept for the root about to start, or 0.
     static NEXT_TRACE_ID: Cell<u128> = const { Cell::new(0) };
 }
 
@@ -180,6 +180,8 @@ pub(crate) enum Asked {
     Build {
         /// See the variant.
         timed_by_layer: bool,
+        /// The pipeline's layers are the subscriber's only ones (see [`SamplingLayer::sole`]).
+        sole: bool,
     },
 }
 
@@ -200,15 +202,18 @@ pub(crate) fn ask<F: Fn(&tracing::Dispatch) -> bool>(
     }
     let enabled = enabled();
     tracing::dispatcher::get_default(|dispatch| {
-        let timed_by_layer = match dispatch.downcast_ref::<RootSampler>() {
-            Some(sampler) => match sampler.drops(root) {
+        let (timed_by_layer, sole) = match dispatch.downcast_ref::<Head>() {
+            Some(head) => match head.sampler.drops(root) {
                 Some(ids) => return Asked::Dropped(ids),
-                None => true,
+                None => (true, head.sole),
             },
-            None => false,
+            None => (false, false),
         };
         if enabled(dispatch) {
-            Asked::Build { timed_by_layer }
+            Asked::Build {
+                timed_by_layer,
+                sole,
+            }
         } else {
             Asked::Disabled
         }
@@ -314,8 +319,8 @@ fn has_parent() -> bool {
     Context::map_current(|cx| cx.has_active_span())
 }
 
-/// The SDK's random ids, except the trace id of a root [`skip`] already judged: that one is used as drawn, so
-/// the SDK's ratio sampler reaches the same decision.
+/// The SDK's random ids, except the trace id of a root [`RootSampler::drops`] already judged: that one is used as
+/// drawn, so the SDK's ratio sampler reaches the same decision.
 #[derive(Debug, Default)]
 pub(crate) struct DecidedIdGenerator(RandomIdGenerator);
 
@@ -332,17 +337,39 @@ impl IdGenerator for DecidedIdGenerator {
     }
 }
 
-/// The OpenTelemetry layer of a pipeline, carrying its [`RootSampler`] where [`skip`] finds it (through
-/// `Dispatch::downcast_ref`). Everything else is the inner layer's.
+/// What a `#[traced]` span asks of the pipeline before it is built, found through `Dispatch::downcast_ref`.
+#[derive(Clone, Copy, Debug)]
+struct Head {
+    sampler: RootSampler,
+    /// See [`SamplingLayer::sole`].
+    sole: bool,
+}
+
+/// The OpenTelemetry layer of a pipeline, carrying its [`RootSampler`] where [`ask`] finds it
+/// (through `Dispatch::downcast_ref`). Everything else is the inner layer's.
 #[derive(Debug)]
 pub(crate) struct SamplingLayer<L> {
     inner: L,
-    sampler: RootSampler,
+    head: Head,
 }
 
 impl<L> SamplingLayer<L> {
     pub(crate) fn new(inner: L, sampler: RootSampler) -> Self {
-        SamplingLayer { inner, sampler }
+        SamplingLayer {
+            inner,
+            head: Head {
+                sampler,
+                sole: false,
+            },
+        }
+    }
+
+    /// The pipeline's layers are the subscriber's only ones, under its log filter (no log format): no other layer
+    /// reads a span's fields, so a `#[traced]` span need not pass the values its span layer takes from the
+    /// site's statics (the `code.*` ones), which saves visiting them.
+    pub(crate) fn sole(mut self) -> Self {
+        self.head.sole = true;
+        self
     }
 }
 
@@ -405,8 +432,8 @@ impl<S: Subscriber, L: Layer<S>> Layer<S> for SamplingLayer<L> {
 
     #[allow(unsafe_code)]
     unsafe fn downcast_raw(&self, id: std::any::TypeId) -> Option<*const ()> {
-        if id == std::any::TypeId::of::<RootSampler>() {
-            return Some(std::ptr::from_ref(&self.sampler).cast());
+        if id == std::any::TypeId::of::<Head>() {
+            return Some(std::ptr::from_ref(&self.head).cast());
         }
         if id == std::any::TypeId::of::<Self>() {
             return Some(std::ptr::from_ref(self).cast());
