@@ -100,6 +100,31 @@ fn a_dropped_trace_builds_no_span() {
     }
 }
 
+#[traced::traced]
+fn block_inside() -> bool {
+    traced::span!("block"; { tracing::Span::current().is_none() })
+}
+
+#[test]
+fn without_a_log_format_a_block_in_a_dropped_trace_builds_no_span() {
+    assert!(with_sampler_in(
+        Layout::Dispatch,
+        SamplerConfig::AlwaysOff,
+        block_inside
+    ));
+    assert!(!with_sampler_in(
+        Layout::Dispatch,
+        SamplerConfig::AlwaysOn,
+        block_inside
+    ));
+    // A log format still sees it.
+    assert!(!with_sampler_in(
+        Layout::DispatchWithLogs,
+        SamplerConfig::AlwaysOff,
+        block_inside
+    ));
+}
+
 #[test]
 fn a_kept_trace_builds_spans() {
     for layout in LAYOUTS {

@@ -99,6 +99,12 @@ fn begin_open(site: &'static Site) -> Begin {
         }
         // The parent decides, not the trace around the fn: no unsampled mark while the span is built.
         Sampling::Parent => builder(site, false, Some(Mark::set(None))),
+        // A block inside a dropped trace is left out of the pipeline by the span layer; with no layer but
+        // `traced`'s its span is not built at all, as the filter answered before the callsites of blocks were let
+        // through (`subscriber::SkipInternal::under_log_filter`).
+        Sampling::Inherit if sampling::in_unsampled_trace() && sampling::sole_pipeline() => {
+            Begin::Plain(Plain::new(site, None))
+        }
         Sampling::Inherit => builder(site, false, None),
     }
 }

@@ -220,6 +220,15 @@ pub(crate) fn ask<F: Fn(&tracing::Dispatch) -> bool>(
     })
 }
 
+/// True when the current dispatcher is `traced`'s with no layer but its own (see [`SamplingLayer::sole`]).
+pub(crate) fn sole_pipeline() -> bool {
+    tracing::dispatcher::get_default(|dispatch| {
+        dispatch
+            .downcast_ref::<Head>()
+            .is_some_and(|head| head.sole)
+    })
+}
+
 /// The sampler of one pipeline, as far as it can decide without the SDK: roots, and `always_off`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) enum RootSampler {
