@@ -1,8 +1,11 @@
-//! Test support: runs code under a real OpenTelemetry pipeline (`traced`'s own, or with `TRACED_TEST_LAYER=stock`
-//! tracing-opentelemetry's layer over the SDK, both into an in-memory exporter) and returns the spans it
-//! exported; the accessors for assertions are those of `traced_test_support::span`.
+//! Test support: runs code under a real OpenTelemetry pipeline (`traced`'s own as `Config::layer` in a registry,
+//! with `TRACED_TEST_LAYER=dispatch` the whole subscriber `Config::dispatch` builds (no log format: the span
+//! subscriber without a registry), or with `TRACED_TEST_LAYER=stock` tracing-opentelemetry's layer over the SDK,
+//! all into an in-memory exporter) and returns the spans it exported; the accessors for assertions are those of
+//! `traced_test_support::span`.
 #![allow(dead_code)]
 
+use std::fmt::Display;
 use std::future::Future;
 use std::time::Duration;
 
@@ -26,7 +29,7 @@ pub fn capture<R>(body: impl FnOnce() -> R) -> (R, Spans) {
 /// `code.file.path` and `code.line.number` itself, pointing at the fn rather than at the attribute.
 pub fn capture_with<F, R>(filter: F, body: impl FnOnce() -> R) -> (R, Spans)
 where
-    F: Layer<Registry> + Send + Sync + 'static,
+    F: Layer<Registry> + Display + Send + Sync + 'static,
 {
     let pipeline = Pipeline::new(filter);
     let result = tracing::dispatcher::with_default(&pipeline.dispatch, body);
@@ -88,7 +91,7 @@ type Finish = dyn FnOnce(&InMemorySpanExporter) -> Vec<SpanData>;
 impl Pipeline {
     fn new<F>(filter: F) -> Self
     where
-        F: Layer<Registry> + Send + Sync + 'static,
+        F: Layer<Registry> + Display + Send + Sync + 'static,
     {
         let exporter = InMemorySpanExporter::default();
         if std::env::var("TRACED_TEST_LAYER").as_deref() == Ok("stock") {
@@ -121,24 +124,32 @@ impl Pipeline {
         configure: impl FnOnce(ConfigBuilder) -> ConfigBuilder,
     ) -> Self
     where
-        F: Layer<Registry> + Send + Sync + 'static,
+        F: Layer<Registry> + Display + Send + Sync + 'static,
     {
+        let whole = std::env::var("TRACED_TEST_LAYER").as_deref() == Ok("dispatch");
         let builder = traced::Config::builder()
             .without_env()
             .with_sampler(SamplerConfig::AlwaysOn)
             .with_exporters([])
             .with_logs_exporters([])
             .with_span_exporter(exporter.clone())
-            .with_log_filter("trace")
+            // The filter as the pipeline's own log filter (a level and `Targets` print as directives).
+            .with_log_filter(if whole {
+                filter.to_string()
+            } else {
+                "trace".to_owned()
+            })
             .with_log_format(LogFormat::None);
-        let (layer, guard) = configure(builder)
-            .build()
-            .expect("test config")
-            .layer()
-            .expect("traced pipeline");
-        let subscriber = tracing_subscriber::registry().with(filter).with(layer);
+        let config = configure(builder).build().expect("test config");
+        let (dispatch, guard) = if whole {
+            config.dispatch().expect("traced pipeline")
+        } else {
+            let (layer, guard) = config.layer().expect("traced pipeline");
+            let subscriber = tracing_subscriber::registry().with(filter).with(layer);
+            (tracing::Dispatch::new(subscriber), guard)
+        };
         Pipeline {
-            dispatch: tracing::Dispatch::new(subscriber),
+            dispatch,
             exporter,
             // Read before the guard drops: its shutdown clears the in-memory exporter.
             finish: Box::new(move |exporter| {

@@ -24,8 +24,9 @@ use crate::subscriber::{env_filter, fmt_layer, NotInternal, SkipInternal};
 use crate::traces::processor::BatchProcessor;
 use crate::traces::queue::SpanSink;
 use crate::traces::sampler;
-use crate::traces::sampling::{DecidedIdGenerator, RootSampler, SamplingLayer};
+use crate::traces::sampling::{DecidedIdGenerator, Head, RootSampler, SamplingLayer};
 use crate::traces::span_layer::{Core, SpanLayer};
+use crate::traces::span_subscriber::SpanSubscriber;
 use crate::traces::tail::RecordDropped;
 use crate::{resource, Error};
 
@@ -222,9 +223,14 @@ impl Config {
         // One filter for both: the log layer finds the spans the span layer keeps. Not `Filtered`, whose work on
         // every callback of every span is the dearer way to the same verdicts: alone, `NotInternal` joins the log
         // filter as the global filter; beside a log format (which keeps seeing what the export leaves out), the
-        // layers apply it themselves.
+        // layers apply it themselves. With nothing but the span layer to consume spans (no log format, no log
+        // export), the spans skip the registry too: `SpanSubscriber` keeps them.
         let sampler = RootSampler::of(self);
-        let dispatch = if self.log_format == LogFormat::None {
+        let dispatch = if self.log_format == LogFormat::None && logs.is_none() {
+            Dispatch::new(
+                SpanSubscriber::new(core, Head::sole(sampler)).with(filter.with_not_internal()),
+            )
+        } else if self.log_format == LogFormat::None {
             Dispatch::new(
                 tracing_subscriber::registry()
                     .with(filter.with_not_internal())

@@ -230,7 +230,8 @@ pub(crate) struct LogFilter {
 
 impl LogFilter {
     /// This filter and [`NotInternal`] as one global filter, for a subscriber whose only consumers of spans and
-    /// events are the OpenTelemetry layers (no log format), wrapped in [`SkipInternal::under_log_filter`]: the
+    /// events are the OpenTelemetry layers (no log format), wrapped in [`SkipInternal::under_log_filter`] (or
+    /// above the span subscriber, which makes the same checks): the
     /// same verdicts as `NotInternal` per layer, without `Filtered`'s work on every callback of every span, and in
     /// one layer rather than two (each layer of a subscriber is a level every callback goes through, and a closing
     /// span walks down the levels from each).

@@ -348,10 +348,20 @@ impl IdGenerator for DecidedIdGenerator {
 
 /// What a `#[traced]` span asks of the pipeline before it is built, found through `Dispatch::downcast_ref`.
 #[derive(Clone, Copy, Debug)]
-struct Head {
+pub(crate) struct Head {
     sampler: RootSampler,
     /// See [`SamplingLayer::sole`].
     sole: bool,
+}
+
+impl Head {
+    /// The head of a subscriber whose only consumers of spans are `traced`'s (see [`SamplingLayer::sole`]).
+    pub(crate) fn sole(sampler: RootSampler) -> Head {
+        Head {
+            sampler,
+            sole: true,
+        }
+    }
 }
 
 /// The OpenTelemetry layer of a pipeline, carrying its [`RootSampler`] where [`ask`] finds it

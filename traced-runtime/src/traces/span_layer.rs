@@ -226,9 +226,85 @@ impl Core {
             parent_sampled: started.parent_sampled,
         });
     }
+
+    /// The state of a span created now under `parent`: its name, its origin, the callsite's statics and its
+    /// fields.
+    pub(crate) fn new_state(&self, attrs: &Attributes<'_>, parent: Context) -> SpanState {
+        let metadata = attrs.metadata();
+        // The fields, the thread and the target.
+        let name = NAMED.take().unwrap_or(metadata.name());
+        let mut state = SpanState::new(name, attrs.fields().len() + 3, parent);
+        let limits = &self.limits;
+        THREAD.with(|(thread_id, name)| {
+            state.push_origin(*thread_id, name.as_ref(), metadata.target(), limits);
+        });
+        state.context_at = state.attributes.len();
+        let statics = BUILDING
+            .with(Cell::get)
+            .filter(|statics| std::ptr::eq(statics.meta, metadata));
+        let skip = statics.map_or(0, |statics| {
+            state.push_callsite_attributes(&statics.attributes, limits);
+            statics.attributes.attributes().len()
+        });
+        attrs.record(&mut SpanFields {
+            state: &mut state,
+            limits,
+            skip,
+        });
+        state
+    }
+
+    /// Records `values` on `state`, if it is recording. The caller holds a [`Visiting`] guard.
+    pub(crate) fn record(&self, state: &mut SpanState, values: &Record<'_>) {
+        if state.is_recording() {
+            values.record(&mut SpanFields {
+                state,
+                limits: &self.limits,
+                skip: 0,
+            });
+        }
+    }
+
+    /// Records `event` on `state` (the span it belongs to) as a span event; an `ERROR` event sets the status.
+    /// The caller holds a [`Visiting`] guard.
+    pub(crate) fn record_event(&self, state: &mut SpanState, event: &tracing::Event<'_>) {
+        if !state.is_recording() {
+            return;
+        }
+        let normalized = event.normalized_metadata();
+        let metadata = normalized.as_ref().unwrap_or_else(|| event.metadata());
+        let target = match &normalized {
+            Some(normalized) => KeyValue::new(TARGET, normalized.target().to_owned()),
+            None => KeyValue::new(TARGET, event.metadata().target()),
+        };
+        let mut fields = EventFields {
+            name: None,
+            attributes: vec![KeyValue::new(LEVEL, metadata.level().as_str()), target],
+            span: state,
+            limits: &self.limits,
+        };
+        event.record(&mut fields);
+        let EventFields {
+            name, attributes, ..
+        } = fields;
+        if *metadata.level() == tracing::Level::ERROR && state.status == Status::Unset {
+            state.status = Status::error("");
+        }
+        let name = name.unwrap_or(Cow::Borrowed(event.metadata().name()));
+        state.push_event(
+            Event::new(name, SystemTime::now(), attributes, 0),
+            &self.limits,
+        );
+    }
+
+    /// Sends the span of `meta` with `state` to the export queue when it closes (see [`Core::finish`]).
+    pub(crate) fn close(&self, state: SpanState, meta: &Metadata<'_>) {
+        self.finish(state, meta.fields().field(DURATION_MS).is_some());
+    }
 }
 
-/// One span while it is open: what the SDK would keep in its span, kept in the registry's extensions.
+/// One span while it is open: what the SDK would keep in its span, kept in the registry's extensions (or in a slot
+/// of the [`SpanSubscriber`](super::span_subscriber::SpanSubscriber)).
 #[derive(Debug)]
 pub(crate) struct SpanState {
     name: Cow<'static, str>,
@@ -789,27 +865,7 @@ where
         }
         let Some(span) = ctx.span(id) else { return };
         let parent = self.parent(attrs, &ctx);
-        let metadata = attrs.metadata();
-        // The fields, the thread and the target.
-        let name = NAMED.take().unwrap_or(metadata.name());
-        let mut state = SpanState::new(name, attrs.fields().len() + 3, parent);
-        let limits = &self.core.limits;
-        THREAD.with(|(thread_id, name)| {
-            state.push_origin(*thread_id, name.as_ref(), metadata.target(), limits);
-        });
-        state.context_at = state.attributes.len();
-        let statics = BUILDING
-            .with(Cell::get)
-            .filter(|statics| std::ptr::eq(statics.meta, metadata));
-        let skip = statics.map_or(0, |statics| {
-            state.push_callsite_attributes(&statics.attributes, limits);
-            statics.attributes.attributes().len()
-        });
-        attrs.record(&mut SpanFields {
-            state: &mut state,
-            limits,
-            skip,
-        });
+        let state = self.core.new_state(attrs, parent);
         span.extensions_mut().insert(state);
     }
 
@@ -820,13 +876,7 @@ where
         let Some(span) = ctx.span(id) else { return };
         let mut extensions = span.extensions_mut();
         if let Some(state) = extensions.get_mut::<SpanState>() {
-            if state.is_recording() {
-                values.record(&mut SpanFields {
-                    state,
-                    limits: &self.core.limits,
-                    skip: 0,
-                });
-            }
+            self.core.record(state, values);
         }
     }
 
@@ -864,37 +914,10 @@ where
         let Some(span) = span.and_then(with_state_or_above) else {
             return;
         };
-        let normalized = event.normalized_metadata();
-        let metadata = normalized.as_ref().unwrap_or_else(|| event.metadata());
         let mut extensions = span.extensions_mut();
-        let Some(state) = extensions.get_mut::<SpanState>() else {
-            return;
-        };
-        if !state.is_recording() {
-            return;
+        if let Some(state) = extensions.get_mut::<SpanState>() {
+            self.core.record_event(state, event);
         }
-        let target = match &normalized {
-            Some(normalized) => KeyValue::new(TARGET, normalized.target().to_owned()),
-            None => KeyValue::new(TARGET, event.metadata().target()),
-        };
-        let mut fields = EventFields {
-            name: None,
-            attributes: vec![KeyValue::new(LEVEL, metadata.level().as_str()), target],
-            span: state,
-            limits: &self.core.limits,
-        };
-        event.record(&mut fields);
-        let EventFields {
-            name, attributes, ..
-        } = fields;
-        if *metadata.level() == tracing::Level::ERROR && state.status == Status::Unset {
-            state.status = Status::error("");
-        }
-        let name = name.unwrap_or(Cow::Borrowed(event.metadata().name()));
-        state.push_event(
-            Event::new(name, SystemTime::now(), attributes, 0),
-            &self.core.limits,
-        );
     }
 
     fn on_enter(&self, id: &Id, ctx: LayerContext<'_, S>) {
@@ -931,8 +954,7 @@ where
         let Some(span) = ctx.span(&id) else { return };
         let state = span.extensions_mut().remove::<SpanState>();
         if let Some(state) = state {
-            let timed = span.metadata().fields().field(DURATION_MS).is_some();
-            self.core.finish(state, timed);
+            self.core.close(state, span.metadata());
         }
     }
 
@@ -970,14 +992,15 @@ pub(crate) fn visiting() -> bool {
 /// Set while the layer holds a span's state and runs the application's `Debug` and `Display` code on field
 /// values: an event or a span made by that code must not reach for a state that is locked already (a deadlock),
 /// so the layer ignores it, as tracing-opentelemetry's does.
-struct Visiting;
+pub(crate) struct Visiting;
 
 impl Visiting {
-    fn now() -> bool {
+    pub(crate) fn now() -> bool {
         VISITING.with(Cell::get)
     }
 
-    fn enter() -> Option<Visiting> {
+    /// The guard, unless the thread is visiting already.
+    pub(crate) fn enter() -> Option<Visiting> {
         (!VISITING.with(|visiting| visiting.replace(true))).then_some(Visiting)
     }
 }
