@@ -230,10 +230,22 @@ impl Core {
     /// The state of a span created now under `parent`: its name, its origin, the callsite's statics and its
     /// fields.
     pub(crate) fn new_state(&self, attrs: &Attributes<'_>, parent: Context) -> SpanState {
-        let metadata = attrs.metadata();
+        let mut state = Core::empty_state(attrs, parent);
+        self.fill_state(&mut state, attrs);
+        state
+    }
+
+    /// [`Core::new_state`] before [`Core::fill_state`]: the name, the start, room for the attributes.
+    pub(crate) fn empty_state(attrs: &Attributes<'_>, parent: Context) -> SpanState {
         // The fields, the thread and the target.
-        let name = NAMED.take().unwrap_or(metadata.name());
-        let mut state = SpanState::new(name, attrs.fields().len() + 3, parent);
+        let name = NAMED.take().unwrap_or(attrs.metadata().name());
+        SpanState::new(name, attrs.fields().len() + 3, parent)
+    }
+
+    /// Records the origin, the callsite's statics and the fields of a new span on its [empty
+    /// state](Core::empty_state), where it is to stay: the state is not moved again.
+    pub(crate) fn fill_state(&self, state: &mut SpanState, attrs: &Attributes<'_>) {
+        let metadata = attrs.metadata();
         let limits = &self.limits;
         THREAD.with(|(thread_id, name)| {
             state.push_origin(*thread_id, name.as_ref(), metadata.target(), limits);
@@ -247,11 +259,10 @@ impl Core {
             statics.attributes.attributes().len()
         });
         attrs.record(&mut SpanFields {
-            state: &mut state,
+            state,
             limits,
             skip,
         });
-        state
     }
 
     /// Records `values` on `state`, if it is recording. The caller holds a [`Visiting`] guard.

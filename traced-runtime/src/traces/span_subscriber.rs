@@ -206,6 +206,17 @@ impl SpanSubscriber {
     /// Drops a child's reference to its parent: through the whole subscriber when it is the thread's default, so
     /// that the layers above see the parent close too (as the registry does), else here.
     fn release(&self, parent: Id) {
+        // Nearly always the parent has other references (its own handle): one fewer, and nothing closes.
+        if let Some(slot) = slot(&parent) {
+            let more = slot
+                .refs
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |refs| {
+                    (refs > 1).then(|| refs - 1)
+                });
+            if more.is_ok() {
+                return;
+            }
+        }
         let mut parent = Some(parent);
         tracing::dispatcher::get_default(|dispatch| {
             let ours = dispatch
@@ -271,15 +282,18 @@ impl Subscriber for SpanSubscriber {
         };
         // What `SkipInternal::under_log_filter` checks: the log filter let the rest through already.
         let keep = !Visiting::now() && !in_unsampled_trace() && !in_export_thread();
-        let state = keep.then(|| {
-            let cx = self.parent_context(attrs);
-            self.core.new_state(attrs, cx)
-        });
-        *lock(&slot.open) = Open {
-            meta: Some(attrs.metadata()),
-            parent,
-            state,
-        };
+        {
+            // No other thread knows the slot yet: its lock is held while the fields are visited, so that the
+            // state is made where it stays (a move of the whole state, about 340 bytes, is a copy each).
+            let mut open = lock(&slot.open);
+            open.meta = Some(attrs.metadata());
+            open.parent = parent;
+            if keep {
+                let cx = self.parent_context(attrs);
+                let state = open.state.insert(Core::empty_state(attrs, cx));
+                self.core.fill_state(state, attrs);
+            }
+        }
         slot.refs.store(1, Ordering::Release);
         let generation = slot.generation.load(Ordering::Relaxed);
         Id::from_u64(u64::from(generation) << 32 | u64::from(index + 1))
@@ -392,14 +406,17 @@ impl Subscriber for SpanSubscriber {
         if slot.refs.fetch_sub(1, Ordering::AcqRel) != 1 {
             return false;
         }
-        let open = std::mem::take(&mut *lock(&slot.open));
+        let (state, meta, parent) = {
+            let mut open = lock(&slot.open);
+            (open.state.take(), open.meta.take(), open.parent.take())
+        };
         // Stale ids stop finding the slot before it is reused.
         slot.generation.fetch_add(1, Ordering::Release);
         free_slot((id.into_u64() as u32) - 1);
-        if let (Some(state), Some(meta)) = (open.state, open.meta) {
+        if let (Some(state), Some(meta)) = (state, meta) {
             self.core.close(state, meta);
         }
-        if let Some(parent) = open.parent {
+        if let Some(parent) = parent {
             self.release(parent);
         }
         true
