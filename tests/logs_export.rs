@@ -62,7 +62,20 @@ fn work(items: u64) {
 /// Runs `body` under `config`'s pipeline (as `Config::layer` builds it, with `log` records forwarded) and shuts
 /// it down, which must succeed; returns the final counters.
 fn run(config: Config, body: impl FnOnce()) -> traced::Stats {
-    let (result, stats) = run_to_shutdown(config, body);
+    run_in(Layout::Layer, config, body)
+}
+
+/// How the pipeline is installed: `Config::layer` in a registry, or the whole subscriber `Config::dispatch`
+/// builds (without a log format: `traced`'s span subscriber, no registry).
+#[derive(Clone, Copy)]
+enum Layout {
+    Layer,
+    Dispatch,
+}
+
+/// [`run`] in `layout`.
+fn run_in(layout: Layout, config: Config, body: impl FnOnce()) -> traced::Stats {
+    let (result, stats) = run_to_shutdown_in(layout, config, body);
     result.expect("shutdown");
     stats
 }
@@ -72,9 +85,22 @@ fn run_to_shutdown(
     config: Config,
     body: impl FnOnce(),
 ) -> (Result<(), traced::Error>, traced::Stats) {
-    let (layer, guard) = config.layer().expect("pipeline");
-    let subscriber = tracing_subscriber::registry().with(layer);
-    let dispatch = tracing::Dispatch::new(subscriber);
+    run_to_shutdown_in(Layout::Layer, config, body)
+}
+
+fn run_to_shutdown_in(
+    layout: Layout,
+    config: Config,
+    body: impl FnOnce(),
+) -> (Result<(), traced::Error>, traced::Stats) {
+    let (dispatch, guard) = match layout {
+        Layout::Layer => {
+            let (layer, guard) = config.layer().expect("pipeline");
+            let subscriber = tracing_subscriber::registry().with(layer);
+            (tracing::Dispatch::new(subscriber), guard)
+        }
+        Layout::Dispatch => config.dispatch().expect("pipeline"),
+    };
     // The `log` crate has one global logger; it forwards to the current dispatcher.
     let _ = tracing_log::LogTracer::init();
     tracing::dispatcher::with_default(&dispatch, body);
@@ -91,8 +117,13 @@ fn one<'a>(records: &'a [ReceivedLog], body: &str) -> &'a ReceivedLog {
 }
 
 fn exports_correlated_records(protocol: Protocol) {
+    exports_correlated_records_in(Layout::Layer, protocol);
+}
+
+fn exports_correlated_records_in(layout: Layout, protocol: Protocol) {
     let receiver = Receiver::start();
-    let stats = run(config(protocol, &endpoints_of(&receiver, protocol)), || {
+    let config = config(protocol, &endpoints_of(&receiver, protocol));
+    let stats = run_in(layout, config, || {
         tracing::info!("outside any span");
         let request = tracing::info_span!("request", tenant.id = "acme");
         let _request = request.enter();
@@ -173,6 +204,12 @@ fn assert_records(receiver: &Receiver, records: &[ReceivedLog], stats: &traced::
     let outside = one(records, "outside any span");
     assert!(outside.trace_id.is_empty() && outside.span_id.is_empty());
     assert!(outside.attribute("tenant.id").is_none());
+}
+
+/// The same records through the whole subscriber (the span subscriber reads the spans, not a registry).
+#[test]
+fn records_through_the_whole_subscriber() {
+    exports_correlated_records_in(Layout::Dispatch, Protocol::Grpc);
 }
 
 #[test]

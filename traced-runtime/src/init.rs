@@ -26,7 +26,7 @@ use crate::traces::queue::SpanSink;
 use crate::traces::sampler;
 use crate::traces::sampling::{DecidedIdGenerator, Head, RootSampler, SamplingLayer};
 use crate::traces::span_layer::{Core, SpanLayer};
-use crate::traces::span_subscriber::SpanSubscriber;
+use crate::traces::span_subscriber::{EventCapture, SpanSubscriber};
 use crate::traces::tail::RecordDropped;
 use crate::{resource, Error};
 
@@ -223,24 +223,14 @@ impl Config {
         // One filter for both: the log layer finds the spans the span layer keeps. Not `Filtered`, whose work on
         // every callback of every span is the dearer way to the same verdicts: alone, `NotInternal` joins the log
         // filter as the global filter; beside a log format (which keeps seeing what the export leaves out), the
-        // layers apply it themselves. With nothing but the span layer to consume spans (no log format, no log
-        // export), the spans skip the registry too: `SpanSubscriber` keeps them.
+        // layers apply it themselves. With no log format, nothing but the pipeline's own layers consume spans:
+        // `SpanSubscriber` keeps them, no registry.
         let sampler = RootSampler::of(self);
-        let dispatch = if self.log_format == LogFormat::None && logs.is_none() {
+        let dispatch = if self.log_format == LogFormat::None {
+            let logs = logs.map(|logs| Box::new(logs) as Box<dyn EventCapture>);
             Dispatch::new(
-                SpanSubscriber::new(core, Head::sole(sampler)).with(filter.with_not_internal()),
-            )
-        } else if self.log_format == LogFormat::None {
-            Dispatch::new(
-                tracing_subscriber::registry()
-                    .with(filter.with_not_internal())
-                    .with(
-                        SamplingLayer::new(
-                            SkipInternal::under_log_filter(SpanLayer::new(core).and_then(logs)),
-                            sampler,
-                        )
-                        .sole(),
-                    ),
+                SpanSubscriber::new(core, Head::sole(sampler), logs)
+                    .with(filter.with_not_internal()),
             )
         } else {
             Dispatch::new(

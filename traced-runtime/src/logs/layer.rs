@@ -27,6 +27,7 @@ use super::sink::LogSink;
 use crate::config::LogSpanAttributes;
 use crate::traces::sampling::unsampled_ids;
 use crate::traces::span_layer::{visiting, with_state_or_above, SpanState};
+use crate::traces::span_subscriber::{EventCapture, SpanScope};
 use traced_conventions::value::{DEBUG_PANICKED, DISPLAY_PANICKED};
 
 /// The layer; see the module documentation.
@@ -50,11 +51,25 @@ impl LogLayer {
     }
 }
 
-impl<S> Layer<S> for LogLayer
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-{
-    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+/// A span of the registry and the spans around it.
+struct RegistryScope<'a, S: for<'l> LookupSpan<'l>>(SpanRef<'a, S>);
+
+impl<S: for<'l> LookupSpan<'l>> SpanScope for RegistryScope<'_, S> {
+    fn states(&self, f: &mut dyn FnMut(&SpanState) -> bool) {
+        for span in self.0.scope() {
+            if let Some(state) = span.extensions().get::<SpanState>() {
+                if !f(state) {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+impl EventCapture for LogLayer {
+    /// Captures `event` for export: its time, origin and fields, and the span context and attributes of the
+    /// spans in `scope` (the span it belongs to first).
+    fn capture(&self, event: &Event<'_>, scope: Option<&dyn SpanScope>) {
         // An event made by field-formatting code while the span layer holds a span's state: reading that
         // state now would deadlock.
         if visiting() {
@@ -75,26 +90,30 @@ where
         let mut buffers = Buffers::take();
         event.record(&mut buffers);
 
-        let span = ctx.event_span(event).and_then(with_state_or_above);
+        let mut ids = None;
+        if let Some(scope) = scope {
+            // The innermost span with a state is the event's; the attributes come from it and those around it.
+            scope.states(&mut |state| {
+                if ids.is_none() {
+                    ids = Some(
+                        state
+                            .started_span_context()
+                            .map(|cx| (cx.trace_id(), cx.span_id(), cx.trace_flags())),
+                    );
+                }
+                !self.span_attributes.is_empty()
+                    && copy_span_attributes(state, &self.span_attributes, &mut buffers)
+            });
+        }
         let (trace_id, span_id, flags) = match unsampled_ids().filter(|_| event.parent().is_none())
         {
             // Inside a trace the sampler dropped no span exists: its ids, not sampled.
             Some((trace_id, span_id)) => (trace_id, span_id, TraceFlags::default()),
-            None => span
-                .as_ref()
-                .and_then(|span| {
-                    span.extensions()
-                        .get::<SpanState>()
-                        .and_then(SpanState::started_span_context)
-                        .map(|cx| (cx.trace_id(), cx.span_id(), cx.trace_flags()))
-                })
-                .unwrap_or((TraceId::INVALID, SpanId::INVALID, TraceFlags::default())),
-        };
-        if let Some(span) = &span {
-            if !self.span_attributes.is_empty() {
-                copy_span_attributes(span, &self.span_attributes, &mut buffers);
+            None => {
+                ids.flatten()
+                    .unwrap_or((TraceId::INVALID, SpanId::INVALID, TraceFlags::default()))
             }
-        }
+        };
         self.sink.send(QueuedRecord {
             time,
             level,
@@ -107,32 +126,39 @@ where
     }
 }
 
-/// Adds the attributes of `span` and the spans around it that `wanted` names, the innermost value of each key,
-/// unless the record has the key already (the event's own fields, its location and its target win).
-fn copy_span_attributes<S>(span: &SpanRef<'_, S>, wanted: &LogSpanAttributes, buffers: &mut Buffers)
+impl<S> Layer<S> for LogLayer
 where
-    S: for<'a> LookupSpan<'a>,
+    S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    for span in span.scope() {
-        let extensions = span.extensions();
-        let Some(state) = extensions.get::<SpanState>() else {
-            continue;
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        match ctx.event_span(event).and_then(with_state_or_above) {
+            Some(span) => self.capture(event, Some(&RegistryScope(span))),
+            None => self.capture(event, None),
+        }
+    }
+}
+
+/// Adds the attributes of one span's `state` that `wanted` names, unless the record has the key already (the
+/// event's own fields, its location and its target, or a span inside this one, win). False once every key
+/// wanted is there.
+fn copy_span_attributes(
+    state: &SpanState,
+    wanted: &LogSpanAttributes,
+    buffers: &mut Buffers,
+) -> bool {
+    for kv in state.attributes() {
+        let key = kv.key.as_str();
+        let named = match wanted {
+            LogSpanAttributes::All => true,
+            LogSpanAttributes::Named(keys) => keys.iter().any(|k| k == key),
         };
-        for kv in state.attributes() {
-            let key = kv.key.as_str();
-            let named = match wanted {
-                LogSpanAttributes::All => true,
-                LogSpanAttributes::Named(keys) => keys.iter().any(|k| k == key),
-            };
-            if named && !buffers.has_key(key) {
-                buffers.span_attributes.push(kv.into_owned());
-            }
+        if named && !buffers.has_key(key) {
+            buffers.span_attributes.push(kv.into_owned());
         }
-        if let LogSpanAttributes::Named(keys) = wanted {
-            if buffers.span_attributes.len() == keys.len() {
-                break;
-            }
-        }
+    }
+    match wanted {
+        LogSpanAttributes::Named(keys) => buffers.span_attributes.len() < keys.len(),
+        LogSpanAttributes::All => true,
     }
 }
 

@@ -101,7 +101,7 @@ fn begin_open(site: &'static Site) -> Begin {
         Sampling::Parent => builder(site, false, Some(Mark::set(None))),
         // A block inside a dropped trace is left out of the pipeline by the span layer; with no layer but
         // `traced`'s its span is not built at all, as the filter answered before the callsites of blocks were let
-        // through (`subscriber::SkipInternal::under_log_filter`).
+        // through (the span subscriber checks them per span, `traces::span_subscriber`).
         Sampling::Inherit if sampling::in_unsampled_trace() && sampling::sole_pipeline() => {
             Begin::Plain(Plain::new(site, None))
         }

@@ -86,42 +86,17 @@ fn is_site(meta: &Metadata<'_>) -> bool {
 /// it saves is `Filtered`'s work on every callback of every span: a span lookup and a filter-state check on each
 /// enter, exit, record and close, about 600 instructions a span. The spans it leaves out get no state (the layers
 /// ignore spans without one), its events are not passed on. Under a subscriber of the application's own
-/// (`Config::layer`), whose other layers are unknown, the layer stays per-layer filtered.
+/// (`Config::layer`), whose other layers are unknown, the layer stays per-layer filtered; with no log format, the
+/// span subscriber makes these checks itself (see [`LogFilter::with_not_internal`]).
 pub(crate) struct SkipInternal<L> {
     layer: L,
-    /// Every check of [`NotInternal`], the targets' too; else only the checks that change from span to span.
-    targets: bool,
 }
 
 impl<L> SkipInternal<L> {
     /// Beside a log format, which is interested in every span and event the log filter lets through: an
     /// interest of this layer's would add nothing, so every check is made here.
     pub(crate) fn beside_log_format(layer: L) -> Self {
-        SkipInternal {
-            layer,
-            targets: true,
-        }
-    }
-
-    /// Under [`LogFilter::with_not_internal`], which leaves out the internal targets by callsite and asks
-    /// [`NotInternal`] of every other span and event, except the spans of the expansion's sites: those it lets
-    /// through by callsite, so that a `#[traced]` span costs no `enabled` call of the whole subscriber. Whether
-    /// their trace was dropped and whether they run on the export thread is checked here, per span.
-    pub(crate) fn under_log_filter(layer: L) -> Self {
-        SkipInternal {
-            layer,
-            targets: false,
-        }
-    }
-
-    /// The span of `meta`, created now, is the pipeline's.
-    #[inline]
-    fn keeps_span<S>(&self, meta: &Metadata<'_>, ctx: &Context<'_, S>) -> bool {
-        if self.targets {
-            Filter::<S>::enabled(&NotInternal, meta, ctx)
-        } else {
-            !in_unsampled_trace() && !in_export_thread()
-        }
+        SkipInternal { layer }
     }
 }
 
@@ -140,7 +115,7 @@ impl<S: Subscriber, L: Layer<S>> Layer<S> for SkipInternal<L> {
     }
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        if self.keeps_span(attrs.metadata(), &ctx) {
+        if Filter::<S>::enabled(&NotInternal, attrs.metadata(), &ctx) {
             self.layer.on_new_span(attrs, id, ctx);
         }
     }
@@ -154,8 +129,7 @@ impl<S: Subscriber, L: Layer<S>> Layer<S> for SkipInternal<L> {
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        // Under the log filter, every event was asked about already: no event callsite is let through whole.
-        if !self.targets || Filter::<S>::enabled(&NotInternal, event.metadata(), &ctx) {
+        if Filter::<S>::enabled(&NotInternal, event.metadata(), &ctx) {
             self.layer.on_event(event, ctx);
         }
     }
@@ -229,12 +203,12 @@ pub(crate) struct LogFilter {
 }
 
 impl LogFilter {
-    /// This filter and [`NotInternal`] as one global filter, for a subscriber whose only consumers of spans and
-    /// events are the OpenTelemetry layers (no log format), wrapped in [`SkipInternal::under_log_filter`] (or
-    /// above the span subscriber, which makes the same checks): the
-    /// same verdicts as `NotInternal` per layer, without `Filtered`'s work on every callback of every span, and in
-    /// one layer rather than two (each layer of a subscriber is a level every callback goes through, and a closing
-    /// span walks down the levels from each).
+    /// This filter and [`NotInternal`] as one global filter, above the span subscriber (no log format): the same
+    /// verdicts as `NotInternal` per layer, without `Filtered`'s work on every callback of every span. It leaves out
+    /// the internal targets by callsite and asks `NotInternal` of every other span and event, except the spans of
+    /// the expansion's sites: those it lets through by callsite, so that a `#[traced]` span costs no `enabled`
+    /// call of the whole subscriber, and the span subscriber checks per span whether their trace was dropped and
+    /// whether they run on the export thread.
     pub(crate) fn with_not_internal(mut self) -> Self {
         self.not_internal = true;
         self
@@ -285,7 +259,7 @@ impl<S: Subscriber> Layer<S> for LogFilter {
         }
         let ours = Filter::<S>::callsite_enabled(&NotInternal, metadata);
         if ours.is_sometimes() && is_site(metadata) {
-            // The layer checks these spans itself (`SkipInternal::under_log_filter`); a `#[traced]` fn asks the
+            // The layer checks these spans itself (the span subscriber); a `#[traced]` fn asks the
             // sampler before it builds its span, so that in a dropped trace it builds none.
             interest
         } else {
@@ -558,13 +532,15 @@ mod tests {
         )
     }
 
+    /// The span subscriber below the filter checks the sites' spans per span (its tests: in a dropped trace such a
+    /// span is built and left out of the pipeline).
     #[test]
-    fn under_the_log_filter_sites_are_let_through_by_callsite_and_checked_per_span() {
+    fn under_the_log_filter_sites_are_let_through_by_callsite() {
         let seen = Seen::default();
         let dispatch = tracing::Dispatch::new(
             tracing_subscriber::registry()
                 .with(env_filter("info").unwrap().with_not_internal())
-                .with(SkipInternal::under_log_filter(seen.clone())),
+                .with(seen.clone()),
         );
         tracing::dispatcher::with_default(&dispatch, || {
             let site = site_span();
@@ -586,12 +562,12 @@ mod tests {
             let plain = tracing::info_span!("plain");
             assert!(!site.is_disabled(), "let through by its callsite");
             assert!(plain.is_disabled());
-            assert!(
-                seen.taken().is_empty(),
-                "no span of a dropped trace reached the layer"
-            );
             tracing::info!(target: "app", "paid");
-            assert_eq!(seen.taken(), ["app paid"], "events are not a trace's spans");
+            assert_eq!(
+                seen.taken(),
+                ["span site", "app paid"],
+                "events are not a trace's spans"
+            );
         });
     }
 

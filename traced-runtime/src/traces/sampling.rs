@@ -350,12 +350,14 @@ impl IdGenerator for DecidedIdGenerator {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Head {
     sampler: RootSampler,
-    /// See [`SamplingLayer::sole`].
+    /// The pipeline's own subscriber (no log format, see [`Head::sole`]).
     sole: bool,
 }
 
 impl Head {
-    /// The head of a subscriber whose only consumers of spans are `traced`'s (see [`SamplingLayer::sole`]).
+    /// The head of the span subscriber, whose only consumers of spans are the pipeline's own (no log format): no
+    /// other layer reads a span's fields, so a `#[traced]` span need not pass the values the span layer takes from
+    /// the site's statics (the `code.*` ones), which saves visiting them.
     pub(crate) fn sole(sampler: RootSampler) -> Head {
         Head {
             sampler,
@@ -381,14 +383,6 @@ impl<L> SamplingLayer<L> {
                 sole: false,
             },
         }
-    }
-
-    /// The pipeline's layers are the subscriber's only ones, under its log filter (no log format): no other layer
-    /// reads a span's fields, so a `#[traced]` span need not pass the values its span layer takes from the
-    /// site's statics (the `code.*` ones), which saves visiting them.
-    pub(crate) fn sole(mut self) -> Self {
-        self.head.sole = true;
-        self
     }
 }
 

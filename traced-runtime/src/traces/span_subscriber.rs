@@ -1,15 +1,15 @@
-//! The subscriber of a pipeline whose only consumer of spans is `traced`'s span layer (no log format, no log
-//! export): it keeps the spans itself, in slots of its own, instead of `tracing`'s registry with the span layer
-//! on top.
+//! The subscriber of a pipeline whose only consumers of spans are its own (no log format: the span layer's work
+//! and the log layer's, which reads the spans around an event): it keeps the spans itself, in slots of its own,
+//! instead of `tracing`'s registry with the layers on top.
 //!
 //! Under the registry, each callback of each span goes down the layers' stack (`Layered`, the filter, the
 //! sampling head, `SkipInternal`, the span layer), looks the span up in the sharded slab once per layer that
 //! needs it, and the span's state sits in the registry's extensions (a map by type, a box per span). That was
-//! about 40 % of the instructions of a sampled span on the calling thread (S4 under callgrind: 7,166 a iteration
-//! under the registry, 4,468 with the spans kept here). What the registry gives is kept: ids the subscriber hands
-//! out (checked by generation, so a stale one finds nothing), the thread's stack of entered spans
-//! (`Span::current()`), parents kept open until their children close, events recorded on the span they belong to.
-//! The log filter stays a layer above (`Layered<LogFilter, SpanSubscriber>`).
+//! about a third of the instructions of a sampled span (S4 under callgrind: 7,166 a iteration under the registry,
+//! 4,898 here). What the registry gives is kept: ids the subscriber hands out (checked by generation, so a stale
+//! one finds nothing), the thread's stack of entered spans (`Span::current()`), parents kept open until their
+//! children close, events recorded on the span they belong to and, for the log layer, the spans around them. The
+//! log filter stays a layer above (`Layered<LogFilter, SpanSubscriber>`).
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
@@ -168,19 +168,55 @@ fn current_id() -> Option<Id> {
         .flatten()
 }
 
+/// The span an event belongs to and the spans around it, as a reader of their states sees them: the registry's
+/// (under the layers) or the span subscriber's.
+pub(crate) trait SpanScope {
+    /// Calls `f` on the state of each of the spans, innermost first, that has one, until `f` returns false.
+    fn states(&self, f: &mut dyn FnMut(&SpanState) -> bool);
+}
+
+/// What else takes each event: the log layer, when log export is on. A trait here, so that the trace signal does
+/// not depend on the logs one.
+pub(crate) trait EventCapture: Send + Sync {
+    /// Takes `event`, which belongs to the spans of `scope` (none outside any span).
+    fn capture(&self, event: &Event<'_>, scope: Option<&dyn SpanScope>);
+}
+
 /// See the module documentation.
 pub(crate) struct SpanSubscriber {
     core: Core,
     head: Head,
     with_span: WithSpan,
+    logs: Option<Box<dyn EventCapture>>,
+}
+
+/// The span of a slot and the spans around it.
+struct SlotScope(Id);
+
+impl SpanScope for SlotScope {
+    fn states(&self, f: &mut dyn FnMut(&SpanState) -> bool) {
+        let mut next = Some(self.0.clone());
+        while let Some(id) = next {
+            let Some(slot) = slot(&id) else { return };
+            let open = lock(&slot.open);
+            if let Some(state) = &open.state {
+                if !f(state) {
+                    return;
+                }
+            }
+            next = open.parent.clone();
+        }
+    }
 }
 
 impl SpanSubscriber {
-    pub(crate) fn new(core: Core, head: Head) -> Self {
+    /// The subscriber of the pipeline of `core`, whose events `logs` takes too.
+    pub(crate) fn new(core: Core, head: Head, logs: Option<Box<dyn EventCapture>>) -> Self {
         SpanSubscriber {
             core,
             head,
             with_span: WithSpan { with: with_state },
+            logs,
         }
     }
 
@@ -280,7 +316,8 @@ impl Subscriber for SpanSubscriber {
             }
             return Id::from_u64(NO_SLOT);
         };
-        // What `SkipInternal::under_log_filter` checks: the log filter let the rest through already.
+        // The per-span checks of `LogFilter::with_not_internal`, which let the expansion's sites through by callsite
+        // (the rest was asked about already).
         let keep = !Visiting::now() && !in_unsampled_trace() && !in_export_thread();
         {
             // No other thread knows the slot yet: its lock is held while the fields are visited, so that the
@@ -327,20 +364,24 @@ impl Subscriber for SpanSubscriber {
     }
 
     fn event(&self, event: &Event<'_>) {
-        // `#[traced]` put its error on the span already; its line is for the log.
-        if is_error_line(event.metadata()) {
-            return;
-        }
-        let Some(_visiting) = Visiting::enter() else {
-            return;
-        };
         let span = match event.parent() {
             Some(parent) => Some(parent.clone()),
             None if event.is_contextual() => current_id(),
             None => None,
         };
-        if let Some(span) = span {
-            self.with_state_or_above(span, |state| self.core.record_event(state, event));
+        // `#[traced]` put its error on the span already; its line is for the log.
+        if let (Some(span), false) = (&span, is_error_line(event.metadata())) {
+            if let Some(_visiting) = Visiting::enter() {
+                self.with_state_or_above(span.clone(), |state| {
+                    self.core.record_event(state, event);
+                });
+            }
+        }
+        if let Some(logs) = &self.logs {
+            match span {
+                Some(span) => logs.capture(event, Some(&SlotScope(span))),
+                None => logs.capture(event, None),
+            }
         }
     }
 
@@ -459,7 +500,7 @@ mod tests {
     use super::*;
     use crate::config::{Config, LogFormat, SamplerConfig};
 
-    /// Runs `body` with the whole subscriber `Config::dispatch` builds with `log_format` and no log export, and
+    /// Runs `body` with the whole subscriber `Config::dispatch` builds with `log_format` (no log export), and
     /// returns the spans it exported.
     fn run(log_format: LogFormat, body: impl FnOnce(&Dispatch)) -> Vec<SpanData> {
         let spans = InMemorySpanExporter::default();
@@ -490,7 +531,7 @@ mod tests {
     }
 
     #[test]
-    fn only_the_layout_without_a_log_format_or_log_export_has_it() {
+    fn only_the_layout_without_a_log_format_has_it() {
         run(LogFormat::None, |dispatch| {
             assert!(dispatch.downcast_ref::<SpanSubscriber>().is_some());
         });
@@ -599,6 +640,39 @@ mod tests {
         assert_eq!(orphan.parent_span_id, SpanId::INVALID);
         assert!(orphan.links.is_empty());
         assert_eq!(spans.len(), 10_002);
+    }
+
+    /// What `LogFilter::with_not_internal` lets through by callsite (the expansion's sites) is checked here per
+    /// span: in a dropped trace such a span is built, with no state.
+    #[test]
+    fn a_site_span_in_a_dropped_trace_is_left_out() {
+        let site = || {
+            tracing::info_span!(
+                "site",
+                code.function.name = "app::work",
+                code.file.path = "src/lib.rs",
+                code.line.number = 1,
+                code.column.number = 4
+            )
+        };
+        let spans = run(LogFormat::None, |dispatch| {
+            tracing::dispatcher::with_default(dispatch, || {
+                let kept = site();
+                assert!(!kept.is_disabled());
+                let _dropped = crate::traces::sampling::Mark::set(Some(
+                    crate::traces::sampling::Unsampled::for_test(),
+                ));
+                let span = site();
+                assert!(!span.is_disabled(), "let through by its callsite");
+                let id = span.id().expect("an id");
+                assert!(slot(&id).is_some_and(|slot| lock(&slot.open).state.is_none()));
+            });
+        });
+        assert_eq!(
+            spans.len(),
+            1,
+            "only the span outside the dropped trace: {spans:?}"
+        );
     }
 
     #[test]
