@@ -91,6 +91,17 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// One more reference to the span of `id`, if it is still open (its slot not given back yet).
+fn hold(id: &Id) -> bool {
+    slot(id).is_some_and(|slot| {
+        slot.refs
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |refs| {
+                (refs > 0).then(|| refs + 1)
+            })
+            .is_ok()
+    })
+}
+
 /// The slot `id` names, if its span is still open.
 fn slot(id: &Id) -> Option<&'static Slot> {
     let raw = id.into_u64();
@@ -123,9 +134,12 @@ fn refill() -> Option<u32> {
     if let Some(index) = free.pop() {
         let batch = free.len().min(LOCAL_FREE / 2);
         let at = free.len() - batch;
-        let taken: Vec<u32> = free.drain(at..).collect();
+        let mut taken: Vec<u32> = free.drain(at..).collect();
         drop(free);
-        let _ = LOCAL.try_with(|local| local.borrow_mut().0.extend(taken));
+        let kept = LOCAL.try_with(|local| local.borrow_mut().0.append(&mut taken));
+        if kept.is_err() {
+            lock(&FREE).append(&mut taken);
+        }
         return Some(index);
     }
     drop(free);
@@ -304,15 +318,10 @@ impl Subscriber for SpanSubscriber {
             current_id()
         };
         // The parent stays open while this span is: a reference of its own.
-        let parent = parent.filter(|parent| {
-            slot(parent).is_some_and(|slot| {
-                slot.refs.fetch_add(1, Ordering::Relaxed);
-                true
-            })
-        });
+        let parent = parent.filter(hold);
         let Some((index, slot)) = take_slot() else {
             if let Some(parent) = parent {
-                self.try_close(parent);
+                self.release(parent);
             }
             return Id::from_u64(NO_SLOT);
         };
@@ -436,9 +445,9 @@ impl Subscriber for SpanSubscriber {
     }
 
     fn clone_span(&self, id: &Id) -> Id {
-        if let Some(slot) = slot(id) {
-            slot.refs.fetch_add(1, Ordering::Relaxed);
-        }
+        // A handle being cloned holds a reference already; `hold` also refuses a slot given back meanwhile (an id
+        // kept past its span's close, which the registry would panic on).
+        hold(id);
         id.clone()
     }
 
