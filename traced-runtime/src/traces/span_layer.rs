@@ -185,9 +185,10 @@ impl Core {
 
     /// Sends a closed span to the export queue, if it was sampled (or recorded for tail sampling). `timed`: the span declares `duration_ms`
     /// (as `#[traced]` spans do) and leaves it to the layer unless the code recorded it.
-    fn finish(&self, mut state: SpanState, timed: bool) {
+    /// The state's parts are taken out of it where it lies (its slot), not moved whole first.
+    fn finish(&self, state: &mut SpanState, timed: bool) {
         let Some(sink) = &self.sink else { return };
-        self.start(&mut state);
+        self.start(state);
         let Phase::Started(started) = std::mem::take(&mut state.phase) else {
             return;
         };
@@ -198,31 +199,34 @@ impl Core {
         // Made from the start and end on the export thread (see `ExportSpan::duration_ms`), if it has room.
         let duration_ms = timed && !state.timed && state.room_for_one(&self.limits);
         let mut events = SpanEvents::default();
-        events.events = state.events;
+        events.events = std::mem::take(&mut state.events);
         events.dropped_count = state.dropped_events;
         let mut links = SpanLinks::default();
-        links.links = state.links;
+        links.links = std::mem::take(&mut state.links);
         links.dropped_count = state.dropped_links;
         let data = SpanData {
             span_context: started.span_context,
             parent_span_id: started.parent_span_id,
             parent_span_is_remote: started.parent_is_remote,
-            span_kind: state.kind,
-            name: state.name,
+            span_kind: std::mem::replace(&mut state.kind, SpanKind::Internal),
+            name: std::mem::take(&mut state.name),
             start_time: state.start_time,
             end_time,
-            attributes: state.attributes,
+            attributes: std::mem::take(&mut state.attributes),
             dropped_attributes_count: state.dropped_attributes,
             events,
             links,
-            status: state.status,
+            status: std::mem::take(&mut state.status),
             instrumentation_scope: self.scope.clone(),
         };
         sink.send(ExportSpan {
             data,
-            origin: state.origin,
+            origin: state.origin.take(),
             duration_ms,
-            callsite: state.callsite.map(|callsite| (callsite, state.callsite_at)),
+            callsite: state
+                .callsite
+                .take()
+                .map(|callsite| (callsite, state.callsite_at)),
             parent_sampled: started.parent_sampled,
         });
     }
@@ -308,8 +312,9 @@ impl Core {
         );
     }
 
-    /// Sends the span of `meta` with `state` to the export queue when it closes (see [`Core::finish`]).
-    pub(crate) fn close(&self, state: SpanState, meta: &Metadata<'_>) {
+    /// Sends the span of `meta` with `state` to the export queue when it closes (see [`Core::finish`]); what is
+    /// left of `state` is to be dropped.
+    pub(crate) fn close(&self, state: &mut SpanState, meta: &Metadata<'_>) {
         self.finish(state, meta.fields().field(DURATION_MS).is_some());
     }
 }
@@ -964,8 +969,8 @@ where
     fn on_close(&self, id: Id, ctx: LayerContext<'_, S>) {
         let Some(span) = ctx.span(&id) else { return };
         let state = span.extensions_mut().remove::<SpanState>();
-        if let Some(state) = state {
-            self.core.close(state, span.metadata());
+        if let Some(mut state) = state {
+            self.core.close(&mut state, span.metadata());
         }
     }
 

@@ -456,16 +456,20 @@ impl Subscriber for SpanSubscriber {
         if slot.refs.fetch_sub(1, Ordering::AcqRel) != 1 {
             return false;
         }
-        let (state, meta, parent) = {
+        let parent = {
             let mut open = lock(&slot.open);
-            (open.state.take(), open.meta.take(), open.parent.take())
+            let meta = open.meta.take();
+            // Finished in its slot (no other handle is left to want the lock): its parts go to the export queue
+            // without the whole state being moved out first.
+            if let (Some(state), Some(meta)) = (open.state.as_mut(), meta) {
+                self.core.close(state, meta);
+            }
+            open.state = None;
+            open.parent.take()
         };
         // Stale ids stop finding the slot before it is reused.
         slot.generation.fetch_add(1, Ordering::Release);
         free_slot((id.into_u64() as u32) - 1);
-        if let (Some(state), Some(meta)) = (state, meta) {
-            self.core.close(state, meta);
-        }
         if let Some(parent) = parent {
             self.release(parent);
         }
