@@ -409,6 +409,7 @@ mod tests {
     use tracing_subscriber::layer::SubscriberExt;
 
     use super::*;
+    use crate::traces::span_subscriber::site_span;
 
     /// What reached a layer: `span NAME` per span, `TARGET MESSAGE` per event.
     #[derive(Clone, Default)]
@@ -519,17 +520,6 @@ mod tests {
             });
         });
         assert_eq!(seen.taken(), ["span work", "app paid"]);
-    }
-
-    /// A span with the fields of the expansion's sites, as `#[traced]` and `span!` write them.
-    fn site_span() -> tracing::Span {
-        tracing::info_span!(
-            "site",
-            code.function.name = "app::work",
-            code.file.path = "src/lib.rs",
-            code.line.number = 1,
-            code.column.number = 4
-        )
     }
 
     /// The span subscriber below the filter checks the sites' spans per span (its tests: in a dropped trace such a

@@ -504,6 +504,18 @@ fn with_state(dispatch: &Dispatch, id: &Id, f: &mut StateFn<'_>) {
     }
 }
 
+/// A span with the fields of the expansion's sites, as `#[traced]` and `span!` write them.
+#[cfg(test)]
+pub(crate) fn site_span() -> tracing::Span {
+    tracing::info_span!(
+        "site",
+        code.function.name = "app::work",
+        code.file.path = "src/lib.rs",
+        code.line.number = 1,
+        code.column.number = 4
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use opentelemetry::trace::SpanId;
@@ -659,23 +671,14 @@ mod tests {
     /// span: in a dropped trace such a span is built, with no state.
     #[test]
     fn a_site_span_in_a_dropped_trace_is_left_out() {
-        let site = || {
-            tracing::info_span!(
-                "site",
-                code.function.name = "app::work",
-                code.file.path = "src/lib.rs",
-                code.line.number = 1,
-                code.column.number = 4
-            )
-        };
         let spans = run(LogFormat::None, |dispatch| {
             tracing::dispatcher::with_default(dispatch, || {
-                let kept = site();
+                let kept = site_span();
                 assert!(!kept.is_disabled());
                 let _dropped = crate::traces::sampling::Mark::set(Some(
                     crate::traces::sampling::Unsampled::for_test(),
                 ));
-                let span = site();
+                let span = site_span();
                 assert!(!span.is_disabled(), "let through by its callsite");
                 let id = span.id().expect("an id");
                 assert!(slot(&id).is_some_and(|slot| lock(&slot.open).state.is_none()));
