@@ -537,6 +537,8 @@ mod tests {
             .with_span_exporter(spans.clone())
             .with_log_filter("trace")
             .with_log_format(log_format)
+            // Room for every span of a test, however slow the export thread is on a loaded machine.
+            .with_batch_max_queue_size(1 << 15)
             .build()
             .expect("config")
             .dispatch()
