@@ -528,6 +528,15 @@ mod tests {
     /// Runs `body` with the whole subscriber `Config::dispatch` builds with `log_format` (no log export), and
     /// returns the spans it exported.
     fn run(log_format: LogFormat, body: impl FnOnce(&Dispatch)) -> Vec<SpanData> {
+        run_filtered("trace", log_format, body)
+    }
+
+    /// [`run`] with the log filter `filter`.
+    fn run_filtered(
+        filter: &str,
+        log_format: LogFormat,
+        body: impl FnOnce(&Dispatch),
+    ) -> Vec<SpanData> {
         let spans = InMemorySpanExporter::default();
         let (dispatch, guard) = Config::builder()
             .without_env()
@@ -535,7 +544,7 @@ mod tests {
             .with_exporters([])
             .with_logs_exporters([])
             .with_span_exporter(spans.clone())
-            .with_log_filter("trace")
+            .with_log_filter(filter)
             .with_log_format(log_format)
             // Room for every span of a test, however slow the export thread is on a loaded machine.
             .with_batch_max_queue_size(1 << 15)
@@ -667,6 +676,23 @@ mod tests {
         assert_eq!(orphan.parent_span_id, SpanId::INVALID);
         assert!(orphan.links.is_empty());
         assert_eq!(spans.len(), 10_002);
+    }
+
+    /// A log filter's span directives follow the spans here too: the filter above sees them enter, exit and close.
+    #[test]
+    fn span_directives_of_the_log_filter_follow_the_spans() {
+        let spans = run_filtered("info,[checkout]=debug", LogFormat::None, |dispatch| {
+            tracing::dispatcher::with_default(dispatch, || {
+                tracing::debug_span!("outside").in_scope(|| {});
+                tracing::info_span!("checkout").in_scope(|| {
+                    tracing::debug_span!("inside").in_scope(|| {});
+                });
+                tracing::debug_span!("after").in_scope(|| {});
+            });
+        });
+        let mut names: Vec<_> = spans.iter().map(|span| span.name.to_string()).collect();
+        names.sort();
+        assert_eq!(names, ["checkout", "inside"]);
     }
 
     /// What `LogFilter::with_not_internal` lets through by callsite (the expansion's sites) is checked here per
