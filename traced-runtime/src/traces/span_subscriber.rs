@@ -719,6 +719,48 @@ mod tests {
         );
     }
 
+    /// Children on several threads at once under one parent, which is dropped first: every span is exported once,
+    /// the parent last, and no slot is left open.
+    #[test]
+    fn children_on_many_threads_share_a_parent() {
+        const THREADS: usize = 4;
+        const CHILDREN: usize = 500;
+        let spans = run(LogFormat::None, |dispatch| {
+            let parent =
+                tracing::dispatcher::with_default(dispatch, || tracing::info_span!("parent"));
+            let parent_id = parent.id().expect("an id");
+            let workers: Vec<_> = (0..THREADS)
+                .map(|_| {
+                    let (dispatch, parent) = (dispatch.clone(), parent.clone());
+                    std::thread::spawn(move || {
+                        tracing::dispatcher::with_default(&dispatch, || {
+                            for _ in 0..CHILDREN {
+                                let child = tracing::info_span!(parent: &parent, "child");
+                                child.in_scope(|| tracing::info!("in child"));
+                            }
+                        });
+                    })
+                })
+                .collect();
+            drop(parent);
+            for worker in workers {
+                worker.join().expect("worker");
+            }
+            assert!(
+                slot(&parent_id).is_none(),
+                "the parent closed with its last child"
+            );
+        });
+        assert_eq!(spans.len(), THREADS * CHILDREN + 1);
+        let parent = named(&spans, "parent");
+        let children = spans.iter().filter(|span| span.name == "child");
+        for child in children {
+            assert_eq!(child.parent_span_id, parent.span_context.span_id());
+            assert!(child.end_time <= parent.end_time);
+            assert_eq!(child.events.len(), 1);
+        }
+    }
+
     #[test]
     fn a_span_made_on_one_thread_closes_on_another() {
         let spans = run(LogFormat::None, |dispatch| {
