@@ -209,17 +209,23 @@ struct SlotScope(Id);
 
 impl SpanScope for SlotScope {
     fn states(&self, f: &mut dyn FnMut(&SpanState) -> bool) {
-        let mut next = Some(self.0.clone());
-        while let Some(id) = next {
-            let Some(slot) = slot(&id) else { return };
-            let open = lock(&slot.open);
-            if let Some(state) = &open.state {
-                if !f(state) {
-                    return;
-                }
+        walk_up(self.0.clone(), |state| f(state));
+    }
+}
+
+/// Calls `f` on the state of span `id` and of each span around it that has one, innermost first, each with its
+/// slot locked in turn, until `f` returns false.
+fn walk_up(id: Id, mut f: impl FnMut(&mut SpanState) -> bool) {
+    let mut next = Some(id);
+    while let Some(id) = next {
+        let Some(slot) = slot(&id) else { return };
+        let mut open = lock(&slot.open);
+        if let Some(state) = open.state.as_mut() {
+            if !f(state) {
+                return;
             }
-            next = open.parent.clone();
         }
+        next = open.parent.clone();
     }
 }
 
@@ -280,21 +286,6 @@ impl SpanSubscriber {
         });
         if let Some(parent) = parent {
             self.try_close(parent);
-        }
-    }
-
-    /// Runs `f` on the state of span `id`, or of the nearest span around it that has one: the span an event
-    /// inside belongs to.
-    fn with_state_or_above(&self, id: Id, f: impl FnOnce(&mut SpanState)) {
-        let mut next = Some(id);
-        while let Some(id) = next {
-            let Some(slot) = slot(&id) else { return };
-            let mut open = lock(&slot.open);
-            if let Some(state) = open.state.as_mut() {
-                f(state);
-                return;
-            }
-            next = open.parent.clone();
         }
     }
 }
@@ -381,8 +372,10 @@ impl Subscriber for SpanSubscriber {
         // `#[traced]` put its error on the span already; its line is for the log.
         if let (Some(span), false) = (&span, is_error_line(event.metadata())) {
             if let Some(_visiting) = Visiting::enter() {
-                self.with_state_or_above(span.clone(), |state| {
+                // On the span it belongs to: the nearest one with a state.
+                walk_up(span.clone(), |state| {
                     self.core.record_event(state, event);
+                    false
                 });
             }
         }
