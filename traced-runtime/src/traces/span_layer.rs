@@ -1017,7 +1017,13 @@ impl Visiting {
 
     /// The guard, unless the thread is visiting already.
     pub(crate) fn enter() -> Option<Visiting> {
-        (!VISITING.with(|visiting| visiting.replace(true))).then_some(Visiting)
+        // Not `then_some(Visiting)`: its argument is made either way, and dropped when the thread is visiting
+        // already, which cleared the flag of the outer guard.
+        if VISITING.with(|visiting| visiting.replace(true)) {
+            None
+        } else {
+            Some(Visiting)
+        }
     }
 }
 
