@@ -1,6 +1,7 @@
 //! Test support: runs code under a real OpenTelemetry pipeline (`traced`'s own as `Config::layer` in a registry,
 //! with `TRACED_TEST_LAYER=dispatch` the whole subscriber `Config::dispatch` builds (no log format: the span
-//! subscriber without a registry), or with `TRACED_TEST_LAYER=stock` tracing-opentelemetry's layer over the SDK,
+//! subscriber without a registry), with `TRACED_TEST_LAYER=dispatch-compact` that subscriber printing the compact
+//! log format (the default layout of `init`), or with `TRACED_TEST_LAYER=stock` tracing-opentelemetry's layer over the SDK,
 //! all into an in-memory exporter) and returns the spans it exported; the accessors for assertions are those of
 //! `traced_test_support::span`.
 #![allow(dead_code)]
@@ -126,7 +127,14 @@ impl Pipeline {
     where
         F: Layer<Registry> + Display + Send + Sync + 'static,
     {
-        let whole = std::env::var("TRACED_TEST_LAYER").as_deref() == Ok("dispatch");
+        let layout = std::env::var("TRACED_TEST_LAYER");
+        let whole = matches!(layout.as_deref(), Ok("dispatch" | "dispatch-compact"));
+        // The default layout of `init`: the compact log format, printed by the span subscriber.
+        let log_format = if layout.as_deref() == Ok("dispatch-compact") {
+            LogFormat::Compact
+        } else {
+            LogFormat::None
+        };
         let builder = traced::Config::builder()
             .without_env()
             .with_sampler(SamplerConfig::AlwaysOn)
@@ -139,7 +147,7 @@ impl Pipeline {
             } else {
                 "trace".to_owned()
             })
-            .with_log_format(LogFormat::None);
+            .with_log_format(log_format);
         let config = configure(builder).build().expect("test config");
         let (dispatch, guard) = if whole {
             config.dispatch().expect("traced pipeline")

@@ -20,13 +20,14 @@ use crate::logs::layer::LogLayer;
 use crate::logs::sink::LogSink;
 use crate::metrics::MetricsPipeline;
 use crate::stats::{self, SharedStats};
-use crate::subscriber::{env_filter, fmt_layer, NotInternal, SkipInternal};
+use crate::subscriber::lines::Lines;
+use crate::subscriber::{env_filter, pretty_layer, NotInternal, SkipInternal};
 use crate::traces::processor::BatchProcessor;
 use crate::traces::queue::SpanSink;
 use crate::traces::sampler;
 use crate::traces::sampling::{DecidedIdGenerator, Head, RootSampler, SamplingLayer};
 use crate::traces::span_layer::{Core, SpanLayer};
-use crate::traces::span_subscriber::{EventCapture, SpanSubscriber};
+use crate::traces::span_subscriber::{EventCapture, LogLines, SpanSubscriber};
 use crate::traces::tail::RecordDropped;
 use crate::{resource, Error};
 
@@ -154,7 +155,8 @@ impl Config {
         if tracing::dispatcher::has_been_set() {
             return self.restart_installed();
         }
-        let (dispatch, provider, guard, sinks) = self.build_subscriber()?;
+        let (dispatch, provider, guard, sinks) =
+            self.build_subscriber(Lines::stderr(self.log_format).map(boxed_lines))?;
         if tracing::dispatcher::set_global_default(dispatch).is_err() {
             // Lost a race with another initialisation: `guard` shuts the pipeline down on drop.
             return Err(Error::AlreadyInitialized);
@@ -206,14 +208,29 @@ impl Config {
         if self.disabled {
             return Ok((Dispatch::none(), Guard::disabled()));
         }
-        let (dispatch, provider, guard, _) = self.build_subscriber()?;
+        let (dispatch, provider, guard, _) =
+            self.build_subscriber(Lines::stderr(self.log_format).map(boxed_lines))?;
         install_globals(&self, provider);
         Ok((dispatch, guard))
     }
 
-    /// The subscriber of [`Config::init`] and [`Config::dispatch`]: the log filter, the log format and the
-    /// OpenTelemetry layers, with the pipeline behind them.
-    fn build_subscriber(&self) -> Result<(Dispatch, SdkTracerProvider, Guard, Sinks), Error> {
+    /// [`Config::dispatch`] with its log lines (compact or JSON) written by `lines`.
+    #[cfg(test)]
+    pub(crate) fn dispatch_with_lines(
+        self,
+        lines: Box<dyn LogLines>,
+    ) -> Result<(Dispatch, Guard), Error> {
+        let (dispatch, provider, guard, _) = self.build_subscriber(Some(lines))?;
+        install_globals(&self, provider);
+        Ok((dispatch, guard))
+    }
+
+    /// The subscriber of [`Config::init`] and [`Config::dispatch`]: the log filter, the log format (its lines
+    /// written by `lines`, except the pretty one) and the OpenTelemetry layers, with the pipeline behind them.
+    fn build_subscriber(
+        &self,
+        lines: Option<Box<dyn LogLines>>,
+    ) -> Result<(Dispatch, SdkTracerProvider, Guard, Sinks), Error> {
         let filter = env_filter(&self.log_filter)?;
         let (provider, guard, core, logs) = start(self, Scope::Process, None, Vec::new())?;
         let sinks = Sinks {
@@ -223,25 +240,27 @@ impl Config {
         // One filter for both: the log layer finds the spans the span layer keeps. Not `Filtered`, whose work on
         // every callback of every span is the dearer way to the same verdicts: alone, `NotInternal` joins the log
         // filter as the global filter; beside a log format (which keeps seeing what the export leaves out), the
-        // layers apply it themselves. With no log format, nothing but the pipeline's own layers consume spans:
-        // `SpanSubscriber` keeps them, no registry.
+        // span subscriber or the layers apply it themselves. `SpanSubscriber` keeps the spans, no registry, unless
+        // the format is tracing-subscriber's pretty one (its fmt layer reads spans through the registry).
         let sampler = RootSampler::of(self);
-        let dispatch = if self.log_format == LogFormat::None {
-            let logs = logs.map(|logs| Box::new(logs) as Box<dyn EventCapture>);
-            Dispatch::new(
-                SpanSubscriber::new(core, Head::sole(sampler), logs)
-                    .with(filter.with_not_internal()),
-            )
-        } else {
+        let dispatch = if self.log_format == LogFormat::Pretty {
             Dispatch::new(
                 tracing_subscriber::registry()
                     .with(filter)
-                    .with(fmt_layer(self.log_format))
+                    .with(pretty_layer())
                     .with(SamplingLayer::new(
                         SkipInternal::beside_log_format(SpanLayer::new(core).and_then(logs)),
                         sampler,
                     )),
             )
+        } else {
+            let logs = logs.map(|logs| Box::new(logs) as Box<dyn EventCapture>);
+            let (head, filter) = if lines.is_some() {
+                (Head::beside_log_lines(sampler), filter)
+            } else {
+                (Head::sole(sampler), filter.with_not_internal())
+            };
+            Dispatch::new(SpanSubscriber::new(core, head, logs, lines).with(filter))
         };
         Ok((dispatch, provider, guard, sinks))
     }
@@ -429,4 +448,11 @@ fn file_config(path: &Path) -> Result<Config, Error> {
 
 fn text_map_propagator(kinds: &[PropagatorKind]) -> impl TextMapPropagator + Send + Sync + 'static {
     crate::propagation::Propagator::from_kinds(kinds)
+}
+
+/// Log lines as the span subscriber takes them.
+fn boxed_lines<W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static>(
+    lines: Lines<W>,
+) -> Box<dyn LogLines> {
+    Box::new(lines)
 }

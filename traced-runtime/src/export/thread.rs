@@ -31,6 +31,31 @@ pub(crate) fn in_export_thread() -> bool {
     IN_EXPORT_THREAD.with(Cell::get)
 }
 
+/// Targets whose spans and events are the pipeline's own: exporting them would feed the export back into itself.
+/// Each entry matches the crate itself and its modules.
+const INTERNAL_TARGETS: &[&str] = &[
+    "tonic",
+    "hyper",
+    "hyper_util",
+    "h2",
+    "reqwest",
+    "tower",
+    "rustls",
+    "tokio_rustls",
+    LOG_TARGET,
+];
+
+/// True for the targets of the OpenTelemetry crates, the transports and our export thread.
+pub(crate) fn is_internal(target: &str) -> bool {
+    // `opentelemetry`, `opentelemetry_sdk`, `opentelemetry-otlp`, ...
+    target.starts_with("opentelemetry")
+        || INTERNAL_TARGETS.iter().any(|crate_name| {
+            target
+                .strip_prefix(crate_name)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+        })
+}
+
 type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// A handle to the export thread. The thread runs the tasks given to it and ends once every handle is dropped

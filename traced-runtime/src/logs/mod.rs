@@ -11,3 +11,5 @@ mod prepare;
 mod queued;
 pub(crate) mod sink;
 pub(crate) mod worker;
+
+pub(crate) use queued::write_caught;

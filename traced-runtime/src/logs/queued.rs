@@ -137,7 +137,7 @@ fn crate_of(target: &str) -> &str {
 /// Writes `value` at the end of `text` and returns its range; `Display` or `Debug` code that panics half-way
 /// leaves `fallback` instead. The application's code is caught as the span layer catches it: a panic here would
 /// take the caller down for a log record.
-pub(super) fn write_caught(
+pub(crate) fn write_caught(
     text: &mut String,
     value: std::fmt::Arguments<'_>,
     fallback: &str,

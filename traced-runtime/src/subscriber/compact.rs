@@ -7,64 +7,60 @@
 //! ```text
 //! 2025-01-01T12:00:00.000000Z ERROR checkout:charge: traced: card declined exception.type="CardDeclined" code.function.name="shop::charge" amount=1940 http.route="/checkout"
 //! ```
+//!
+//! A span's fields are kept as text in its slot of the span subscriber, written once when the span starts (and
+//! when a field is recorded on it), each after a separator so that the line can tell keys apart.
 
-use std::fmt;
+use std::fmt::{self, Write};
 
 use tracing::field::{Field, Visit};
-use tracing::span::Record;
-use tracing::{Event, Level, Subscriber};
+use tracing::{Event, Level};
 use tracing_log::NormalizeEvent;
-use tracing_subscriber::field::RecordFields;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
-use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
-use tracing_subscriber::registry::LookupSpan;
+
+use traced_conventions::value::DEBUG_PANICKED;
+
+use crate::logs::write_caught;
+use crate::traces::span_subscriber::LineScope;
 
 /// Before each field in the stored text: `key=value`.
 const FIELD: char = '\u{1e}';
 /// Before the message, which has no key.
 const MESSAGE: char = '\u{1f}';
 
-/// The event format; see the module documentation.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct CompactFormat;
+/// Writes visited fields to a text, each after its separator, as `Debug` shows their values (the message as
+/// `Display`). What tracing-log adds for a `log` record (`log.*`, already the line's target and location) is left
+/// out.
+pub(super) struct SeparatedFields<'a>(pub(super) &'a mut String);
 
-/// The field format: each field after a separator, so that the line can tell keys apart (spans' fields are
-/// stored in this form by the fmt layer, and split again here).
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct SeparatedFields;
-
-impl<'writer> FormatFields<'writer> for SeparatedFields {
-    fn format_fields<R: RecordFields>(&self, writer: Writer<'writer>, fields: R) -> fmt::Result {
-        let mut visitor = Separated {
-            writer,
-            result: Ok(()),
-        };
-        fields.record(&mut visitor);
-        visitor.result
-    }
-
-    fn add_fields(
-        &self,
-        current: &'writer mut FormattedFields<Self>,
-        fields: &Record<'_>,
-    ) -> fmt::Result {
-        self.format_fields(current.as_writer(), fields)
-    }
-}
-
-struct Separated<'w> {
-    writer: Writer<'w>,
-    result: fmt::Result,
-}
-
-impl Visit for Separated<'_> {
+impl Visit for SeparatedFields<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "message" {
-            self.record_debug(field, &format_args!("{value}"));
-        } else {
-            self.record_debug(field, &value);
+        match field.name() {
+            "message" => {
+                self.0.push(MESSAGE);
+                self.0.push_str(value);
+            }
+            name if name.starts_with("log.") => {}
+            name => {
+                self.0.push(FIELD);
+                self.0.push_str(name);
+                self.0.push('=');
+                quoted(self.0, value);
+            }
         }
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.record_debug(field, &value);
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.record_debug(field, &value);
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.record_debug(field, &value);
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
@@ -72,18 +68,34 @@ impl Visit for Separated<'_> {
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        if self.result.is_err() {
-            return;
-        }
         let name = field.name();
-        self.result = if name == "message" {
-            write!(self.writer, "{MESSAGE}{value:?}")
+        if name == "message" {
+            self.0.push(MESSAGE);
         } else if name.starts_with("log.") {
-            // What tracing-log adds for a `log` record: already the line's target and location.
-            Ok(())
+            return;
         } else {
-            write!(self.writer, "{FIELD}{name}={value:?}")
-        };
+            self.0.push(FIELD);
+            self.0.push_str(name);
+            self.0.push('=');
+        }
+        // The application's `Debug`, caught: a panic here would take the caller down for a log line.
+        write_caught(self.0, format_args!("{value:?}"), DEBUG_PANICKED);
+    }
+}
+
+/// `value` as `Debug` quotes it: copied as it is when no character needs an escape (nearly every value), which
+/// `Debug`'s character by character walk costs several times more.
+fn quoted(out: &mut String, value: &str) {
+    let plain = value
+        .bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\');
+    if plain {
+        out.reserve(value.len() + 2);
+        out.push('"');
+        out.push_str(value);
+        out.push('"');
+    } else {
+        let _ = write!(out, "{value:?}");
     }
 }
 
@@ -107,137 +119,105 @@ fn separators(text: &str) -> impl Iterator<Item = Option<char>> + '_ {
     )
 }
 
-impl<S> FormatEvent<S, SeparatedFields> for CompactFormat
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-{
-    fn format_event(
-        &self,
-        ctx: &FmtContext<'_, S, SeparatedFields>,
-        mut writer: Writer<'_>,
-        event: &Event<'_>,
-    ) -> fmt::Result {
-        let normalized = event.normalized_metadata();
-        let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
-        let ansi = writer.has_ansi_escapes();
-        let paint = |code: &str, text: &str| {
-            if ansi {
-                format!("\x1b[{code}m{text}\x1b[0m")
-            } else {
-                text.to_owned()
-            }
-        };
-        SystemTime.format_time(&mut writer)?;
-        let (code, name) = match *meta.level() {
-            Level::TRACE => ("35", "TRACE"),
-            Level::DEBUG => ("34", "DEBUG"),
-            Level::INFO => ("32", " INFO"),
-            Level::WARN => ("33", " WARN"),
-            Level::ERROR => ("31", "ERROR"),
-        };
-        write!(writer, " {} ", paint(code, name))?;
-        let scope: Vec<_> = ctx
-            .event_scope()
-            .into_iter()
-            .flat_map(|scope| scope.from_root())
-            .collect();
-        for span in &scope {
-            write!(writer, "{}:", paint("1", span.name()))?;
+/// Writes the line of `event`, inside the spans of `scope`, to `line`; `ansi` colours it.
+pub(super) fn line(
+    line: &mut String,
+    event: &Event<'_>,
+    scope: Option<&dyn LineScope>,
+    ansi: bool,
+) -> fmt::Result {
+    let normalized = event.normalized_metadata();
+    let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
+    let paint = |line: &mut String, code: &str, text: &str| {
+        if ansi {
+            let _ = write!(line, "\x1b[{code}m{text}\x1b[0m");
+        } else {
+            line.push_str(text);
         }
-        if !scope.is_empty() {
-            writer.write_char(' ')?;
-        }
-        write!(writer, "{} ", paint("2", &format!("{}:", meta.target())))?;
-
-        let mut own = String::new();
-        SeparatedFields.format_fields(Writer::new(&mut own), event)?;
-        let mut seen: Vec<String> = Vec::new();
-        let mut first = true;
-        let mut put = |writer: &mut Writer<'_>, text: &str, dim: bool| -> fmt::Result {
-            if !first {
-                writer.write_char(' ')?;
-            }
-            first = false;
-            if dim {
-                write!(writer, "{}", paint("2", text))
-            } else {
-                writer.write_str(text)
-            }
-        };
-        for (key, piece) in pieces(&own) {
-            if let Some(key) = key {
-                seen.push(key.to_owned());
-            }
-            put(&mut writer, piece, false)?;
-        }
-        // Innermost span first: its value of a key is the one printed.
-        for span in scope.iter().rev() {
-            let extensions = span.extensions();
-            let Some(fields) = extensions.get::<FormattedFields<SeparatedFields>>() else {
-                continue;
-            };
-            for (key, piece) in pieces(&fields.fields) {
-                let Some(key) = key else { continue };
-                if seen.iter().any(|k| k == key) {
-                    continue;
-                }
-                seen.push(key.to_owned());
-                put(&mut writer, piece, true)?;
-            }
-        }
-        writeln!(writer)
+    };
+    SystemTime.format_time(&mut Writer::new(line))?;
+    let (code, name) = match *meta.level() {
+        Level::TRACE => ("35", "TRACE"),
+        Level::DEBUG => ("34", "DEBUG"),
+        Level::INFO => ("32", " INFO"),
+        Level::WARN => ("33", " WARN"),
+        Level::ERROR => ("31", "ERROR"),
+    };
+    line.push(' ');
+    paint(line, code, name);
+    line.push(' ');
+    // Innermost first, as the slots are walked; the names are printed from the root.
+    let mut spans: Vec<(&'static str, String)> = Vec::new();
+    if let Some(scope) = scope {
+        scope.spans(&mut |meta, fields| {
+            spans.push((meta.name(), fields.to_owned()));
+            true
+        });
     }
+    for (name, _) in spans.iter().rev() {
+        paint(line, "1", name);
+        line.push(':');
+    }
+    if !spans.is_empty() {
+        line.push(' ');
+    }
+    paint(line, "2", &format!("{}:", meta.target()));
+    line.push(' ');
+
+    let mut own = String::new();
+    event.record(&mut SeparatedFields(&mut own));
+    let mut seen: Vec<&str> = Vec::new();
+    let mut first = true;
+    let mut put = |line: &mut String, text: &str, dim: bool| {
+        if !first {
+            line.push(' ');
+        }
+        first = false;
+        if dim {
+            paint(line, "2", text);
+        } else {
+            line.push_str(text);
+        }
+    };
+    for (key, piece) in pieces(&own) {
+        if let Some(key) = key {
+            seen.push(key);
+        }
+        put(line, piece, false);
+    }
+    // Innermost span first: its value of a key is the one printed.
+    for (_, fields) in &spans {
+        for (key, piece) in pieces(fields) {
+            let Some(key) = key else { continue };
+            if seen.contains(&key) {
+                continue;
+            }
+            seen.push(key);
+            put(line, piece, true);
+        }
+    }
+    line.push('\n');
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
-
-    use tracing_subscriber::layer::SubscriberExt;
-
     use super::*;
 
-    #[derive(Clone, Default)]
-    struct Lines(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Lines {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
     #[test]
-    fn every_key_is_printed_once_with_the_innermost_value() {
-        let lines = Lines::default();
-        let writer = lines.clone();
-        let subscriber = tracing_subscriber::registry().with(
-            tracing_subscriber::fmt::layer()
-                .with_writer(move || writer.clone())
-                .with_ansi(false)
-                .fmt_fields(SeparatedFields)
-                .event_format(CompactFormat),
-        );
-        tracing::subscriber::with_default(subscriber, || {
-            let outer =
-                tracing::info_span!("outer", code.function.name = "app::outer", route = "/x");
-            let _outer = outer.enter();
-            let inner = tracing::info_span!("inner", code.function.name = "app::inner", n = 1);
-            let _inner = inner.enter();
-            inner.record("n", 2);
-            tracing::warn!(n = 3, note = "a=b c", "it {} broke", "really");
-        });
-        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
-        let line = text.lines().next().unwrap();
-        let rest = line.split_once(" WARN ").unwrap().1;
-        assert_eq!(
-            rest,
-            "outer:inner: traced_runtime::subscriber::compact::tests: it really broke n=3 \
-             note=\"a=b c\" code.function.name=\"app::inner\" route=\"/x\""
-        );
+    fn values_are_quoted_as_debug_quotes_them() {
+        for value in [
+            "plain",
+            "",
+            "a \"quoted\" word",
+            "back\\slash",
+            "tab\there",
+            "é",
+            "\u{7f}",
+        ] {
+            let mut out = String::new();
+            quoted(&mut out, value);
+            assert_eq!(out, format!("{value:?}"), "{value:?}");
+        }
     }
 }

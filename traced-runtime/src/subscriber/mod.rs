@@ -1,53 +1,23 @@
 //! The `tracing` side: filters, the stderr log format, and the OpenTelemetry layer.
 
-use std::fmt;
 use std::io::IsTerminal;
 
-use opentelemetry::trace::SpanContext;
 use traced_conventions::span::CODE_FIELDS;
-use tracing::field::{Field, Visit};
 use tracing::level_filters::LevelFilter;
 use tracing::span::{Attributes, Id, Record};
 use tracing::subscriber::Interest;
 use tracing::{Event, Metadata, Subscriber};
-use tracing_subscriber::fmt::format::Writer;
-use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
-use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::layer::{Context, Filter};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::{EnvFilter, Layer};
 
 mod compact;
+mod json;
+pub(crate) mod lines;
 
-use crate::config::LogFormat;
-use crate::export::thread::{in_export_thread, LOG_TARGET};
+use crate::export::thread::{in_export_thread, is_internal};
 use crate::traces::sampling::in_unsampled_trace;
 use crate::Error;
-
-/// Targets whose spans and events are the pipeline's own: exporting them would feed the export back into itself.
-/// Each entry matches the crate itself and its modules.
-const INTERNAL_TARGETS: &[&str] = &[
-    "tonic",
-    "hyper",
-    "hyper_util",
-    "h2",
-    "reqwest",
-    "tower",
-    "rustls",
-    "tokio_rustls",
-    LOG_TARGET,
-];
-
-/// True for the targets of the OpenTelemetry crates, the transports and our export thread.
-fn is_internal(target: &str) -> bool {
-    // `opentelemetry`, `opentelemetry_sdk`, `opentelemetry-otlp`, ...
-    target.starts_with("opentelemetry")
-        || INTERNAL_TARGETS.iter().any(|crate_name| {
-            target
-                .strip_prefix(crate_name)
-                .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
-        })
-}
 
 /// The per-layer filter of the OpenTelemetry layer: nothing from the pipeline itself, nothing from the export
 /// thread (whatever a transport instruments there), no span of a trace the sampler dropped (see `sampling`).
@@ -297,109 +267,16 @@ impl<S: Subscriber> Filter<S> for LogFilter {
     span_callbacks!(Filter);
 }
 
-/// The stderr log layer for `format`, or `None` for [`LogFormat::None`].
-pub(crate) fn fmt_layer<S>(format: LogFormat) -> Option<Box<dyn Layer<S> + Send + Sync>>
+/// The stderr log layer of the pretty format (tracing-subscriber's own, over the registry); the span subscriber
+/// prints the other formats itself ([`lines`]).
+pub(crate) fn pretty_layer<S>() -> impl Layer<S>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    let base = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
-    match format {
-        LogFormat::None => None,
-        LogFormat::Pretty => Some(
-            base.pretty()
-                .with_ansi(std::io::stderr().is_terminal())
-                .boxed(),
-        ),
-        LogFormat::Compact => Some(
-            base.with_ansi(std::io::stderr().is_terminal())
-                .fmt_fields(compact::SeparatedFields)
-                .event_format(compact::CompactFormat)
-                .boxed(),
-        ),
-        LogFormat::Json => Some(base.with_ansi(false).event_format(JsonFormat).boxed()),
-    }
-}
-
-/// One JSON object per event, with the `trace_id` and `span_id` of the current OpenTelemetry span so that logs
-/// and traces can be joined.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct JsonFormat;
-
-impl<S, N> FormatEvent<S, N> for JsonFormat
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-    N: for<'a> FormatFields<'a> + 'static,
-{
-    fn format_event(
-        &self,
-        ctx: &FmtContext<'_, S, N>,
-        mut writer: Writer<'_>,
-        event: &Event<'_>,
-    ) -> fmt::Result {
-        let mut line = serde_json::Map::new();
-        let mut timestamp = String::new();
-        SystemTime.format_time(&mut Writer::new(&mut timestamp))?;
-        line.insert("timestamp".into(), timestamp.into());
-        line.insert("level".into(), event.metadata().level().as_str().into());
-        line.insert("target".into(), event.metadata().target().into());
-        let mut fields = serde_json::Map::new();
-        event.record(&mut JsonVisitor(&mut fields));
-        if let Some(message) = fields.remove("message") {
-            line.insert("message".into(), message);
-        }
-        if !fields.is_empty() {
-            line.insert("fields".into(), fields.into());
-        }
-        if let Some(span) = ctx.parent_span() {
-            line.insert("span".into(), span.name().into());
-            // The OTel layer keeps the span context in the span's extensions; reaching it needs the dispatcher,
-            // which is the current one while an event is being formatted.
-            let span_context = tracing::dispatcher::get_default(|dispatch| {
-                crate::traces::span_ext::span_context_of(dispatch, &span.id())
-            });
-            if let Some(span_context) = span_context.filter(SpanContext::is_valid) {
-                line.insert(
-                    "trace_id".into(),
-                    span_context.trace_id().to_string().into(),
-                );
-                line.insert("span_id".into(), span_context.span_id().to_string().into());
-            }
-        }
-        writeln!(writer, "{}", serde_json::Value::Object(line))
-    }
-}
-
-struct JsonVisitor<'a>(&'a mut serde_json::Map<String, serde_json::Value>);
-
-impl Visit for JsonVisitor<'_> {
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        self.0.insert(field.name().into(), value.into());
-    }
-
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.0.insert(field.name().into(), value.into());
-    }
-
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.0.insert(field.name().into(), value.into());
-    }
-
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        self.0.insert(field.name().into(), value.into());
-    }
-
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().into(), value.into());
-    }
-
-    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.0.insert(field.name().into(), value.to_string().into());
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0
-            .insert(field.name().into(), format!("{value:?}").into());
-    }
+    tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .pretty()
+        .with_ansi(std::io::stderr().is_terminal())
 }
 
 #[cfg(test)]
@@ -408,6 +285,7 @@ mod tests {
 
     use tracing_subscriber::layer::SubscriberExt;
 
+    use super::json::JsonVisitor;
     use super::*;
     use crate::traces::span_subscriber::site_span;
 

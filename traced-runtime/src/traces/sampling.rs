@@ -364,6 +364,15 @@ impl Head {
             sole: true,
         }
     }
+
+    /// The head of the span subscriber beside a log format, which prints every span's fields and sees the spans
+    /// of a dropped trace.
+    pub(crate) fn beside_log_lines(sampler: RootSampler) -> Head {
+        Head {
+            sampler,
+            sole: false,
+        }
+    }
 }
 
 /// The OpenTelemetry layer of a pipeline, carrying its [`RootSampler`] where [`ask`] finds it

@@ -164,15 +164,3 @@ pub(crate) fn span_context(span: &tracing::Span) -> SpanContext {
     }
     Stock::context(span).span().span_context().clone()
 }
-
-/// The span context of the span `id` under `dispatch`, for log lines: from `traced`'s layer or from
-/// tracing-opentelemetry's.
-pub(crate) fn span_context_of(dispatch: &Dispatch, id: &Id) -> Option<SpanContext> {
-    let mut found = None;
-    if on_state_of(dispatch, id, &mut |core, state| {
-        found = Some(state.span_context(core));
-    }) {
-        return found;
-    }
-    tracing_opentelemetry::get_otel_context(id, dispatch).map(|cx| cx.span().span_context().clone())
-}

@@ -15,7 +15,9 @@ use std::cell::RefCell;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
+use opentelemetry::trace::SpanContext;
 use opentelemetry::{Context, ContextGuard};
+use tracing::field::Visit;
 use tracing::span::{Attributes, Id, Record};
 use tracing::subscriber::Interest;
 use tracing::{Dispatch, Event, Metadata, Subscriber};
@@ -24,7 +26,7 @@ use tracing_core::span::Current;
 use super::sampling::Head;
 use super::span_layer::{Core, SpanState, StateFn, Visiting, WithSpan};
 use crate::export::log_record::is_error_line;
-use crate::export::thread::in_export_thread;
+use crate::export::thread::{in_export_thread, is_internal};
 use crate::traces::sampling::in_unsampled_trace;
 
 /// Slots per chunk; chunks are made when first needed and kept.
@@ -85,7 +87,13 @@ struct Open {
     /// `None` for a span the pipeline leaves out (a dropped trace's, the export thread's, one made while a
     /// field value is visited).
     state: Option<SpanState>,
+    /// The span's fields as the log format keeps them ([`LogLines::add_fields`]); its room is kept for the
+    /// slot's next span, so that a span's text costs no allocation.
+    fields: String,
 }
+
+/// A slot's field text longer than this is freed at its span's close rather than kept for the next one.
+const FIELDS_KEPT: usize = 1024;
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
@@ -196,48 +204,105 @@ pub(crate) trait EventCapture: Send + Sync {
     fn capture(&self, event: &Event<'_>, scope: Option<&dyn SpanScope>);
 }
 
+/// The log format's side of the span subscriber: each span's fields kept as text in its slot, each event printed
+/// as a line with the spans around it. A trait here, so that the trace signal does not depend on the formats.
+pub(crate) trait LogLines: Send + Sync {
+    /// Appends to `text` the fields `record` visits: a new span's, or those recorded on it later.
+    fn add_fields(&self, text: &mut String, record: &dyn Fn(&mut dyn Visit));
+
+    /// Prints `event`, which belongs to the spans of `scope` (none outside any span).
+    fn print(&self, event: &Event<'_>, scope: Option<&dyn LineScope>);
+}
+
+/// The spans around an event, as a log line shows them.
+pub(crate) trait LineScope {
+    /// Calls `f` with the metadata and the field text of the event's span and of each span around it, innermost
+    /// first, until `f` returns false.
+    fn spans(&self, f: &mut dyn FnMut(&'static Metadata<'static>, &str) -> bool);
+
+    /// The span context of the event's span, if the pipeline keeps that span.
+    fn span_context(&self) -> Option<SpanContext>;
+}
+
 /// See the module documentation.
 pub(crate) struct SpanSubscriber {
     core: Core,
     head: Head,
     with_span: WithSpan,
     logs: Option<Box<dyn EventCapture>>,
+    /// The log format. With one, the log filter above lets the pipeline's own targets through (they are printed),
+    /// so this subscriber leaves them out of the pipeline itself.
+    lines: Option<Box<dyn LogLines>>,
 }
 
 /// The span of a slot and the spans around it.
-struct SlotScope(Id);
+struct SlotScope<'a> {
+    id: Id,
+    core: &'a Core,
+}
 
-impl SpanScope for SlotScope {
+impl SpanScope for SlotScope<'_> {
     fn states(&self, f: &mut dyn FnMut(&SpanState) -> bool) {
-        walk_up(self.0.clone(), |state| f(state));
+        walk_up(self.id.clone(), |state| f(state));
+    }
+}
+
+impl LineScope for SlotScope<'_> {
+    fn spans(&self, f: &mut dyn FnMut(&'static Metadata<'static>, &str) -> bool) {
+        walk_open(self.id.clone(), |open| {
+            open.meta.is_none_or(|meta| f(meta, &open.fields))
+        });
+    }
+
+    fn span_context(&self) -> Option<SpanContext> {
+        let slot = slot(&self.id)?;
+        let mut open = lock(&slot.open);
+        open.state
+            .as_mut()
+            .map(|state| state.span_context(self.core))
     }
 }
 
 /// Calls `f` on the state of span `id` and of each span around it that has one, innermost first, each with its
 /// slot locked in turn, until `f` returns false.
 fn walk_up(id: Id, mut f: impl FnMut(&mut SpanState) -> bool) {
+    walk_open(id, |open| open.state.as_mut().is_none_or(&mut f));
+}
+
+/// Calls `f` on span `id` and on each span around it, innermost first, each with its slot locked in turn, until
+/// `f` returns false.
+fn walk_open(id: Id, mut f: impl FnMut(&mut Open) -> bool) {
     let mut next = Some(id);
     while let Some(id) = next {
         let Some(slot) = slot(&id) else { return };
         let mut open = lock(&slot.open);
-        if let Some(state) = open.state.as_mut() {
-            if !f(state) {
-                return;
-            }
+        if !f(&mut open) {
+            return;
         }
         next = open.parent.clone();
     }
 }
 
 impl SpanSubscriber {
-    /// The subscriber of the pipeline of `core`, whose events `logs` takes too.
-    pub(crate) fn new(core: Core, head: Head, logs: Option<Box<dyn EventCapture>>) -> Self {
+    /// The subscriber of the pipeline of `core`, whose events `logs` takes too and `lines` prints.
+    pub(crate) fn new(
+        core: Core,
+        head: Head,
+        logs: Option<Box<dyn EventCapture>>,
+        lines: Option<Box<dyn LogLines>>,
+    ) -> Self {
         SpanSubscriber {
             core,
             head,
             with_span: WithSpan { with: with_state },
             logs,
+            lines,
         }
+    }
+
+    /// False for a span or event of the pipeline's own targets, when the log filter above lets them through.
+    fn not_internal(&self, meta: &Metadata<'_>) -> bool {
+        self.lines.is_none() || !is_internal(meta.target())
     }
 
     /// The OpenTelemetry parent of a new span: its explicit parent's context (a root if that span has no
@@ -317,8 +382,11 @@ impl Subscriber for SpanSubscriber {
             return Id::from_u64(NO_SLOT);
         };
         // The per-span checks of `LogFilter::with_not_internal`, which let the expansion's sites through by callsite
-        // (the rest was asked about already).
-        let keep = !Visiting::now() && !in_unsampled_trace() && !in_export_thread();
+        // (the rest was asked about already), or of `NotInternal` beside a log format.
+        let keep = !Visiting::now()
+            && !in_unsampled_trace()
+            && !in_export_thread()
+            && self.not_internal(attrs.metadata());
         {
             // No other thread knows the slot yet: its lock is held while the fields are visited, so that the
             // state is made where it stays (a move of the whole state, about 340 bytes, is a copy each).
@@ -329,6 +397,9 @@ impl Subscriber for SpanSubscriber {
                 let cx = self.parent_context(attrs);
                 let state = open.state.insert(Core::empty_state(attrs, cx));
                 self.core.fill_state(state, attrs);
+            }
+            if let Some(lines) = &self.lines {
+                lines.add_fields(&mut open.fields, &|visit| attrs.record(visit));
             }
         }
         slot.refs.store(1, Ordering::Release);
@@ -341,8 +412,12 @@ impl Subscriber for SpanSubscriber {
             return;
         };
         if let Some(slot) = slot(id) {
-            if let Some(state) = lock(&slot.open).state.as_mut() {
+            let mut open = lock(&slot.open);
+            if let Some(state) = open.state.as_mut() {
                 self.core.record(state, values);
+            }
+            if let Some(lines) = &self.lines {
+                lines.add_fields(&mut open.fields, &|visit| values.record(visit));
             }
         }
     }
@@ -369,21 +444,34 @@ impl Subscriber for SpanSubscriber {
             None if event.is_contextual() => current_id(),
             None => None,
         };
+        let scope = span.map(|id| SlotScope {
+            id,
+            core: &self.core,
+        });
+        if let Some(lines) = &self.lines {
+            // While a field value is visited a slot is locked, perhaps this event's: the line goes without its
+            // spans rather than wait on it.
+            match &scope {
+                Some(scope) if !Visiting::now() => lines.print(event, Some(scope)),
+                _ => lines.print(event, None),
+            }
+        }
+        let meta = event.metadata();
+        if !(self.not_internal(meta) && (self.lines.is_none() || !in_export_thread())) {
+            return;
+        }
         // `#[traced]` put its error on the span already; its line is for the log.
-        if let (Some(span), false) = (&span, is_error_line(event.metadata())) {
+        if let (Some(scope), false) = (&scope, is_error_line(meta)) {
             if let Some(_visiting) = Visiting::enter() {
                 // On the span it belongs to: the nearest one with a state.
-                walk_up(span.clone(), |state| {
+                walk_up(scope.id.clone(), |state| {
                     self.core.record_event(state, event);
                     false
                 });
             }
         }
         if let Some(logs) = &self.logs {
-            match span {
-                Some(span) => logs.capture(event, Some(&SlotScope(span))),
-                None => logs.capture(event, None),
-            }
+            logs.capture(event, scope.as_ref().map(|scope| scope as &dyn SpanScope));
         }
     }
 
@@ -458,6 +546,11 @@ impl Subscriber for SpanSubscriber {
                 self.core.close(state, meta);
             }
             open.state = None;
+            if open.fields.capacity() > FIELDS_KEPT {
+                open.fields = String::new();
+            } else {
+                open.fields.clear();
+            }
             open.parent.take()
         };
         // Stale ids stop finding the slot before it is reused.
@@ -560,11 +653,13 @@ mod tests {
     }
 
     #[test]
-    fn only_the_layout_without_a_log_format_has_it() {
-        run(LogFormat::None, |dispatch| {
-            assert!(dispatch.downcast_ref::<SpanSubscriber>().is_some());
-        });
-        run(LogFormat::Compact, |dispatch| {
+    fn every_layout_but_the_pretty_format_has_it() {
+        for format in [LogFormat::None, LogFormat::Compact, LogFormat::Json] {
+            run(format, |dispatch| {
+                assert!(dispatch.downcast_ref::<SpanSubscriber>().is_some());
+            });
+        }
+        run(LogFormat::Pretty, |dispatch| {
             assert!(dispatch.downcast_ref::<SpanSubscriber>().is_none());
         });
     }
