@@ -88,11 +88,11 @@ fn begin_open(site: &'static Site) -> Begin {
                 Asked::Disabled => Begin::Plain(Plain::new(site, None)),
                 Asked::Build {
                     timed_by_layer,
-                    sole,
+                    statics_only,
                 } => Begin::Build(Builder {
                     site,
                     timed_by_layer,
-                    sole,
+                    statics_only,
                     _unmarked: unmarked,
                 }),
             }
@@ -121,8 +121,8 @@ fn start_open(site: &'static Site) -> Started {
                 Asked::Disabled => Started::Plain(Plain::new(site, None)),
                 Asked::Build {
                     timed_by_layer,
-                    sole,
-                } => start_built(site, timed_by_layer, sole, unmarked),
+                    statics_only,
+                } => start_built(site, timed_by_layer, statics_only, unmarked),
             }
         }
         Sampling::Parent | Sampling::Inherit => match begin_open(site) {
@@ -137,13 +137,13 @@ fn start_open(site: &'static Site) -> Started {
 fn start_built(
     site: &'static Site,
     timed_by_layer: bool,
-    sole: bool,
+    statics_only: bool,
     unmarked: Option<Mark>,
 ) -> Started {
     let builder = Builder {
         site,
         timed_by_layer,
-        sole,
+        statics_only,
         _unmarked: unmarked,
     };
     Started::Span(builder.build(&[]))
@@ -163,7 +163,7 @@ fn builder(site: &'static Site, timed_by_layer: bool, unmarked: Option<Mark>) ->
         Begin::Build(Builder {
             site,
             timed_by_layer,
-            sole: false,
+            statics_only: false,
             _unmarked: unmarked,
         })
     } else {
@@ -240,9 +240,9 @@ pub struct Builder {
     site: &'static Site,
     /// `traced`'s span layer records `duration_ms` from the span's own start and end: no clock read here.
     timed_by_layer: bool,
-    /// `traced`'s layers are the subscriber's only ones: the `code.*` values are not passed (the span layer takes
-    /// them from the site).
-    sole: bool,
+    /// No reader of field values but `traced`'s own, which take the `code.*` values from the site: they are not
+    /// passed.
+    statics_only: bool,
     /// Held while the span of a fn with an explicit `parent`, or of a `root` fn inside a dropped trace, is built.
     _unmarked: Option<Mark>,
 }
@@ -254,7 +254,7 @@ impl Builder {
     pub fn build(self, values: &[Option<&dyn tracing::Value>]) -> Running {
         let site = self.site;
         let meta = site.meta();
-        let span = site.with_values(values, self.sole, |values| {
+        let span = site.with_values(values, self.statics_only, |values| {
             let values = meta.fields().value_set_all(values);
             if site.sampling == (Sampling::Ask { root: true }) {
                 Span::new_root(meta, &values)
@@ -274,7 +274,7 @@ impl Builder {
     ) -> Running {
         let site = self.site;
         let meta = site.meta();
-        let span = site.with_values(values, self.sole, |values| {
+        let span = site.with_values(values, self.statics_only, |values| {
             Span::child_of(
                 parent.tracing_parent(),
                 meta,

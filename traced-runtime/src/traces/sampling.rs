@@ -180,8 +180,8 @@ pub(crate) enum Asked {
     Build {
         /// See the variant.
         timed_by_layer: bool,
-        /// The pipeline's layers are the subscriber's only ones (see [`SamplingLayer::sole`]).
-        sole: bool,
+        /// The `code.*` values need not be passed (see [`Head::sole`]).
+        statics_only: bool,
     },
 }
 
@@ -202,17 +202,17 @@ pub(crate) fn ask<F: Fn(&tracing::Dispatch) -> bool>(
     }
     let enabled = enabled();
     tracing::dispatcher::get_default(|dispatch| {
-        let (timed_by_layer, sole) = match dispatch.downcast_ref::<Head>() {
+        let (timed_by_layer, statics_only) = match dispatch.downcast_ref::<Head>() {
             Some(head) => match head.sampler.drops(root) {
                 Some(ids) => return Asked::Dropped(ids),
-                None => (true, head.sole),
+                None => (true, head.statics_only),
             },
             None => (false, false),
         };
         if enabled(dispatch) {
             Asked::Build {
                 timed_by_layer,
-                sole,
+                statics_only,
             }
         } else {
             Asked::Disabled
@@ -352,6 +352,8 @@ pub(crate) struct Head {
     sampler: RootSampler,
     /// The pipeline's own subscriber (no log format, see [`Head::sole`]).
     sole: bool,
+    /// No reader of field values but the pipeline's own, which take a site's `code.*` values from its statics.
+    statics_only: bool,
 }
 
 impl Head {
@@ -362,15 +364,17 @@ impl Head {
         Head {
             sampler,
             sole: true,
+            statics_only: true,
         }
     }
 
-    /// The head of the span subscriber beside a log format, which prints every span's fields and sees the spans
-    /// of a dropped trace.
+    /// The head of the span subscriber beside a log format, which sees the spans of a dropped trace and prints
+    /// every span's fields (a site's `code.*` ones from its statics, as the span layer does).
     pub(crate) fn beside_log_lines(sampler: RootSampler) -> Head {
         Head {
             sampler,
             sole: false,
+            statics_only: true,
         }
     }
 }
@@ -390,6 +394,7 @@ impl<L> SamplingLayer<L> {
             head: Head {
                 sampler,
                 sole: false,
+                statics_only: false,
             },
         }
     }

@@ -255,9 +255,7 @@ impl Core {
             state.push_origin(*thread_id, name.as_ref(), metadata.target(), limits);
         });
         state.context_at = state.attributes.len();
-        let statics = BUILDING
-            .with(Cell::get)
-            .filter(|statics| std::ptr::eq(statics.meta, metadata));
+        let statics = Statics::building(metadata);
         let skip = statics.map_or(0, |statics| {
             state.push_callsite_attributes(&statics.attributes, limits);
             statics.attributes.attributes().len()
@@ -747,6 +745,8 @@ pub(crate) struct Statics {
     meta: &'static Metadata<'static>,
     /// The values of the first fields of `meta`, as attributes, in order.
     attributes: CallsiteAttributes,
+    /// Their text in a log line, made the first time a span of the callsite is printed.
+    line_text: OnceLock<Box<str>>,
 }
 
 impl Statics {
@@ -764,6 +764,41 @@ impl Statics {
         Statics {
             meta,
             attributes: CallsiteAttributes::new(attributes),
+            line_text: OnceLock::new(),
+        }
+    }
+
+    /// The statics of the span of `meta` being built on this thread, if the expansion handed them over.
+    pub(crate) fn building(meta: &Metadata<'_>) -> Option<&'static Statics> {
+        BUILDING
+            .with(Cell::get)
+            .filter(|statics| std::ptr::eq(statics.meta, meta))
+    }
+
+    /// How many of the callsite's first fields they give.
+    pub(crate) fn len(&self) -> usize {
+        self.attributes.attributes().len()
+    }
+
+    /// Their text in a log line, written by `write` (given their values to visit) once per callsite.
+    pub(crate) fn line_text(&self, write: impl FnOnce(&mut String, &dyn Fn(&mut dyn Visit))) -> &str {
+        self.line_text.get_or_init(|| {
+            let mut text = String::new();
+            write(&mut text, &|visit| self.record(visit));
+            text.into_boxed_str()
+        })
+    }
+
+    /// Visits their values as the fields they are.
+    fn record(&self, visit: &mut dyn Visit) {
+        for (field, attribute) in self.meta.fields().iter().zip(self.attributes.attributes()) {
+            match &attribute.value {
+                opentelemetry::Value::String(text) => visit.record_str(&field, text.as_str()),
+                opentelemetry::Value::I64(n) => visit.record_i64(&field, *n),
+                opentelemetry::Value::F64(x) => visit.record_f64(&field, *x),
+                opentelemetry::Value::Bool(b) => visit.record_bool(&field, *b),
+                other => visit.record_debug(&field, &format_args!("{other}")),
+            }
         }
     }
 }

@@ -17,14 +17,14 @@ use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
 use opentelemetry::trace::SpanContext;
 use opentelemetry::{Context, ContextGuard};
-use tracing::field::Visit;
+use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::subscriber::Interest;
 use tracing::{Dispatch, Event, Metadata, Subscriber};
 use tracing_core::span::Current;
 
 use super::sampling::Head;
-use super::span_layer::{Core, SpanState, StateFn, Visiting, WithSpan};
+use super::span_layer::{Core, SpanState, StateFn, Statics, Visiting, WithSpan};
 use crate::export::log_record::is_error_line;
 use crate::export::thread::{in_export_thread, is_internal};
 use crate::traces::sampling::in_unsampled_trace;
@@ -399,7 +399,7 @@ impl Subscriber for SpanSubscriber {
                 self.core.fill_state(state, attrs);
             }
             if let Some(lines) = &self.lines {
-                lines.add_fields(&mut open.fields, &|visit| attrs.record(visit));
+                add_span_fields(&**lines, &mut open.fields, attrs);
             }
         }
         slot.refs.store(1, Ordering::Release);
@@ -574,6 +574,70 @@ impl Subscriber for SpanSubscriber {
             Some(std::ptr::from_ref(&self.with_span).cast())
         } else {
             None
+        }
+    }
+}
+
+/// Writes the fields of a new span to its text: a site's `code.*` ones as its statics' text, made once per
+/// callsite, then the others.
+fn add_span_fields(lines: &dyn LogLines, text: &mut String, attrs: &Attributes<'_>) {
+    let Some(statics) = Statics::building(attrs.metadata()) else {
+        lines.add_fields(text, &|visit| attrs.record(visit));
+        return;
+    };
+    text.push_str(statics.line_text(|text, record| lines.add_fields(text, record)));
+    let skip = statics.len();
+    lines.add_fields(text, &|visit| {
+        attrs.record(&mut After { skip, visit });
+    });
+}
+
+/// A visitor of the fields from index `skip` on (whether or not the first ones are given values).
+struct After<'a> {
+    skip: usize,
+    visit: &'a mut dyn Visit,
+}
+
+impl Visit for After<'_> {
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        if field.index() >= self.skip {
+            self.visit.record_f64(field, value);
+        }
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        if field.index() >= self.skip {
+            self.visit.record_i64(field, value);
+        }
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        if field.index() >= self.skip {
+            self.visit.record_u64(field, value);
+        }
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        if field.index() >= self.skip {
+            self.visit.record_bool(field, value);
+        }
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.index() >= self.skip {
+            self.visit.record_str(field, value);
+        }
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        if field.index() >= self.skip {
+            self.visit.record_error(field, value);
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.index() >= self.skip {
+            self.visit.record_debug(field, value);
         }
     }
 }
