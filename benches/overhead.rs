@@ -8,6 +8,8 @@
 //! - S4: a sampled root span plus the fn per iteration, batch export to an exporter that drops the batch.
 //! - S4T (`traced` only): S4 with tail sampling on, 1 % of the traces kept (by trace id, head sampler at 1 % too):
 //!   every span is recorded and queued as in S4, and the export thread discards 99 % of them before preparation.
+//! - S4L (`traced` only): S4 beside the compact log format, the default of `init` (S4 runs without a log format,
+//!   as the others print nothing either); no event, so no line is printed.
 //!
 //! `traced` runs through its own pipeline (`Config::layer`: our sampler, filter and batch processor);
 //! `#[instrument]` through the stock one (tracing-opentelemetry + the SDK batch processor).
@@ -107,7 +109,10 @@ fn stock_pipeline(provider: &SdkTracerProvider) -> Dispatch {
 /// `traced`'s own pipeline, as `Config::layer` builds it: our sampler, our layer filter and our batch processor on
 /// the `traced-export` thread, exporting to the same dropping exporter as the stock pipeline.
 fn traced_pipeline(sampler: SamplerConfig) -> (Dispatch, traced::Guard) {
-    traced_pipeline_with(traced::Config::builder().with_sampler(sampler))
+    traced_pipeline_with(
+        traced::Config::builder().with_sampler(sampler),
+        LogFormat::None,
+    )
 }
 
 /// [`traced_pipeline`] with the options `builder` sets.
@@ -124,13 +129,13 @@ fn assert_all_exported(what: &str, stats: &traced::Stats) {
     );
 }
 
-fn traced_pipeline_with(builder: ConfigBuilder) -> (Dispatch, traced::Guard) {
+fn traced_pipeline_with(builder: ConfigBuilder, format: LogFormat) -> (Dispatch, traced::Guard) {
     let config = builder
         .without_env()
         .with_exporters([])
         .with_logs_exporters([])
         .with_span_exporter(DropSpans)
-        .with_log_format(LogFormat::None)
+        .with_log_format(format)
         // criterion produces spans faster than the export thread prepares them: a queue with room for a sample,
         // flushed after it (`group`'s `settle`), so that every span is exported (checked at shutdown).
         .with_batch_max_queue_size(SPANS_QUEUED)
@@ -291,12 +296,44 @@ fn s4(c: &mut Criterion) {
 
 /// S4 with tail sampling keeping 1 % of the traces: `traced` alone, the others have nothing like it.
 fn s4_tail(c: &mut Criterion) {
-    let (traced, guard) = traced_pipeline_with(
+    let stats = s4_traced(
+        c,
+        "S4T",
         traced::Config::builder()
             .with_sampler(SamplerConfig::ParentBasedTraceIdRatio(0.01))
             .with_tail_sampling(TailSampling::new().keep_errors().keep_ratio(0.01)),
+        LogFormat::None,
     );
-    let mut group = c.benchmark_group("S4T");
+    println!(
+        "traced S4T export: {} exported, {} dropped, {} failed, {} discarded by tail sampling",
+        stats.exported, stats.dropped, stats.failed, stats.tail_discarded
+    );
+}
+
+/// S4 beside the compact log format, `init`'s default layout: `traced` alone.
+fn s4_log_lines(c: &mut Criterion) {
+    let stats = s4_traced(
+        c,
+        "S4L",
+        traced::Config::builder().with_sampler(SamplerConfig::AlwaysOn),
+        LogFormat::Compact,
+    );
+    println!(
+        "traced S4L export: {} exported, {} dropped, {} failed",
+        stats.exported, stats.dropped, stats.failed
+    );
+}
+
+/// S4's iterations for `traced` alone, as the group `name`, under the pipeline of `builder` and `format`; fails
+/// if a span was lost.
+fn s4_traced(
+    c: &mut Criterion,
+    name: &str,
+    builder: ConfigBuilder,
+    format: LogFormat,
+) -> traced::Stats {
+    let (traced, guard) = traced_pipeline_with(builder, format);
+    let mut group = c.benchmark_group(name);
     for (mode, f) in [("sync", SYNC[1].1), ("async", ASYNC[1].1)] {
         tracing::dispatcher::with_default(&traced, || {
             group.bench_function(BenchmarkId::new("traced", mode), |b| {
@@ -317,11 +354,8 @@ fn s4_tail(c: &mut Criterion) {
     }
     group.finish();
     let (_, stats) = guard.shutdown_with_stats();
-    println!(
-        "traced S4T export: {} exported, {} dropped, {} failed, {} discarded by tail sampling",
-        stats.exported, stats.dropped, stats.failed, stats.tail_discarded
-    );
-    assert_all_exported("S4T", &stats);
+    assert_all_exported(name, &stats);
+    stats
 }
 
 /// Reads criterion's estimates and prints `traced` against the others, per state and mode.
@@ -363,15 +397,20 @@ fn print_ratios() {
             );
         }
     }
-    println!("\ntail sampling, 1 % kept | traced S4T ns | traced S4 ns | S4T / S4");
-    for mode in ["sync", "async"] {
-        let (tail, s4) = (mean("S4T", "traced", mode), mean("S4", "traced", mode));
-        println!(
-            "S4T {mode:<6} | {:>13} | {:>12} | {:>8}",
-            cell(tail),
-            cell(s4),
-            ratio(tail, s4)
-        );
+    for (group, what) in [
+        ("S4T", "tail sampling, 1 % kept"),
+        ("S4L", "the compact log format"),
+    ] {
+        println!("\n{what} | traced {group} ns | traced S4 ns | {group} / S4");
+        for mode in ["sync", "async"] {
+            let (variant, s4) = (mean(group, "traced", mode), mean("S4", "traced", mode));
+            println!(
+                "{group} {mode:<6} | {:>13} | {:>12} | {:>8}",
+                cell(variant),
+                cell(s4),
+                ratio(variant, s4)
+            );
+        }
     }
 }
 
@@ -399,6 +438,7 @@ fn main() {
     s3(&mut criterion);
     s4(&mut criterion);
     s4_tail(&mut criterion);
+    s4_log_lines(&mut criterion);
     criterion.final_summary();
     print_ratios();
 }

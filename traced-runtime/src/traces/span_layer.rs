@@ -781,7 +781,10 @@ impl Statics {
     }
 
     /// Their text in a log line, written by `write` (given their values to visit) once per callsite.
-    pub(crate) fn line_text(&self, write: impl FnOnce(&mut String, &dyn Fn(&mut dyn Visit))) -> &str {
+    pub(crate) fn line_text(
+        &self,
+        write: impl FnOnce(&mut String, &dyn Fn(&mut dyn Visit)),
+    ) -> &str {
         self.line_text.get_or_init(|| {
             let mut text = String::new();
             write(&mut text, &|visit| self.record(visit));
