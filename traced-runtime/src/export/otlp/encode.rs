@@ -13,6 +13,7 @@
 //! `opentelemetry/proto/{collector/trace,collector/logs,trace,logs,common}/v1/*.proto`. Like prost, scalar fields at their default
 //! value are left out; messages and `oneof` members that the conversion sets are always written.
 
+use std::cell::RefCell;
 use std::mem::ManuallyDrop;
 use std::time::SystemTime;
 
@@ -357,10 +358,60 @@ fn attributes(out: &mut Vec<u8>, field: u32, attributes: &[KeyValue]) {
     }
 }
 
+/// How many origins' encodings the encoding thread keeps: a batch's spans come from a few threads and callsites.
+const ORIGINS_KEPT: usize = 16;
+
+/// An origin's encoded attributes, by what tells origins apart: the thread's id and the addresses of its name and
+/// target (each a `&'static str`: one address, one text).
+struct EncodedOrigin {
+    key: OriginKey,
+    bytes: Vec<u8>,
+}
+
+type OriginKey = (i64, Option<(*const u8, usize)>, (*const u8, usize));
+
+thread_local! {
+    /// The origins this thread encoded last, the oldest replaced first.
+    static ORIGINS: RefCell<(Vec<EncodedOrigin>, usize)> = const { RefCell::new((Vec::new(), 0)) };
+}
+
+/// The origin's attributes: the bytes encoded for the same thread, name and target before, else encoded now (and
+/// kept).
+/// About 300 instructions a span encoded attribute by attribute, one copy of about 50 bytes from the cache.
+fn origin_attributes(out: &mut Vec<u8>, origin: &Origin) {
+    let key: OriginKey = (
+        origin.thread_id,
+        origin.thread_name.map(|name| (name.as_ptr(), name.len())),
+        (origin.target.as_ptr(), origin.target.len()),
+    );
+    let cached = ORIGINS.try_with(|origins| {
+        let (origins, next) = &mut *origins.borrow_mut();
+        if let Some(known) = origins.iter().find(|known| known.key == key) {
+            out.extend_from_slice(&known.bytes);
+            return;
+        }
+        let start = out.len();
+        encode_origin(out, origin);
+        let encoded = EncodedOrigin {
+            key,
+            bytes: out[start..].to_vec(),
+        };
+        if origins.len() < ORIGINS_KEPT {
+            origins.push(encoded);
+        } else {
+            origins[*next] = encoded;
+            *next = (*next + 1) % ORIGINS_KEPT;
+        }
+    });
+    if cached.is_err() {
+        encode_origin(out, origin);
+    }
+}
+
 /// The origin's attributes, from a list on the stack, through the one [`attributes`] loop, where the short
 /// attribute's path is inlined. Static keys and texts and an integer own nothing: the list is not dropped (its
 /// drop checked every key and value for something to free, 60 instructions a span).
-fn origin_attributes(out: &mut Vec<u8>, origin: &Origin) {
+fn encode_origin(out: &mut Vec<u8>, origin: &Origin) {
     let id = KeyValue::new(THREAD_ID, origin.thread_id);
     let target = KeyValue::new(TARGET, origin.target);
     match origin.thread_name {
@@ -758,6 +809,37 @@ mod tests {
             request(&one, &EncodedResource::from(&resource)),
             expected(one, &resource).encode_to_vec()
         );
+    }
+
+    /// Origins encoded from the cache give the bytes of their attributes encoded one by one, past the cache's
+    /// room too (each origin comes back after more than `ORIGINS_KEPT` others).
+    #[test]
+    fn origins_from_the_cache_encode_as_their_attributes_would() {
+        let scope = InstrumentationScope::builder("traced").build();
+        let resource = EncodedResource::default();
+        let targets: Vec<&'static str> = (0..ORIGINS_KEPT + 4)
+            .map(|n| &*Box::leak(format!("app::module{n}").into_boxed_str()))
+            .collect();
+        for round in 0..3 {
+            for (n, target) in targets.iter().enumerate() {
+                let origin = Origin {
+                    thread_id: n as i64 % 3,
+                    thread_name: (n % 2 == 0).then_some("worker"),
+                    target,
+                };
+                let mut export = ExportSpan::from(span(n as u64, &scope));
+                export.origin = Some(origin);
+                let mut whole = span(n as u64, &scope);
+                whole.attributes.splice(0..0, origin.attributes());
+                let mut out = Vec::new();
+                write_request(&mut out, &[export], &resource);
+                assert_eq!(
+                    out,
+                    request(&[whole], &resource),
+                    "round {round}, {origin:?}"
+                );
+            }
+        }
     }
 
     /// A callsite's attributes, encoded once and copied, give the bytes the span gives with its own copies in
