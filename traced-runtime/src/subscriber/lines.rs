@@ -83,11 +83,13 @@ impl<W> LogLines for Lines<W>
 where
     W: for<'w> MakeWriter<'w> + Send + Sync,
 {
-    fn add_fields(&self, text: &mut String, record: &dyn Fn(&mut dyn Visit)) {
+    fn keeps_fields(&self) -> bool {
         // The JSON line names the event's span, not its fields.
-        if self.format == LogFormat::Compact {
-            record(&mut compact::SeparatedFields(text));
-        }
+        self.format == LogFormat::Compact
+    }
+
+    fn add_fields(&self, text: &mut String, record: &dyn Fn(&mut dyn Visit)) {
+        record(&mut compact::SeparatedFields(text));
     }
 
     fn print(&self, event: &Event<'_>, scope: Option<&dyn LineScope>) {

@@ -745,7 +745,8 @@ pub(crate) struct Statics {
     meta: &'static Metadata<'static>,
     /// The values of the first fields of `meta`, as attributes, in order.
     attributes: CallsiteAttributes,
-    /// Their text in a log line, made the first time a span of the callsite is printed.
+    /// Their text in a log line (the one form of [`LogLines::add_fields`](super::span_subscriber::LogLines)),
+    /// made the first time a span of the callsite is printed.
     line_text: OnceLock<Box<str>>,
 }
 

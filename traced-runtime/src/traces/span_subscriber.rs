@@ -207,6 +207,10 @@ pub(crate) trait EventCapture: Send + Sync {
 /// The log format's side of the span subscriber: each span's fields kept as text in its slot, each event printed
 /// as a line with the spans around it. A trait here, so that the trace signal does not depend on the formats.
 pub(crate) trait LogLines: Send + Sync {
+    /// True when the lines show the spans' fields: then each span keeps them as text, in one form for every
+    /// format that does (a site's `code.*` text is made once per callsite, whatever subscriber makes it).
+    fn keeps_fields(&self) -> bool;
+
     /// Appends to `text` the fields `record` visits: a new span's, or those recorded on it later.
     fn add_fields(&self, text: &mut String, record: &dyn Fn(&mut dyn Visit));
 
@@ -398,8 +402,8 @@ impl Subscriber for SpanSubscriber {
                 let state = open.state.insert(Core::empty_state(attrs, cx));
                 self.core.fill_state(state, attrs);
             }
-            if let Some(lines) = &self.lines {
-                add_span_fields(&**lines, &mut open.fields, attrs);
+            if let Some(lines) = self.lines.as_deref().filter(|lines| lines.keeps_fields()) {
+                add_span_fields(lines, &mut open.fields, attrs);
             }
         }
         slot.refs.store(1, Ordering::Release);
@@ -416,7 +420,7 @@ impl Subscriber for SpanSubscriber {
             if let Some(state) = open.state.as_mut() {
                 self.core.record(state, values);
             }
-            if let Some(lines) = &self.lines {
+            if let Some(lines) = self.lines.as_deref().filter(|lines| lines.keeps_fields()) {
                 lines.add_fields(&mut open.fields, &|visit| values.record(visit));
             }
         }
