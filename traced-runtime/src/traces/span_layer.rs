@@ -1229,7 +1229,9 @@ impl Visit for EventFields<'_> {
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        if !self.error_field(field, &format!("{value:?}")) {
+        // The quoted text is only made for an `error` field: every other text field of every event went through
+        // a `format!` for nothing.
+        if !(field.name() == ERROR_FIELD && self.error_field(field, &format!("{value:?}"))) {
             self.push(field, value.to_owned().into());
         }
     }

@@ -720,6 +720,42 @@ mod tests {
             .unwrap_or_else(|| panic!("no span {name} in {spans:?}"))
     }
 
+    /// An event's `error` field makes it an exception event and fails the span; any other text field is an
+    /// attribute as it is.
+    #[test]
+    fn an_events_error_field_fails_its_span_and_other_texts_stay_attributes() {
+        let spans = run(LogFormat::None, |dispatch| {
+            tracing::dispatcher::with_default(dispatch, || {
+                let span = tracing::info_span!("pay");
+                let _entered = span.enter();
+                tracing::info!(note = "a \"quoted\" word", "noted");
+                tracing::error!(error = "card declined");
+            });
+        });
+        let pay = named(&spans, "pay");
+        let (noted, failed) = (&pay.events.events[0], &pay.events.events[1]);
+        assert_eq!(noted.name, "noted");
+        let note = noted.attributes.iter().find(|kv| kv.key.as_str() == "note");
+        assert_eq!(
+            note.map(|kv| kv.value.to_string()).as_deref(),
+            Some("a \"quoted\" word")
+        );
+        assert_eq!(failed.name, "exception");
+        let message = failed
+            .attributes
+            .iter()
+            .find(|kv| kv.key.as_str() == "exception.message");
+        assert_eq!(
+            message.map(|kv| kv.value.to_string()).as_deref(),
+            Some("\"card declined\"")
+        );
+        assert!(
+            matches!(pay.status, opentelemetry::trace::Status::Error { .. }),
+            "{:?}",
+            pay.status
+        );
+    }
+
     #[test]
     fn every_layout_but_the_pretty_format_has_it() {
         for format in [LogFormat::None, LogFormat::Compact, LogFormat::Json] {
