@@ -3,9 +3,9 @@
 //!
 //! Under the registry, the fmt layer wrote every span's fields as text into a `String` of its own in the span's
 //! extensions, allocated and formatted for each span whether a line ever shows it: with the compact format, about
-//! 4,800 instructions a `#[traced]` span (S4 under callgrind: 16,784 a iteration, against 4,775 without a log
-//! format). Here the text goes into the span's slot, whose room is kept from span to span, and a value that needs
-//! no escape is copied as it is.
+//! 4,300 instructions a span (S4 under callgrind: 13,398 a iteration, against 4,775 without a log format; see
+//! docs/performance.md, Phase 12). Here the text goes into the span's slot, whose room is kept from span to span,
+//! and a value that needs no escape is copied as it is.
 
 use std::cell::RefCell;
 use std::fmt;
