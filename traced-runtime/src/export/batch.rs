@@ -428,13 +428,21 @@ impl<B: Batches> Worker<B> {
             }
         }
         let lane = &mut self.lanes[lane];
+        let message = delivery
+            .error
+            .as_ref()
+            .map(|error| format!("{} exporter: {error}", lane.name()));
+        // The error before the counts: whoever reads a failure counted reads its error too (the error line's
+        // write to stderr, after, had left `Stats::last_error` empty for a while after `failed` rose).
+        if let Some(message) = &message {
+            self.stats.error(message);
+        }
         lane.counters.resolve(own);
         self.stats.of(B::SIGNAL).resolve(overall);
-        let error = delivery.error.as_ref()?;
-        let message = format!("{} exporter: {error}", lane.name());
-        lane.errors.report(&message);
-        self.stats.error(&message);
-        Some(message)
+        if let Some(message) = &message {
+            lane.errors.report(message);
+        }
+        message
     }
 }
 
