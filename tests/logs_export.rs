@@ -71,6 +71,8 @@ fn run(config: Config, body: impl FnOnce()) -> traced::Stats {
 enum Layout {
     Layer,
     Dispatch,
+    /// The whole subscriber printing the compact log format too: `init`'s default layout.
+    DispatchCompact,
 }
 
 /// [`run`] in `layout`.
@@ -100,6 +102,11 @@ fn run_to_shutdown_in(
             (tracing::Dispatch::new(subscriber), guard)
         }
         Layout::Dispatch => config.dispatch().expect("pipeline"),
+        Layout::DispatchCompact => {
+            let mut config = config;
+            config.log_format = LogFormat::Compact;
+            config.dispatch().expect("pipeline")
+        }
     };
     // The `log` crate has one global logger; it forwards to the current dispatcher.
     let _ = tracing_log::LogTracer::init();
@@ -210,6 +217,12 @@ fn assert_records(receiver: &Receiver, records: &[ReceivedLog], stats: &traced::
 #[test]
 fn records_through_the_whole_subscriber() {
     exports_correlated_records_in(Layout::Dispatch, Protocol::Grpc);
+}
+
+/// And beside the compact log format, which the same subscriber prints (the default layout of `init`).
+#[test]
+fn records_through_the_whole_subscriber_beside_the_compact_format() {
+    exports_correlated_records_in(Layout::DispatchCompact, Protocol::Grpc);
 }
 
 #[test]
