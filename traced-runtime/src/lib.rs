@@ -24,6 +24,8 @@ mod resource;
 mod stats;
 mod subscriber;
 mod task;
+#[cfg(test)]
+mod test_writer;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod traces;

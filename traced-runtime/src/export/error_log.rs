@@ -57,28 +57,12 @@ impl ErrorLog {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
-
     use super::*;
-
-    /// A writer collecting what a thread-local fmt subscriber prints.
-    #[derive(Clone, Default)]
-    struct Lines(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Lines {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
+    use crate::test_writer::SharedWriter;
 
     #[test]
     fn error_log_is_rate_limited_and_reports_the_suppressed_count() {
-        let lines = Lines::default();
+        let lines = SharedWriter::default();
         let writer = lines.clone();
         let subscriber = tracing_subscriber::fmt()
             .with_writer(move || writer.clone())
@@ -97,7 +81,7 @@ mod tests {
             log.report("e");
             assert_eq!(log.suppressed, 1);
         });
-        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        let text = lines.take();
         let printed: Vec<&str> = text.lines().collect();
         assert_eq!(printed.len(), 2, "{text}");
         assert!(printed[0].contains("span export failed: a"), "{text}");

@@ -103,27 +103,11 @@ where
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
-
     use opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData};
 
     use super::*;
     use crate::config::Config;
-
-    /// A writer into shared memory.
-    #[derive(Clone, Default)]
-    struct Shared(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Shared {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
+    use crate::test_writer::SharedWriter;
 
     /// What `body` prints in `format` under the whole subscriber `Config::dispatch` builds.
     fn lines_of(format: LogFormat, body: impl FnOnce()) -> String {
@@ -132,7 +116,7 @@ mod tests {
 
     /// What `body` prints in `format` and the spans it exports, under the whole subscriber.
     fn run(format: LogFormat, body: impl FnOnce()) -> (String, Vec<SpanData>) {
-        let shared = Shared::default();
+        let shared = SharedWriter::default();
         let writer = shared.clone();
         let lines = Lines::new(format, false, move || writer.clone()).expect("a line format");
         let exporter = InMemorySpanExporter::default();
@@ -148,8 +132,7 @@ mod tests {
         tracing::dispatcher::with_default(&dispatch, body);
         drop(dispatch);
         guard.force_flush().unwrap();
-        let text = String::from_utf8(shared.0.lock().unwrap().clone()).unwrap();
-        (text, exporter.get_finished_spans().unwrap())
+        (shared.take(), exporter.get_finished_spans().unwrap())
     }
 
     /// The lines, each without its timestamp and level.

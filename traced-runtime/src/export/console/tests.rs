@@ -1,6 +1,5 @@
 use std::borrow::Cow;
 use std::io::{self, Write};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use opentelemetry::trace::{
@@ -13,6 +12,7 @@ use opentelemetry_sdk::Resource;
 
 use super::waterfall::{format_duration, render, Completeness};
 use super::{colour_wanted, ConsoleExporter};
+use crate::test_writer::SharedWriter as Output;
 
 const TRACE: u128 = 0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736;
 const OTHER_TRACE: u128 = 0x0af7_6519_16cd_43dd_8448_eb21_1c80_319c;
@@ -78,28 +78,6 @@ fn event(mut span: SpanData, name: &'static str, ms: u64, attributes: Vec<KeyVal
         .events
         .push(Event::new(name, at(ms), attributes, 0));
     span
-}
-
-/// What the exporter wrote, shared with the test.
-#[derive(Clone, Default)]
-struct Output(Arc<Mutex<Vec<u8>>>);
-
-impl Output {
-    /// Everything written since the last call.
-    fn take(&self) -> String {
-        String::from_utf8(std::mem::take(&mut *self.0.lock().unwrap())).unwrap()
-    }
-}
-
-impl Write for Output {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
 }
 
 fn exporter() -> (ConsoleExporter, Output) {
