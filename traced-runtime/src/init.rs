@@ -156,7 +156,7 @@ impl Config {
             return self.restart_installed();
         }
         let (dispatch, provider, guard, sinks) =
-            self.build_subscriber(Lines::stderr(self.log_format).map(boxed_lines))?;
+            self.build_subscriber(Lines::stderr(self.log_format))?;
         if tracing::dispatcher::set_global_default(dispatch).is_err() {
             // Lost a race with another initialisation: `guard` shuts the pipeline down on drop.
             return Err(Error::AlreadyInitialized);
@@ -209,7 +209,7 @@ impl Config {
             return Ok((Dispatch::none(), Guard::disabled()));
         }
         let (dispatch, provider, guard, _) =
-            self.build_subscriber(Lines::stderr(self.log_format).map(boxed_lines))?;
+            self.build_subscriber(Lines::stderr(self.log_format))?;
         install_globals(&self, provider);
         Ok((dispatch, guard))
     }
@@ -448,11 +448,4 @@ fn file_config(path: &Path) -> Result<Config, Error> {
 
 fn text_map_propagator(kinds: &[PropagatorKind]) -> impl TextMapPropagator + Send + Sync + 'static {
     crate::propagation::Propagator::from_kinds(kinds)
-}
-
-/// Log lines as the span subscriber takes them.
-fn boxed_lines<W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static>(
-    lines: Lines<W>,
-) -> Box<dyn LogLines> {
-    Box::new(lines)
 }

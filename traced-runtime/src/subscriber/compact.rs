@@ -31,22 +31,28 @@ const MESSAGE: char = '\u{1f}';
 
 /// Writes visited fields to a text, each after its separator, as `Debug` shows their values (the message as
 /// `Display`). What tracing-log adds for a `log` record (`log.*`, already the line's target and location) is left
-/// out.
-pub(super) struct SeparatedFields<'a>(pub(super) &'a mut String);
+/// out, and so are the fields before index `skip` (a site's `code.*` ones, written from its statics).
+pub(super) struct SeparatedFields<'a> {
+    pub(super) text: &'a mut String,
+    pub(super) skip: usize,
+}
 
 impl Visit for SeparatedFields<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
+        if field.index() < self.skip {
+            return;
+        }
         match field.name() {
             "message" => {
-                self.0.push(MESSAGE);
-                self.0.push_str(value);
+                self.text.push(MESSAGE);
+                self.text.push_str(value);
             }
             name if name.starts_with("log.") => {}
             name => {
-                self.0.push(FIELD);
-                self.0.push_str(name);
-                self.0.push('=');
-                quoted(self.0, value);
+                self.text.push(FIELD);
+                self.text.push_str(name);
+                self.text.push('=');
+                quoted(self.text, value);
             }
         }
     }
@@ -68,18 +74,21 @@ impl Visit for SeparatedFields<'_> {
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if field.index() < self.skip {
+            return;
+        }
         let name = field.name();
         if name == "message" {
-            self.0.push(MESSAGE);
+            self.text.push(MESSAGE);
         } else if name.starts_with("log.") {
             return;
         } else {
-            self.0.push(FIELD);
-            self.0.push_str(name);
-            self.0.push('=');
+            self.text.push(FIELD);
+            self.text.push_str(name);
+            self.text.push('=');
         }
         // The application's `Debug`, caught: a panic here would take the caller down for a log line.
-        write_caught(self.0, format_args!("{value:?}"), DEBUG_PANICKED);
+        write_caught(self.text, format_args!("{value:?}"), DEBUG_PANICKED);
     }
 }
 
@@ -165,7 +174,10 @@ pub(super) fn line(
     line.push(' ');
 
     let mut own = String::new();
-    event.record(&mut SeparatedFields(&mut own));
+    event.record(&mut SeparatedFields {
+        text: &mut own,
+        skip: 0,
+    });
     let mut seen: Vec<&str> = Vec::new();
     let mut first = true;
     let mut put = |line: &mut String, text: &str, dim: bool| {

@@ -36,11 +36,12 @@ pub(crate) struct Lines<W> {
 }
 
 impl Lines<fn() -> std::io::Stderr> {
-    /// The lines of `format` on stderr, coloured on a terminal; `None` for the formats the span subscriber does
-    /// not print (pretty, none).
-    pub(crate) fn stderr(format: LogFormat) -> Option<Self> {
+    /// The lines of `format` on stderr, coloured on a terminal, as the span subscriber takes them; `None` for the
+    /// formats it does not print (pretty, none).
+    pub(crate) fn stderr(format: LogFormat) -> Option<Box<dyn LogLines>> {
         let ansi = format == LogFormat::Compact && std::io::stderr().is_terminal();
-        Lines::new(format, ansi, std::io::stderr as fn() -> std::io::Stderr)
+        let lines = Lines::new(format, ansi, std::io::stderr as fn() -> std::io::Stderr)?;
+        Some(Box::new(lines))
     }
 }
 
@@ -88,8 +89,8 @@ where
         self.format == LogFormat::Compact
     }
 
-    fn add_fields(&self, text: &mut String, record: &dyn Fn(&mut dyn Visit)) {
-        record(&mut compact::SeparatedFields(text));
+    fn add_fields(&self, text: &mut String, skip: usize, record: &dyn Fn(&mut dyn Visit)) {
+        record(&mut compact::SeparatedFields { text, skip });
     }
 
     fn print(&self, event: &Event<'_>, scope: Option<&dyn LineScope>) {

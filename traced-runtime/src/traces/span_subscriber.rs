@@ -17,7 +17,7 @@ use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
 use opentelemetry::trace::SpanContext;
 use opentelemetry::{Context, ContextGuard};
-use tracing::field::{Field, Visit};
+use tracing::field::Visit;
 use tracing::span::{Attributes, Id, Record};
 use tracing::subscriber::Interest;
 use tracing::{Dispatch, Event, Metadata, Subscriber};
@@ -211,8 +211,9 @@ pub(crate) trait LogLines: Send + Sync {
     /// format that does (a site's `code.*` text is made once per callsite, whatever subscriber makes it).
     fn keeps_fields(&self) -> bool;
 
-    /// Appends to `text` the fields `record` visits: a new span's, or those recorded on it later.
-    fn add_fields(&self, text: &mut String, record: &dyn Fn(&mut dyn Visit));
+    /// Appends to `text` the fields `record` visits from index `skip` on: a new span's, or those recorded on it
+    /// later.
+    fn add_fields(&self, text: &mut String, skip: usize, record: &dyn Fn(&mut dyn Visit));
 
     /// Prints `event`, which belongs to the spans of `scope` (none outside any span).
     fn print(&self, event: &Event<'_>, scope: Option<&dyn LineScope>);
@@ -304,9 +305,10 @@ impl SpanSubscriber {
         }
     }
 
-    /// False for a span or event of the pipeline's own targets, when the log filter above lets them through.
-    fn not_internal(&self, meta: &Metadata<'_>) -> bool {
-        self.lines.is_none() || !is_internal(meta.target())
+    /// True for a span or event of the pipeline's own targets that the log filter above let through (beside a
+    /// log format, to be printed); without one, the filter left them out already.
+    fn internal(&self, meta: &Metadata<'_>) -> bool {
+        self.lines.is_some() && is_internal(meta.target())
     }
 
     /// The OpenTelemetry parent of a new span: its explicit parent's context (a root if that span has no
@@ -390,7 +392,7 @@ impl Subscriber for SpanSubscriber {
         let keep = !Visiting::now()
             && !in_unsampled_trace()
             && !in_export_thread()
-            && self.not_internal(attrs.metadata());
+            && !self.internal(attrs.metadata());
         {
             // No other thread knows the slot yet: its lock is held while the fields are visited, so that the
             // state is made where it stays (a move of the whole state, about 340 bytes, is a copy each).
@@ -421,7 +423,7 @@ impl Subscriber for SpanSubscriber {
                 self.core.record(state, values);
             }
             if let Some(lines) = self.lines.as_deref().filter(|lines| lines.keeps_fields()) {
-                lines.add_fields(&mut open.fields, &|visit| values.record(visit));
+                lines.add_fields(&mut open.fields, 0, &|visit| values.record(visit));
             }
         }
     }
@@ -461,7 +463,9 @@ impl Subscriber for SpanSubscriber {
             }
         }
         let meta = event.metadata();
-        if !(self.not_internal(meta) && (self.lines.is_none() || !in_export_thread())) {
+        // Only printed: the pipeline's own events, and (the filter lets them through beside a log format) the
+        // export thread's.
+        if self.internal(meta) || (self.lines.is_some() && in_export_thread()) {
             return;
         }
         // `#[traced]` put its error on the span already; its line is for the log.
@@ -583,67 +587,16 @@ impl Subscriber for SpanSubscriber {
 }
 
 /// Writes the fields of a new span to its text: a site's `code.*` ones as its statics' text, made once per
-/// callsite, then the others.
+/// callsite, then the others (whether or not the `code.*` values were passed too).
 fn add_span_fields(lines: &dyn LogLines, text: &mut String, attrs: &Attributes<'_>) {
-    let Some(statics) = Statics::building(attrs.metadata()) else {
-        lines.add_fields(text, &|visit| attrs.record(visit));
-        return;
+    let skip = match Statics::building(attrs.metadata()) {
+        Some(statics) => {
+            text.push_str(statics.line_text(|text, record| lines.add_fields(text, 0, record)));
+            statics.len()
+        }
+        None => 0,
     };
-    text.push_str(statics.line_text(|text, record| lines.add_fields(text, record)));
-    let skip = statics.len();
-    lines.add_fields(text, &|visit| {
-        attrs.record(&mut After { skip, visit });
-    });
-}
-
-/// A visitor of the fields from index `skip` on (whether or not the first ones are given values).
-struct After<'a> {
-    skip: usize,
-    visit: &'a mut dyn Visit,
-}
-
-impl Visit for After<'_> {
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        if field.index() >= self.skip {
-            self.visit.record_f64(field, value);
-        }
-    }
-
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        if field.index() >= self.skip {
-            self.visit.record_i64(field, value);
-        }
-    }
-
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        if field.index() >= self.skip {
-            self.visit.record_u64(field, value);
-        }
-    }
-
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        if field.index() >= self.skip {
-            self.visit.record_bool(field, value);
-        }
-    }
-
-    fn record_str(&mut self, field: &Field, value: &str) {
-        if field.index() >= self.skip {
-            self.visit.record_str(field, value);
-        }
-    }
-
-    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        if field.index() >= self.skip {
-            self.visit.record_error(field, value);
-        }
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        if field.index() >= self.skip {
-            self.visit.record_debug(field, value);
-        }
-    }
+    lines.add_fields(text, skip, &|visit| attrs.record(visit));
 }
 
 /// [`WithSpan`] for spans of a [`SpanSubscriber`].
