@@ -307,9 +307,8 @@ fn write_span(out: &mut Vec<u8>, span: &ExportSpan) {
     }
     attributes(out, 9, after);
     if duration {
-        // A static key and a float own nothing: not dropped (see `origin_attributes`).
-        let list = ManuallyDrop::new([KeyValue::new(DURATION_MS, duration_ms(start, end))]);
-        attributes(out, 9, &*list);
+        out.extend_from_slice(&DURATION_HEADER);
+        out.extend_from_slice(&duration_ms(start, end).to_bits().to_le_bytes());
     }
     varint_field(out, 10, u64::from(span.dropped_attributes_count));
     for event in span.events.iter() {
@@ -342,6 +341,29 @@ fn write_span(out: &mut Vec<u8>, span: &ExportSpan) {
     varint_field(out, 3, code);
     fixed32(out, 16, flags(context, span.parent_span_is_remote));
 }
+
+/// The `duration_ms` attribute (`Span.attributes`: `KeyValue { key, value: AnyValue { double_value } }`) up to the
+/// double's 8 bytes: the same bytes for every span, written at once (through [`attributes`], a `KeyValue` made and
+/// encoded per span cost about 135 instructions).
+const DURATION_HEADER: [u8; 7 + DURATION_MS.len()] = {
+    let key = DURATION_MS.as_bytes();
+    let len = 2 + key.len() + 2 + 9;
+    assert!(len < 0x80, "every length fits one byte");
+    let mut header = [0; 7 + DURATION_MS.len()];
+    header[0] = (9 << 3 | LEN) as u8;
+    header[1] = len as u8;
+    header[2] = (1 << 3 | LEN) as u8;
+    header[3] = key.len() as u8;
+    let mut at = 0;
+    while at < key.len() {
+        header[4 + at] = key[at];
+        at += 1;
+    }
+    header[4 + key.len()] = (2 << 3 | LEN) as u8;
+    header[5 + key.len()] = 9;
+    header[6 + key.len()] = (4 << 3 | I64) as u8;
+    header
+};
 
 fn attributes(out: &mut Vec<u8>, field: u32, attributes: &[KeyValue]) {
     for kv in attributes {
