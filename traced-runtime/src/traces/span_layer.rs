@@ -258,7 +258,7 @@ impl Core {
         let statics = Statics::building(metadata);
         let skip = statics.map_or(0, |statics| {
             state.push_callsite_attributes(&statics.attributes, limits);
-            statics.attributes.attributes().len()
+            statics.len()
         });
         attrs.record(&mut SpanFields {
             state,

@@ -305,6 +305,11 @@ impl SpanSubscriber {
         }
     }
 
+    /// The log format, when its lines show the spans' fields (each span then keeps them as text).
+    fn field_lines(&self) -> Option<&dyn LogLines> {
+        self.lines.as_deref().filter(|lines| lines.keeps_fields())
+    }
+
     /// True for a span or event of the pipeline's own targets that the log filter above let through (beside a
     /// log format, to be printed); without one, the filter left them out already.
     fn internal(&self, meta: &Metadata<'_>) -> bool {
@@ -404,7 +409,7 @@ impl Subscriber for SpanSubscriber {
                 let state = open.state.insert(Core::empty_state(attrs, cx));
                 self.core.fill_state(state, attrs);
             }
-            if let Some(lines) = self.lines.as_deref().filter(|lines| lines.keeps_fields()) {
+            if let Some(lines) = self.field_lines() {
                 add_span_fields(lines, &mut open.fields, attrs);
             }
         }
@@ -422,7 +427,7 @@ impl Subscriber for SpanSubscriber {
             if let Some(state) = open.state.as_mut() {
                 self.core.record(state, values);
             }
-            if let Some(lines) = self.lines.as_deref().filter(|lines| lines.keeps_fields()) {
+            if let Some(lines) = self.field_lines() {
                 lines.add_fields(&mut open.fields, 0, &|visit| values.record(visit));
             }
         }
