@@ -15,8 +15,9 @@
 //!
 //! The figure is the server's CPU time per request: every thread of the child (runtime workers, export
 //! threads), summed from `/proc/self/task/*/schedstat` at the start and the end of the window, each read after a
-//! flush, so the window holds the export of its own spans and no other's. Requests/s and p50/p99 latency are
-//! the load generator's. Every span is accounted for: for `traced` the guard's exported + dropped + failed must
+//! flush, so the window holds the export of its own spans and no other's. Beside it, the export thread's share
+//! of that time (the rest is the application's threads) and the context switches per request. Requests/s and
+//! p50/p99 latency are the load generator's. Every span is accounted for: for `traced` the guard's exported + dropped + failed must
 //! be 5 × requests and equal to what the sink got; for the stock pipeline the sink's count must be; any loss
 //! fails the bench.
 //!
@@ -259,6 +260,8 @@ fn run(
         requests: latencies.len() as u64,
         window_s,
         cpu_ns: field(&window_result, "cpu_ns"),
+        export_ns: field(&window_result, "export_ns"),
+        switches: field(&window_result, "switches"),
         window_served: field(&window_result, "served"),
         p50: percentile(&latencies, 0.50),
         p99: percentile(&latencies, 0.99),
@@ -432,6 +435,10 @@ struct Row {
     window_s: f64,
     /// CPU time of the server process in the window, every thread.
     cpu_ns: u64,
+    /// Of which the export threads' (see [`Cpu`]).
+    export_ns: u64,
+    /// Context switches in the window, every thread.
+    switches: u64,
     /// Requests the server counted in the window (the same as `requests` in a closed loop).
     window_served: u64,
     p50: f64,
@@ -442,7 +449,19 @@ struct Row {
 
 impl Row {
     fn cpu_us(&self) -> f64 {
-        self.cpu_ns as f64 / 1e3 / self.window_served.max(1) as f64
+        self.per_request(self.cpu_ns) / 1e3
+    }
+
+    fn export_us(&self) -> f64 {
+        self.per_request(self.export_ns) / 1e3
+    }
+
+    fn switches(&self) -> f64 {
+        self.per_request(self.switches)
+    }
+
+    fn per_request(&self, total: u64) -> f64 {
+        total as f64 / self.window_served.max(1) as f64
     }
 
     fn rate(&self) -> f64 {
@@ -451,11 +470,13 @@ impl Row {
 
     fn line(&self) -> String {
         format!(
-            "| {} | {} | {:.0} | {:.1} | {:.0} | {:.0} | {} |",
+            "| {} | {} | {:.0} | {:.1} | {:.1} | {:.2} | {:.0} | {:.0} | {} |",
             self.build,
             self.requests,
             self.rate(),
             self.cpu_us(),
+            self.export_us(),
+            self.switches(),
             self.p50,
             self.p99,
             self.received
@@ -477,9 +498,10 @@ fn print_table(rows: &[Row]) {
         "\nservice runs (server CPU per request in the window; spans received over the whole run)"
     );
     println!(
-        "| build | requests | requests/s | CPU µs/request | p50 µs | p99 µs | spans received |"
+        "| build | requests | requests/s | CPU µs/request | export thread µs/request | \
+         switches/request | p50 µs | p99 µs | spans received |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for row in rows {
         println!("{}", row.line());
     }
@@ -489,8 +511,11 @@ fn print_table(rows: &[Row]) {
     let plain = of("plain", Row::cpu_us);
     let added = |build: &str| of(build, Row::cpu_us) - plain;
     println!("\nservice summary (median of the runs; added = CPU per request above plain; {SPANS_PER_REQUEST} spans a request)");
-    println!("| build | CPU µs/request | added µs/request | added % | all-in µs/span | requests/s | p50 µs | p99 µs |");
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| build | CPU µs/request | added µs/request | added % | all-in µs/span | export thread µs/request | \
+         switches/request | requests/s | p50 µs | p99 µs |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for build in BUILDS {
         if !rows.iter().any(|r| r.build == build) {
             continue;
@@ -507,7 +532,10 @@ fn print_table(rows: &[Row]) {
             )
         };
         println!(
-            "| {build} | {cpu:.1} | {added} | {percent} | {per_span} | {:.0} | {:.0} | {:.0} |",
+            "| {build} | {cpu:.1} | {added} | {percent} | {per_span} | {:.1} | {:.2} | {:.0} | {:.0} \
+             | {:.0} |",
+            of(build, Row::export_us),
+            of(build, Row::switches),
             of(build, Row::rate),
             of(build, |r| r.p50),
             of(build, |r| r.p99)
@@ -580,20 +608,20 @@ fn child(args: &[String]) {
     let _ = std::io::stdout().flush();
 
     // The window, driven from standard input on this (non-worker) thread.
-    let mut start = (0, 0);
+    let mut start = (Cpu::default(), 0);
     for line in std::io::stdin().lock().lines() {
         match line.as_deref().unwrap_or("") {
             "start" => {
                 pipeline.flush();
-                start = (server_cpu_ns(), SERVED.load(Ordering::SeqCst));
+                start = (Cpu::now(), SERVED.load(Ordering::SeqCst));
                 println!("STARTED dropped={}", traced::stats().dropped);
             }
             "stop" => {
                 pipeline.flush();
-                let (cpu_ns, served) = (server_cpu_ns(), SERVED.load(Ordering::SeqCst));
+                let (cpu, served) = (Cpu::now(), SERVED.load(Ordering::SeqCst));
                 println!(
-                    "WINDOW cpu_ns={} served={} dropped={}",
-                    cpu_ns - start.0,
+                    "WINDOW {} served={} dropped={}",
+                    cpu.since(start.0),
                     served - start.1,
                     traced::stats().dropped
                 );
@@ -656,17 +684,64 @@ async fn respond<F: std::future::Future<Output = u64>>(handle: impl Fn(u64) -> F
     handle(id).await.to_string()
 }
 
-/// CPU time of every thread of this process so far, in ns: the first field of each thread's schedstat (time
-/// spent on a CPU).
-fn server_cpu_ns() -> u64 {
-    let tasks = std::fs::read_dir("/proc/self/task").expect("/proc/self/task");
-    tasks
-        .filter_map(|task| {
-            let path = task.ok()?.path().join("schedstat");
-            let stat = std::fs::read_to_string(path).ok()?;
-            stat.split_whitespace().next()?.parse::<u64>().ok()
-        })
-        .sum()
+/// The export threads' names as `/proc` shows them (15 bytes at most): `traced`'s, and the SDK batch
+/// processor's (the stock build's gRPC client runs on the application's runtime, so its sends are not in it).
+const EXPORT_THREADS: [&str; 2] = ["traced-export", "OpenTelemetry.T"];
+
+/// CPU time of every thread of this process so far, and where it went.
+#[derive(Clone, Copy, Default)]
+struct Cpu {
+    /// Time spent on a CPU, every thread, in ns: the first field of each thread's schedstat.
+    total_ns: u64,
+    /// Of which the export threads' ([`EXPORT_THREADS`]).
+    export_ns: u64,
+    /// Context switches, every thread: voluntary ones are mostly waits (a sleeping thread woken).
+    switches: u64,
+}
+
+impl Cpu {
+    fn now() -> Cpu {
+        let tasks = std::fs::read_dir("/proc/self/task").expect("/proc/self/task");
+        let mut cpu = Cpu::default();
+        for task in tasks.filter_map(Result::ok) {
+            let read = |file: &str| std::fs::read_to_string(task.path().join(file)).ok();
+            let (Some(schedstat), Some(stat), Some(status)) =
+                (read("schedstat"), read("stat"), read("status"))
+            else {
+                continue; // The thread ended meanwhile.
+            };
+            let ns: u64 = schedstat
+                .split_whitespace()
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            cpu.total_ns += ns;
+            // `pid (comm) state ...`: the name may hold spaces and parentheses.
+            let name = match (stat.find('('), stat.rfind(')')) {
+                (Some(open), Some(close)) => &stat[open + 1..close],
+                _ => continue,
+            };
+            if EXPORT_THREADS.contains(&name) {
+                cpu.export_ns += ns;
+            }
+            cpu.switches += status
+                .lines()
+                .filter(|line| line.contains("ctxt_switches:"))
+                .filter_map(|line| line.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .sum::<u64>();
+        }
+        cpu
+    }
+
+    /// What was spent since `start`, as `key=value` pairs for the `WINDOW` line.
+    fn since(self, start: Cpu) -> String {
+        format!(
+            "cpu_ns={} export_ns={} switches={}",
+            self.total_ns - start.total_ns,
+            self.export_ns.saturating_sub(start.export_ns),
+            self.switches.saturating_sub(start.switches)
+        )
+    }
 }
 
 /// The server span a stock application writes by hand: the attributes `TraceLayer` records, the caller's
