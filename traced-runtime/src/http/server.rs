@@ -2,12 +2,12 @@
 
 use std::fmt::Display;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context as TaskContext, Poll};
 
 use http::header::{HeaderName, HOST, USER_AGENT};
 use http::{Extensions, Request, Response};
-use opentelemetry::Context;
+use opentelemetry::{Context, KeyValue, Value};
 use tower_layer::Layer;
 use tower_service::Service;
 use traced_conventions::error::ERROR_TYPE;
@@ -19,14 +19,14 @@ use traced_conventions::http::{
 use traced_conventions::otel;
 use traced_conventions::span::{CANCELLED, DURATION_MS};
 use tracing::field::Empty;
-use tracing::Span;
+use tracing::{Metadata, Span};
 
 use super::body::ResponseBody;
 use super::future::ServerResponseFuture;
 use super::route_names::route_name;
 use super::{method_attribute, protocol_version, split_host_port, TARGET};
 use crate::propagation::HeaderExtractor;
-use crate::traces::span_layer::named;
+use crate::traces::span_layer::{giving, named, shared};
 
 /// The route template that matched a request (`/orders/{id}`), as a request extension.
 ///
@@ -166,11 +166,16 @@ where
     }
 }
 
+/// The server span's callsite and how many of its first fields [`Values::attributes`] stands for, known once a
+/// span of it was made.
+static CALLSITE: OnceLock<(&'static Metadata<'static>, usize)> = OnceLock::new();
+
 /// The span of one request, its parent already set from the headers.
 ///
 /// Every value is known before the span is: they are given at its creation, one visit of its fields by each
 /// layer, rather than as `Empty` fields filled by a dispatch each (11 `record` calls per request cost about 750
-/// instructions apiece, `benches/service`).
+/// instructions apiece, `benches/service`). This crate's layer is given them as attributes besides
+/// ([`giving`]), made here without a visit of each field.
 fn server_span<B>(request: &Request<B>) -> Span {
     // Nothing below is worth computing when no INFO span can be enabled.
     if !tracing::level_enabled!(tracing::Level::INFO) {
@@ -206,47 +211,126 @@ fn server_span<B>(request: &Request<B>) -> Span {
     let peer = peer(request.extensions());
     let peer_text = peer.map(|peer| IpText::new(peer.ip()));
     let peer_address = peer_text.as_ref().map(IpText::as_str);
-    let user_agent = request
-        .headers()
-        .get(USER_AGENT)
-        .and_then(|a| a.to_str().ok());
+    let values = Values {
+        method: method.unwrap_or("_OTHER"),
+        method_original: method.is_none().then(|| request.method().as_str()),
+        route,
+        path: request.uri().path(),
+        query: request.uri().query(),
+        scheme: scheme(request),
+        server_address,
+        server_port,
+        // The original client as proxies report it, else the peer itself.
+        client_address: forwarded_for(request).or(peer_address),
+        peer_address,
+        peer_port: peer.map(|peer| i64::from(peer.port())),
+        protocol_version: protocol_version(request.version()),
+        user_agent: request
+            .headers()
+            .get(USER_AGENT)
+            .and_then(|a| a.to_str().ok()),
+    };
+    // The fields with a value first, in the order of `Values::attributes`: the layer skips them.
     let build = || {
         tracing::info_span!(
             target: TARGET,
             "HTTP request",
+            { HTTP_REQUEST_METHOD } = values.method,
+            { HTTP_REQUEST_METHOD_ORIGINAL } = values.method_original,
+            { HTTP_ROUTE } = values.route,
+            { URL_PATH } = values.path,
+            { URL_QUERY } = values.query,
+            { URL_SCHEME } = values.scheme,
+            { SERVER_ADDRESS } = values.server_address,
+            { SERVER_PORT } = values.server_port,
+            { CLIENT_ADDRESS } = values.client_address,
+            { NETWORK_PEER_ADDRESS } = values.peer_address,
+            { NETWORK_PEER_PORT } = values.peer_port,
+            { NETWORK_PROTOCOL_VERSION } = values.protocol_version,
+            { USER_AGENT_ORIGINAL } = values.user_agent,
             { otel::NAME } = name,
             { otel::KIND } = "server",
             { otel::STATUS_CODE } = Empty,
             { otel::STATUS_DESCRIPTION } = Empty,
-            { HTTP_REQUEST_METHOD } = method.unwrap_or("_OTHER"),
-            { HTTP_REQUEST_METHOD_ORIGINAL } = method.is_none().then(|| request.method().as_str()),
-            { HTTP_ROUTE } = route,
             { HTTP_RESPONSE_STATUS_CODE } = Empty,
-            { URL_PATH } = request.uri().path(),
-            { URL_QUERY } = request.uri().query(),
-            { URL_SCHEME } = scheme(request),
-            { SERVER_ADDRESS } = server_address,
-            { SERVER_PORT } = server_port,
-            // The original client as proxies report it, else the peer itself.
-            { CLIENT_ADDRESS } = forwarded_for(request).or(peer_address),
-            { NETWORK_PEER_ADDRESS } = peer_address,
-            { NETWORK_PEER_PORT } = peer.map(|peer| i64::from(peer.port())),
-            { NETWORK_PROTOCOL_VERSION } = protocol_version(request.version()),
-            { USER_AGENT_ORIGINAL } = user_agent,
             { ERROR_TYPE } = Empty,
             { DURATION_MS } = Empty,
             { CANCELLED } = Empty,
         )
     };
-    let span = match known {
+    let build_named = || match known {
         Some(name) => named(name, build),
         None => build(),
+    };
+    let span = match CALLSITE.get() {
+        Some(&(meta, fields)) => giving(meta, fields, |into| values.attributes(into), build_named),
+        None => {
+            // The first span: the callsite is known from it.
+            let span = build_named();
+            if let Some(meta) = span.metadata() {
+                let fields = meta
+                    .fields()
+                    .field(otel::NAME)
+                    .map_or(0, |name| name.index());
+                let _ = CALLSITE.set((meta, fields));
+            }
+            span
+        }
     };
     if !span.is_disabled() {
         // Fails only when the OpenTelemetry layer is missing; then there is no trace to continue anyway.
         crate::SpanExt::set_parent(&span, extract_parent(request));
     }
     span
+}
+
+/// The server span's values known at its creation.
+struct Values<'a> {
+    method: &'static str,
+    method_original: Option<&'a str>,
+    route: Option<&'a str>,
+    path: &'a str,
+    query: Option<&'a str>,
+    scheme: &'a str,
+    server_address: Option<&'a str>,
+    server_port: Option<i64>,
+    client_address: Option<&'a str>,
+    peer_address: Option<&'a str>,
+    peer_port: Option<i64>,
+    protocol_version: Option<&'static str>,
+    user_agent: Option<&'a str>,
+}
+
+impl Values<'_> {
+    /// The values as the attributes the span's fields make, in the fields' order (see [`server_span`]).
+    fn attributes(&self, into: &mut Vec<KeyValue>) {
+        let text = |value: Option<&str>| value.map(|value| Value::String(shared(value)));
+        let number = |value: Option<i64>| value.map(Value::I64);
+        let attributes = [
+            // `'static` texts as they are, without the string cache.
+            (HTTP_REQUEST_METHOD, Some(Value::from(self.method))),
+            (HTTP_REQUEST_METHOD_ORIGINAL, text(self.method_original)),
+            (HTTP_ROUTE, text(self.route)),
+            (URL_PATH, text(Some(self.path))),
+            (URL_QUERY, text(self.query)),
+            (URL_SCHEME, text(Some(self.scheme))),
+            (SERVER_ADDRESS, text(self.server_address)),
+            (SERVER_PORT, number(self.server_port)),
+            (CLIENT_ADDRESS, text(self.client_address)),
+            (NETWORK_PEER_ADDRESS, text(self.peer_address)),
+            (NETWORK_PEER_PORT, number(self.peer_port)),
+            (
+                NETWORK_PROTOCOL_VERSION,
+                self.protocol_version.map(Value::from),
+            ),
+            (USER_AGENT_ORIGINAL, text(self.user_agent)),
+        ];
+        into.extend(
+            attributes
+                .into_iter()
+                .filter_map(|(key, value)| Some(KeyValue::new(key, value?))),
+        );
+    }
 }
 
 /// The caller's context. A server continues the trace on the wire, never whatever context happens to be current

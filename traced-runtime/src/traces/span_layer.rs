@@ -255,11 +255,13 @@ impl Core {
             state.push_origin(*thread_id, name.as_ref(), metadata.target(), limits);
         });
         state.context_at = state.attributes.len();
-        let statics = Statics::building(metadata);
-        let skip = statics.map_or(0, |statics| {
-            state.push_callsite_attributes(&statics.attributes, limits);
-            statics.len()
-        });
+        let skip = match Statics::building(metadata) {
+            Some(statics) => {
+                state.push_callsite_attributes(&statics.attributes, limits);
+                statics.len()
+            }
+            None => take_given(metadata, state, limits),
+        };
         attrs.record(&mut SpanFields {
             state,
             limits,
@@ -640,6 +642,11 @@ thread_local! {
     /// See [`named`].
     static NAMED: Cell<Option<&'static str>> = const { Cell::new(None) };
 
+    /// See [`giving`].
+    static GIVEN: RefCell<Given> = const {
+        RefCell::new(Given { meta: None, fields: 0, attributes: Vec::new() })
+    };
+
     /// The contexts attached by the spans entered on this thread, innermost last, and the default subscriber a
     /// test pipeline's span set (see [`SpanLayer::carrying_its_dispatch`]).
     static ENTERED: RefCell<Vec<(Id, ContextGuard, Option<DefaultGuard>)>> = const { RefCell::new(Vec::new()) };
@@ -810,6 +817,74 @@ impl Statics {
 /// Runs `build`, which creates a span of `statics`' callsite, with `statics` handed to the layer.
 pub(crate) fn building<R>(statics: &'static Statics, build: impl FnOnce() -> R) -> R {
     handing(&BUILDING, statics, build)
+}
+
+/// What [`giving`] gives the span of `meta`.
+#[derive(Debug)]
+struct Given {
+    meta: Option<&'static Metadata<'static>>,
+    /// How many of the callsite's first fields the attributes stand for.
+    fields: usize,
+    /// The values of those fields that have one, as attributes, in their order.
+    attributes: Vec<KeyValue>,
+}
+
+/// Runs `build`, which creates a span of callsite `meta` whose first `fields` fields have the values `attributes`
+/// pushes (those with a value, as attributes, in the fields' order), with them given to the layer: it takes
+/// them as they are rather than visit those fields, each value through `Visit`, the `otel.*` checks and the
+/// string cache. Other layers and the log formats see the fields as ever. For values made per span (the HTTP
+/// server span's); [`building`] for values a callsite never changes.
+#[cfg_attr(not(feature = "http"), allow(dead_code))]
+pub(crate) fn giving<R>(
+    meta: &'static Metadata<'static>,
+    fields: usize,
+    attributes: impl FnOnce(&mut Vec<KeyValue>),
+    build: impl FnOnce() -> R,
+) -> R {
+    /// Takes back what no layer took (no span was made, or not by this crate's layer), on unwind too.
+    struct Clear;
+    impl Drop for Clear {
+        fn drop(&mut self) {
+            GIVEN.with(|given| {
+                if let Ok(mut given) = given.try_borrow_mut() {
+                    given.meta = None;
+                    given.attributes.clear();
+                }
+            });
+        }
+    }
+    let given = GIVEN.with(|given| {
+        // Borrowed only here and in `take_given`, neither of which calls out: never busy.
+        let Ok(mut given) = given.try_borrow_mut() else {
+            return false;
+        };
+        given.attributes.clear();
+        attributes(&mut given.attributes);
+        given.meta = Some(meta);
+        given.fields = fields;
+        true
+    });
+    let _clear = given.then_some(Clear);
+    build()
+}
+
+/// Pushes onto `state` what [`giving`] gives the span of `meta` being built on this thread, if anything; returns
+/// how many of the callsite's first fields that stands for (0: none, every field is visited).
+fn take_given(meta: &Metadata<'_>, state: &mut SpanState, limits: &SpanLimits) -> usize {
+    GIVEN.with(|given| {
+        let Ok(mut given) = given.try_borrow_mut() else {
+            return 0;
+        };
+        if !given.meta.is_some_and(|given| std::ptr::eq(given, meta)) {
+            return 0;
+        }
+        // For one span: another of the callsite built inside this one's creation visits its fields.
+        given.meta = None;
+        for attribute in given.attributes.drain(..) {
+            state.push_attribute(attribute, limits);
+        }
+        given.fields
+    })
 }
 
 /// Runs `build`, which creates a span whose `otel.name` field is `name`, with `name` handed to the layer: the

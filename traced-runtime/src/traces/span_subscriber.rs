@@ -631,11 +631,13 @@ pub(crate) fn site_span() -> tracing::Span {
 #[cfg(test)]
 mod tests {
     use opentelemetry::trace::SpanId;
+    use opentelemetry::KeyValue;
     use opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData};
     use tracing::Span;
 
     use super::*;
     use crate::config::{Config, LogFormat, SamplerConfig};
+    use crate::traces::span_layer::giving;
 
     /// Runs `body` with the whole subscriber `Config::dispatch` builds with `log_format` (no log export), and
     /// returns the spans it exported.
@@ -676,6 +678,53 @@ mod tests {
             .iter()
             .find(|span| span.name == name)
             .unwrap_or_else(|| panic!("no span {name} in {spans:?}"))
+    }
+
+    /// The attributes given for a callsite's first fields (`giving`) are the span's, those fields are not
+    /// visited (no second attribute of a key), the others are; a span of another callsite visits all of its own.
+    #[test]
+    fn given_attributes_stand_for_the_first_fields_of_their_callsite() {
+        let make = || tracing::info_span!("given", first = "field", second = 2, third = "visited");
+        for log_format in [LogFormat::None, LogFormat::Compact] {
+            let spans = run(log_format, |dispatch| {
+                tracing::dispatcher::with_default(dispatch, || {
+                    let meta = make().metadata().expect("an enabled span");
+                    let give = |into: &mut Vec<KeyValue>| {
+                        into.push(KeyValue::new("first", "given"));
+                        into.push(KeyValue::new("second", 20));
+                    };
+                    drop(giving(meta, 2, give, make));
+                    drop(giving(meta, 2, give, || {
+                        tracing::info_span!("other", first = "own")
+                    }));
+                });
+            });
+            let fields = |span: &SpanData| {
+                span.attributes
+                    .iter()
+                    .filter(|kv| ["first", "second", "third"].contains(&kv.key.as_str()))
+                    .map(|kv| format!("{}={}", kv.key, kv.value))
+                    .collect::<Vec<_>>()
+            };
+            let given: Vec<_> = spans
+                .iter()
+                .filter(|s| s.name == "given")
+                .map(fields)
+                .collect();
+            assert_eq!(
+                given,
+                [
+                    vec!["first=field", "second=2", "third=visited"],
+                    vec!["first=given", "second=20", "third=visited"],
+                ],
+                "{log_format:?}"
+            );
+            assert_eq!(
+                fields(named(&spans, "other")),
+                ["first=own"],
+                "{log_format:?}"
+            );
+        }
     }
 
     /// An event's `error` field makes it an exception event and fails the span; any other text field is an
