@@ -7,7 +7,8 @@ use std::task::{Context as TaskContext, Poll};
 
 use http::header::{HeaderName, HOST, USER_AGENT};
 use http::{Extensions, Request, Response};
-use opentelemetry::{Context, KeyValue, Value};
+use opentelemetry::trace::SpanKind;
+use opentelemetry::{Context, KeyValue};
 use tower_layer::Layer;
 use tower_service::Service;
 use traced_conventions::error::ERROR_TYPE;
@@ -166,9 +167,14 @@ where
     }
 }
 
-/// The server span's callsite and how many of its first fields [`Values::attributes`] stands for, known once a
-/// span of it was made.
-static CALLSITE: OnceLock<(&'static Metadata<'static>, usize)> = OnceLock::new();
+/// The server span's callsite, known once a span of it was made.
+static CALLSITE: OnceLock<Callsite> = OnceLock::new();
+
+struct Callsite {
+    meta: &'static Metadata<'static>,
+    /// The index of `otel.name`: the fields before it are [`Values::attributes`] and `otel.kind`.
+    name_at: usize,
+}
 
 /// The span of one request, its parent already set from the headers.
 ///
@@ -230,7 +236,8 @@ fn server_span<B>(request: &Request<B>) -> Span {
             .get(USER_AGENT)
             .and_then(|a| a.to_str().ok()),
     };
-    // The fields with a value first, in the order of `Values::attributes`: the layer skips them.
+    // The fields with a value first, in the order of `Values::attributes`, then `otel.kind` and `otel.name`: the
+    // layer is given those.
     let build = || {
         tracing::info_span!(
             target: TARGET,
@@ -248,8 +255,8 @@ fn server_span<B>(request: &Request<B>) -> Span {
             { NETWORK_PEER_PORT } = values.peer_port,
             { NETWORK_PROTOCOL_VERSION } = values.protocol_version,
             { USER_AGENT_ORIGINAL } = values.user_agent,
-            { otel::NAME } = name,
             { otel::KIND } = "server",
+            { otel::NAME } = name,
             { otel::STATUS_CODE } = Empty,
             { otel::STATUS_DESCRIPTION } = Empty,
             { HTTP_RESPONSE_STATUS_CODE } = Empty,
@@ -263,16 +270,30 @@ fn server_span<B>(request: &Request<B>) -> Span {
         None => build(),
     };
     let span = match CALLSITE.get() {
-        Some(&(meta, fields)) => giving(meta, fields, |into| values.attributes(into), build_named),
+        Some(callsite) => {
+            // A name `named` hands over is given too; one made here is visited as `otel.name`.
+            let fields = match known {
+                Some(_) => callsite.meta.fields().len(),
+                None => callsite.name_at,
+            };
+            let attributes = |into: &mut Vec<KeyValue>| values.attributes(into);
+            giving(
+                callsite.meta,
+                fields,
+                SpanKind::Server,
+                attributes,
+                build_named,
+            )
+        }
         None => {
             // The first span: the callsite is known from it.
             let span = build_named();
             if let Some(meta) = span.metadata() {
-                let fields = meta
+                let name_at = meta
                     .fields()
                     .field(otel::NAME)
                     .map_or(0, |name| name.index());
-                let _ = CALLSITE.set((meta, fields));
+                let _ = CALLSITE.set(Callsite { meta, name_at });
             }
             span
         }
@@ -304,32 +325,36 @@ struct Values<'a> {
 impl Values<'_> {
     /// The values as the attributes the span's fields make, in the fields' order (see [`server_span`]).
     fn attributes(&self, into: &mut Vec<KeyValue>) {
-        let text = |value: Option<&str>| value.map(|value| Value::String(shared(value)));
-        let number = |value: Option<i64>| value.map(Value::I64);
-        let attributes = [
-            // `'static` texts as they are, without the string cache.
-            (HTTP_REQUEST_METHOD, Some(Value::from(self.method))),
-            (HTTP_REQUEST_METHOD_ORIGINAL, text(self.method_original)),
-            (HTTP_ROUTE, text(self.route)),
-            (URL_PATH, text(Some(self.path))),
-            (URL_QUERY, text(self.query)),
-            (URL_SCHEME, text(Some(self.scheme))),
-            (SERVER_ADDRESS, text(self.server_address)),
-            (SERVER_PORT, number(self.server_port)),
-            (CLIENT_ADDRESS, text(self.client_address)),
-            (NETWORK_PEER_ADDRESS, text(self.peer_address)),
-            (NETWORK_PEER_PORT, number(self.peer_port)),
-            (
-                NETWORK_PROTOCOL_VERSION,
-                self.protocol_version.map(Value::from),
-            ),
-            (USER_AGENT_ORIGINAL, text(self.user_agent)),
-        ];
-        into.extend(
-            attributes
-                .into_iter()
-                .filter_map(|(key, value)| Some(KeyValue::new(key, value?))),
-        );
+        // `'static` texts as they are, without the string cache.
+        into.push(KeyValue::new(HTTP_REQUEST_METHOD, self.method));
+        push_text(into, HTTP_REQUEST_METHOD_ORIGINAL, self.method_original);
+        push_text(into, HTTP_ROUTE, self.route);
+        push_text(into, URL_PATH, Some(self.path));
+        push_text(into, URL_QUERY, self.query);
+        push_text(into, URL_SCHEME, Some(self.scheme));
+        push_text(into, SERVER_ADDRESS, self.server_address);
+        push_number(into, SERVER_PORT, self.server_port);
+        push_text(into, CLIENT_ADDRESS, self.client_address);
+        push_text(into, NETWORK_PEER_ADDRESS, self.peer_address);
+        push_number(into, NETWORK_PEER_PORT, self.peer_port);
+        if let Some(version) = self.protocol_version {
+            into.push(KeyValue::new(NETWORK_PROTOCOL_VERSION, version));
+        }
+        push_text(into, USER_AGENT_ORIGINAL, self.user_agent);
+    }
+}
+
+#[inline]
+fn push_text(into: &mut Vec<KeyValue>, key: &'static str, value: Option<&str>) {
+    if let Some(value) = value {
+        into.push(KeyValue::new(key, shared(value)));
+    }
+}
+
+#[inline]
+fn push_number(into: &mut Vec<KeyValue>, key: &'static str, value: Option<i64>) {
+    if let Some(value) = value {
+        into.push(KeyValue::new(key, value));
     }
 }
 

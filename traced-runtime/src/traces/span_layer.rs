@@ -262,11 +262,13 @@ impl Core {
             }
             None => take_given(metadata, state, limits),
         };
-        attrs.record(&mut SpanFields {
-            state,
-            limits,
-            skip,
-        });
+        if skip < metadata.fields().len() {
+            attrs.record(&mut SpanFields {
+                state,
+                limits,
+                skip,
+            });
+        }
     }
 
     /// Records `values` on `state`, if it is recording. The caller holds a [`Visiting`] guard.
@@ -644,7 +646,7 @@ thread_local! {
 
     /// See [`giving`].
     static GIVEN: RefCell<Given> = const {
-        RefCell::new(Given { meta: None, fields: 0, attributes: Vec::new() })
+        RefCell::new(Given { meta: None, fields: 0, kind: SpanKind::Internal, attributes: Vec::new() })
     };
 
     /// The contexts attached by the spans entered on this thread, innermost last, and the default subscriber a
@@ -823,21 +825,26 @@ pub(crate) fn building<R>(statics: &'static Statics, build: impl FnOnce() -> R) 
 #[derive(Debug)]
 struct Given {
     meta: Option<&'static Metadata<'static>>,
-    /// How many of the callsite's first fields the attributes stand for.
+    /// How many of the callsite's first fields the attributes and the kind stand for.
     fields: usize,
+    /// The span's kind (the value of its `otel.kind` field, when among them).
+    kind: SpanKind,
     /// The values of those fields that have one, as attributes, in their order.
     attributes: Vec<KeyValue>,
 }
 
-/// Runs `build`, which creates a span of callsite `meta` whose first `fields` fields have the values `attributes`
-/// pushes (those with a value, as attributes, in the fields' order), with them given to the layer: it takes
-/// them as they are rather than visit those fields, each value through `Visit`, the `otel.*` checks and the
-/// string cache. Other layers and the log formats see the fields as ever. For values made per span (the HTTP
-/// server span's); [`building`] for values a callsite never changes.
+/// Runs `build`, which creates a span of callsite `meta` of `kind` whose first `fields` fields have the values
+/// `attributes` pushes (those with a value, as attributes, in the fields' order; `otel.kind` may be among the
+/// fields, `otel.name` if [`named`] gives the name), with them given to the layer: it takes them as they are
+/// rather than visit those fields, each value through `Visit`, the `otel.*` checks and the string cache, and
+/// when they are all the fields it does not visit the span's values at all. Other layers and the log formats
+/// see the fields as ever. For values made per span (the HTTP server span's); [`building`] for values a
+/// callsite never changes.
 #[cfg_attr(not(feature = "http"), allow(dead_code))]
 pub(crate) fn giving<R>(
     meta: &'static Metadata<'static>,
     fields: usize,
+    kind: SpanKind,
     attributes: impl FnOnce(&mut Vec<KeyValue>),
     build: impl FnOnce() -> R,
 ) -> R {
@@ -862,6 +869,7 @@ pub(crate) fn giving<R>(
         attributes(&mut given.attributes);
         given.meta = Some(meta);
         given.fields = fields;
+        given.kind = kind;
         true
     });
     let _clear = given.then_some(Clear);
@@ -880,8 +888,16 @@ fn take_given(meta: &Metadata<'_>, state: &mut SpanState, limits: &SpanLimits) -
         }
         // For one span: another of the callsite built inside this one's creation visits its fields.
         given.meta = None;
-        for attribute in given.attributes.drain(..) {
-            state.push_attribute(attribute, limits);
+        state.kind = given.kind.clone();
+        let room =
+            (limits.max_attributes_per_span as usize).saturating_sub(state.attribute_count());
+        if given.attributes.len() <= room {
+            // Nearly always: one copy of them all.
+            state.attributes.append(&mut given.attributes);
+        } else {
+            for attribute in given.attributes.drain(..) {
+                state.push_attribute(attribute, limits);
+            }
         }
         given.fields
     })

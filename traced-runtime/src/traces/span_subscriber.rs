@@ -630,7 +630,7 @@ pub(crate) fn site_span() -> tracing::Span {
 
 #[cfg(test)]
 mod tests {
-    use opentelemetry::trace::SpanId;
+    use opentelemetry::trace::{SpanId, SpanKind};
     use opentelemetry::KeyValue;
     use opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData};
     use tracing::Span;
@@ -693,8 +693,8 @@ mod tests {
                         into.push(KeyValue::new("first", "given"));
                         into.push(KeyValue::new("second", 20));
                     };
-                    drop(giving(meta, 2, give, make));
-                    drop(giving(meta, 2, give, || {
+                    drop(giving(meta, 2, SpanKind::Server, give, make));
+                    drop(giving(meta, 2, SpanKind::Server, give, || {
                         tracing::info_span!("other", first = "own")
                     }));
                 });
