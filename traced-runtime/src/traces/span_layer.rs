@@ -861,7 +861,7 @@ pub(crate) fn giving<R>(
         }
     }
     let given = GIVEN.with(|given| {
-        // Borrowed only here and in `take_given`, neither of which calls out: never busy.
+        // Borrowed only here (while `attributes` pushes) and in `take_given`: never busy.
         let Ok(mut given) = given.try_borrow_mut() else {
             return false;
         };
