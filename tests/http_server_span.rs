@@ -9,7 +9,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 
 use http_body_util::BodyExt;
-use opentelemetry::trace::SpanKind;
+use opentelemetry::trace::{SpanId, SpanKind, TraceId};
 use opentelemetry::Value;
 use opentelemetry_sdk::trace::SpanData;
 use tower::{Layer, ServiceExt};
@@ -31,8 +31,18 @@ fn attributes(span: &SpanData) -> Vec<(String, Value)> {
         .collect()
 }
 
-/// One request through `TraceLayer` to a handler that answers 200, from peer `peer`.
+/// The caller's trace and span of the request from the peer on `port`.
+fn caller(port: u16) -> (TraceId, SpanId) {
+    (
+        TraceId::from(0x4bf9_0000 + u128::from(port)),
+        SpanId::from(0x00f0_0000 + u64::from(port)),
+    )
+}
+
+/// One request through `TraceLayer` to a handler that answers 200, from peer `peer`, in the trace of
+/// [`caller`].
 async fn serve(peer: SocketAddr) {
+    let (trace_id, span_id) = caller(peer.port());
     let service =
         TraceLayer::new().layer(tower::service_fn(|_request: http::Request<String>| async {
             Ok::<_, Infallible>(http::Response::new(String::from("ok")))
@@ -40,6 +50,7 @@ async fn serve(peer: SocketAddr) {
     let mut request = http::Request::get("/orders/17?page=2")
         .header(http::header::HOST, "shop.example:8080")
         .header(http::header::USER_AGENT, "probe/2.0")
+        .header("traceparent", format!("00-{trace_id}-{span_id}-01"))
         .body(String::new())
         .expect("request");
     request.extensions_mut().insert(Route::from("/orders/{id}"));
@@ -57,6 +68,8 @@ fn every_server_span_has_the_attributes_of_the_first() {
         .iter()
         .map(|peer| peer.parse().expect("address"))
         .collect();
+    // The stock layout installs no propagator of its own.
+    opentelemetry::global::set_text_map_propagator(traced::propagation::Propagator::default());
     let ((), spans) = common::capture(|| {
         let runtime = common::runtime();
         for peer in &peers {
@@ -80,6 +93,17 @@ fn every_server_span_has_the_attributes_of_the_first() {
             })
             .unwrap_or_else(|| panic!("no server span from {peer}: {servers:?}"));
         assert_eq!(span.name, "GET /orders/{id}");
+        // The caller's trace continues, whether the parent was set on the span made or given with its values.
+        let (trace_id, span_id) = caller(peer.port());
+        assert_eq!(
+            (
+                span.span_context.trace_id(),
+                span.parent_span_id,
+                span.parent_span_is_remote
+            ),
+            (trace_id, span_id, true),
+            "the span from {peer}"
+        );
         let address = peer.ip().to_string();
         let expected: Vec<(String, Value)> = [
             ("http.request.method", Value::from("GET")),
@@ -100,5 +124,17 @@ fn every_server_span_has_the_attributes_of_the_first() {
         .map(|(key, value)| (key.to_owned(), value))
         .collect();
         assert_eq!(attributes(span), expected, "the span from {peer}");
+        // Timed once, whether by the layer (every span after the first, under this crate's layer) or by
+        // `TraceLayer` itself.
+        let durations: Vec<&Value> = span
+            .attributes
+            .iter()
+            .filter(|kv| kv.key.as_str() == "duration_ms")
+            .map(|kv| &kv.value)
+            .collect();
+        assert!(
+            matches!(durations[..], [Value::F64(ms)] if *ms >= 0.0),
+            "the span from {peer}: {durations:?}"
+        );
     }
 }

@@ -136,6 +136,7 @@ pin_project_lite::pin_project! {
         // The caller's context when the span itself is disabled (filtered out), made current on every poll so
         // the spans of the handler still continue the caller's trace.
         parent: Option<Context>,
+        // `None` when the span records nothing, or when this crate's layer times it.
         start: Option<Instant>,
         // The request's duration metric, when a metrics pipeline runs.
         metric: Option<Request>,
@@ -157,10 +158,11 @@ impl<F> ServerResponseFuture<F> {
         span: Span,
         parent: Option<Context>,
         metric: Option<Request>,
+        timed_by_layer: bool,
     ) -> Self {
         ServerResponseFuture {
             inner,
-            start: start(&span),
+            start: if timed_by_layer { None } else { start(&span) },
             span: Some(span),
             parent,
             metric,
@@ -281,11 +283,17 @@ fn metric_outcome<B, E>(
 /// Writes the server span's trace context into the response, so a caller without a trace of its own (a browser,
 /// `curl -v`) learns which trace to look up. Only the span context: the caller's baggage is not echoed back.
 fn inject_response<B>(span: &Span, response: &mut Response<B>) {
-    let span_context = crate::traces::span_ext::span_context(span);
-    if span_context.is_valid() {
-        let cx = Context::new().with_remote_span_context(span_context);
-        crate::propagation::inject(&cx, &mut HeaderInjector(response.headers_mut()));
+    let cx = crate::SpanExt::context(span);
+    if !cx.span().span_context().is_valid() {
+        return;
     }
+    // The span's own context when it holds nothing of the caller's (nearly always): no context to make.
+    let cx = if crate::propagation::holds_only_its_span(&cx) {
+        cx
+    } else {
+        Context::new().with_remote_span_context(cx.span().span_context().clone())
+    };
+    crate::propagation::inject(&cx, &mut HeaderInjector(response.headers_mut()));
 }
 
 fn record_panic(span: &Span, panic: &(dyn std::any::Any + Send)) {

@@ -153,7 +153,7 @@ where
             scheme(&request),
             protocol_version(request.version()),
         );
-        let span = server_span(&request);
+        let (span, timed_by_layer) = server_span(&request);
         // The span is filtered out (`RUST_LOG=traced::http=off`): the caller's trace must still reach the
         // handler's own spans, through the current context.
         let parent = span.is_disabled().then(|| extract_parent(&request));
@@ -163,7 +163,7 @@ where
             let _attached = parent.as_ref().map(|parent| parent.clone().attach());
             self.inner.call(request)
         };
-        ServerResponseFuture::new(future, span, parent, metric)
+        ServerResponseFuture::new(future, span, parent, metric, timed_by_layer)
     }
 }
 
@@ -176,16 +176,17 @@ struct Callsite {
     name_at: usize,
 }
 
-/// The span of one request, its parent already set from the headers.
+/// The span of one request, its parent already set from the headers, and whether this crate's layer times it (it
+/// took the values given, see [`giving`]): then no clock is read for its `duration_ms` here.
 ///
 /// Every value is known before the span is: they are given at its creation, one visit of its fields by each
 /// layer, rather than as `Empty` fields filled by a dispatch each (11 `record` calls per request cost about 750
 /// instructions apiece, `benches/service`). This crate's layer is given them as attributes besides
 /// ([`giving`]), made here without a visit of each field.
-fn server_span<B>(request: &Request<B>) -> Span {
+fn server_span<B>(request: &Request<B>) -> (Span, bool) {
     // Nothing below is worth computing when no INFO span can be enabled.
     if !tracing::level_enabled!(tracing::Level::INFO) {
-        return Span::none();
+        return (Span::none(), false);
     }
     let method = method_attribute(request.method());
     let route = route(request.extensions());
@@ -269,7 +270,7 @@ fn server_span<B>(request: &Request<B>) -> Span {
         Some(name) => named(name, build),
         None => build(),
     };
-    let span = match CALLSITE.get() {
+    match CALLSITE.get() {
         Some(callsite) => {
             // A name `named` hands over is given too; one made here is visited as `otel.name`.
             let fields = match known {
@@ -277,13 +278,21 @@ fn server_span<B>(request: &Request<B>) -> Span {
                 None => callsite.name_at,
             };
             let attributes = |into: &mut Vec<KeyValue>| values.attributes(into);
-            giving(
+            let (span, left) = giving(
                 callsite.meta,
                 fields,
                 SpanKind::Server,
+                extract_parent(request),
                 attributes,
                 build_named,
-            )
+            );
+            match left {
+                Ok(()) => (span, true),
+                Err(parent) => {
+                    set_parent(&span, parent);
+                    (span, false)
+                }
+            }
         }
         None => {
             // The first span: the callsite is known from it.
@@ -295,14 +304,18 @@ fn server_span<B>(request: &Request<B>) -> Span {
                     .map_or(0, |name| name.index());
                 let _ = CALLSITE.set(Callsite { meta, name_at });
             }
-            span
+            set_parent(&span, extract_parent(request));
+            (span, false)
         }
-    };
+    }
+}
+
+/// Continues the caller's trace in `span`, made without it.
+fn set_parent(span: &Span, parent: Context) {
     if !span.is_disabled() {
         // Fails only when the OpenTelemetry layer is missing; then there is no trace to continue anyway.
-        crate::SpanExt::set_parent(&span, extract_parent(request));
+        crate::SpanExt::set_parent(span, parent);
     }
-    span
 }
 
 /// The server span's values known at its creation.

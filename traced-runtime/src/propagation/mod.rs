@@ -50,6 +50,7 @@ mod composite;
 pub mod jaeger;
 pub mod trace_context;
 
+use opentelemetry::baggage::BaggageExt;
 use opentelemetry::propagation::{Extractor, Injector};
 use opentelemetry::trace::TraceContextExt;
 use opentelemetry::Context;
@@ -88,6 +89,13 @@ pub fn inject(cx: &Context, injector: &mut dyn Injector) {
     opentelemetry::global::get_text_map_propagator(|propagator| {
         propagator.inject_context(cx, injector)
     })
+}
+
+/// True when `cx` holds nothing the propagators of this crate write but its span context: no baggage, no received
+/// `tracestate`. Injected, it writes the span's context alone.
+#[cfg_attr(not(feature = "http"), allow(dead_code))]
+pub(crate) fn holds_only_its_span(cx: &Context) -> bool {
+    cx.baggage().is_empty() && !trace_context::holds_received_state(cx)
 }
 
 /// Reads a context from `extractor` with the globally installed propagator, on top of the current context.
@@ -168,5 +176,30 @@ mod tests {
         assert_eq!(parse_hex("", false), None);
         assert_eq!(parse_hex(&"f".repeat(32), true), Some(u128::MAX));
         assert_eq!(parse_hex(&"f".repeat(33), true), None);
+    }
+
+    /// Only a context with neither baggage nor a received `tracestate` `TraceState` could not hold stands for its
+    /// span alone.
+    #[test]
+    fn a_context_holds_only_its_span_without_baggage_or_received_state() {
+        use opentelemetry::propagation::TextMapPropagator;
+        use std::collections::HashMap;
+
+        let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let extract = |tracestate: &str| {
+            let headers = HashMap::from([
+                ("traceparent".to_owned(), traceparent.to_owned()),
+                ("tracestate".to_owned(), tracestate.to_owned()),
+            ]);
+            TraceContextPropagator::new().extract(&MapExtractor(&headers))
+        };
+        let held = extract("a=1");
+        assert!(held.span().span_context().is_valid());
+        assert!(holds_only_its_span(&held));
+        assert!(!holds_only_its_span(&extract("foo@@bar=1,a=1")));
+        assert!(!holds_only_its_span(
+            &held.with_baggage([opentelemetry::KeyValue::new("tenant", "t1")])
+        ));
+        assert!(holds_only_its_span(&Context::new()));
     }
 }

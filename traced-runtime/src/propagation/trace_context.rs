@@ -169,6 +169,12 @@ struct ReceivedTraceState {
     members: Vec<(String, String)>,
 }
 
+/// True when `cx` carries a received `tracestate` beside its span context.
+#[cfg_attr(not(feature = "http"), allow(dead_code))]
+pub(crate) fn holds_received_state(cx: &Context) -> bool {
+    cx.get::<ReceivedTraceState>().is_some()
+}
+
 /// The members `TraceState` accepts, as one, and how many they are.
 fn hold(members: &[(&str, &str)]) -> (TraceState, usize) {
     let held: Vec<(&str, &str)> = members

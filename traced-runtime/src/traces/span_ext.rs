@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::time::SystemTime;
 
-use opentelemetry::trace::{Event, SpanContext, Status, TraceContextExt};
+use opentelemetry::trace::{Event, SpanContext, Status};
 use opentelemetry::{Context, Key, KeyValue, Value};
 use tracing::span::Id;
 use tracing::Dispatch;
@@ -151,16 +151,4 @@ fn on_state_of(dispatch: &Dispatch, id: &Id, f: &mut StateFn<'_>) -> bool {
         });
     }
     found
-}
-
-/// The span context of `span` ([`SpanExt::context`]'s span context, without cloning the whole context).
-#[cfg_attr(not(feature = "http"), allow(dead_code))]
-pub(crate) fn span_context(span: &tracing::Span) -> SpanContext {
-    let mut found = None;
-    if on_state(span, &mut |core, state| {
-        found = Some(state.span_context(core))
-    }) {
-        return found.unwrap_or_else(SpanContext::empty_context);
-    }
-    Stock::context(span).span().span_context().clone()
 }

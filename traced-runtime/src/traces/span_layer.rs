@@ -646,7 +646,7 @@ thread_local! {
 
     /// See [`giving`].
     static GIVEN: RefCell<Given> = const {
-        RefCell::new(Given { meta: None, fields: 0, kind: SpanKind::Internal, attributes: Vec::new() })
+        RefCell::new(Given { meta: None, fields: 0, kind: SpanKind::Internal, parent: None, attributes: Vec::new() })
     };
 
     /// The contexts attached by the spans entered on this thread, innermost last, and the default subscriber a
@@ -829,6 +829,8 @@ struct Given {
     fields: usize,
     /// The span's kind (the value of its `otel.kind` field, when among them).
     kind: SpanKind,
+    /// The span's OpenTelemetry parent, in place of the one it would have (the current context).
+    parent: Option<Context>,
     /// The values of those fields that have one, as attributes, in their order.
     attributes: Vec<KeyValue>,
 }
@@ -840,40 +842,64 @@ struct Given {
 /// when they are all the fields it does not visit the span's values at all. Other layers and the log formats
 /// see the fields as ever. For values made per span (the HTTP server span's); [`building`] for values a
 /// callsite never changes.
+///
+/// The span's OpenTelemetry `parent` is given too (what [`SpanExt::set_parent`](crate::SpanExt::set_parent) would
+/// set once it is made, through a look-up of its state). Returns whether this crate's layer took it all: then it
+/// keeps the span's state, and times the span itself when its callsite declares `duration_ms`, as it does a
+/// `#[traced]` fn's. Otherwise the parent is given back, to be set the usual way.
 #[cfg_attr(not(feature = "http"), allow(dead_code))]
 pub(crate) fn giving<R>(
     meta: &'static Metadata<'static>,
     fields: usize,
     kind: SpanKind,
+    parent: Context,
     attributes: impl FnOnce(&mut Vec<KeyValue>),
     build: impl FnOnce() -> R,
-) -> R {
+) -> (R, Result<(), Context>) {
     /// Takes back what no layer took (no span was made, or not by this crate's layer), on unwind too.
     struct Clear;
+    impl Clear {
+        /// What no layer took: the parent, unless a layer took it all.
+        fn clear() -> Option<Option<Context>> {
+            GIVEN.with(|given| {
+                let mut given = given.try_borrow_mut().ok()?;
+                given.attributes.clear();
+                let parent = given.parent.take();
+                given.meta.take().map(|_| parent)
+            })
+        }
+    }
     impl Drop for Clear {
         fn drop(&mut self) {
-            GIVEN.with(|given| {
-                if let Ok(mut given) = given.try_borrow_mut() {
-                    given.meta = None;
-                    given.attributes.clear();
-                }
-            });
+            Clear::clear();
         }
     }
     let given = GIVEN.with(|given| {
         // Borrowed only here (while `attributes` pushes) and in `take_given`: never busy.
         let Ok(mut given) = given.try_borrow_mut() else {
-            return false;
+            return Err(parent);
         };
         given.attributes.clear();
         attributes(&mut given.attributes);
         given.meta = Some(meta);
         given.fields = fields;
         given.kind = kind;
-        true
+        given.parent = Some(parent);
+        Ok(())
     });
-    let _clear = given.then_some(Clear);
-    build()
+    let clear = given.is_ok().then_some(Clear);
+    let built = build();
+    let left = match given {
+        Ok(()) => {
+            std::mem::forget(clear);
+            match Clear::clear() {
+                None => Ok(()),
+                Some(parent) => Err(parent.unwrap_or_default()),
+            }
+        }
+        Err(parent) => Err(parent),
+    };
+    (built, left)
 }
 
 /// Pushes onto `state` what [`giving`] gives the span of `meta` being built on this thread, if anything; returns
@@ -889,6 +915,9 @@ fn take_given(meta: &Metadata<'_>, state: &mut SpanState, limits: &SpanLimits) -
         // For one span: another of the callsite built inside this one's creation visits its fields.
         given.meta = None;
         state.kind = given.kind.clone();
+        if let Some(parent) = given.parent.take() {
+            state.set_parent(parent);
+        }
         let room =
             (limits.max_attributes_per_span as usize).saturating_sub(state.attribute_count());
         if given.attributes.len() <= room {

@@ -630,8 +630,10 @@ pub(crate) fn site_span() -> tracing::Span {
 
 #[cfg(test)]
 mod tests {
-    use opentelemetry::trace::{SpanId, SpanKind};
-    use opentelemetry::KeyValue;
+    use opentelemetry::trace::{
+        SpanContext, SpanId, SpanKind, TraceContextExt, TraceFlags, TraceId, TraceState,
+    };
+    use opentelemetry::{Context, KeyValue};
     use opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData};
     use tracing::Span;
 
@@ -693,10 +695,23 @@ mod tests {
                         into.push(KeyValue::new("first", "given"));
                         into.push(KeyValue::new("second", 20));
                     };
-                    drop(giving(meta, 2, SpanKind::Server, give, make));
-                    drop(giving(meta, 2, SpanKind::Server, give, || {
+                    let parent = Context::new().with_remote_span_context(SpanContext::new(
+                        TraceId::from(7),
+                        SpanId::from(8),
+                        TraceFlags::SAMPLED,
+                        true,
+                        TraceState::NONE,
+                    ));
+                    let (span, left) =
+                        giving(meta, 2, SpanKind::Server, parent.clone(), give, make);
+                    assert!(left.is_ok(), "the layer takes what is given its callsite");
+                    drop(span);
+                    let (span, left) = giving(meta, 2, SpanKind::Server, parent, give, || {
                         tracing::info_span!("other", first = "own")
-                    }));
+                    });
+                    let left = left.expect_err("nothing is taken for another callsite");
+                    assert_eq!(left.span().span_context().span_id(), SpanId::from(8));
+                    drop(span);
                 });
             });
             let fields = |span: &SpanData| {
@@ -722,6 +737,20 @@ mod tests {
             assert_eq!(
                 fields(named(&spans, "other")),
                 ["first=own"],
+                "{log_format:?}"
+            );
+            // The given parent is the parent of the span that took it, not of the other.
+            let parents: Vec<(&str, SpanId)> = spans
+                .iter()
+                .map(|span| (&*span.name, span.parent_span_id))
+                .collect();
+            assert_eq!(
+                parents,
+                [
+                    ("given", SpanId::INVALID),
+                    ("given", SpanId::from(8)),
+                    ("other", SpanId::INVALID)
+                ],
                 "{log_format:?}"
             );
         }
