@@ -51,7 +51,7 @@ impl<B: Batches> Sink<B> {
     /// Queues an item. Never blocks the caller: a full queue (or one closed by shutdown) drops the item and
     /// counts it, so that every item is exported, dropped, failed or queued.
     // Inlined into the span layer's close, so the span state is pushed where it is, not copied to a call first.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn send(&self, item: B::Queued) {
         let pushed = self.0.queue.push(item);
         // Freed outside the queue's lock.
