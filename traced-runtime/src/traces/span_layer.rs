@@ -859,13 +859,14 @@ pub(crate) fn giving<R>(
     /// Takes back what no layer took (no span was made, or not by this crate's layer), on unwind too.
     struct Clear;
     impl Clear {
-        /// What no layer took: the parent, unless a layer took it all.
-        fn clear() -> Option<Option<Context>> {
+        /// The parent no layer took (`take_given` takes it with the rest); `None` when this crate's layer did.
+        fn clear() -> Option<Context> {
             GIVEN.with(|given| {
+                // Never busy: see below.
                 let mut given = given.try_borrow_mut().ok()?;
+                given.meta = None;
                 given.attributes.clear();
-                let parent = given.parent.take();
-                given.meta.take().map(|_| parent)
+                given.parent.take()
             })
         }
     }
@@ -892,10 +893,7 @@ pub(crate) fn giving<R>(
     let left = match given {
         Ok(()) => {
             std::mem::forget(clear);
-            match Clear::clear() {
-                None => Ok(()),
-                Some(parent) => Err(parent.unwrap_or_default()),
-            }
+            Clear::clear().map_or(Ok(()), Err)
         }
         Err(parent) => Err(parent),
     };
