@@ -157,15 +157,12 @@ mod http_carrier {
     use http::header::{HeaderMap, HeaderName, HeaderValue};
     use opentelemetry::propagation::{Extractor, Injector};
 
-    use crate::propagation::HEADER_NAMES;
+    use crate::propagation::known_header_name;
 
-    /// `key` as a header name: one of [`HEADER_NAMES`] when it is, parsed otherwise (`None` when it is not a valid
-    /// name).
+    /// `key` as a header name: a [known](known_header_name) one without parsing, parsed otherwise (`None` when it
+    /// is not a valid name).
     fn name(key: &str) -> Option<HeaderName> {
-        match HEADER_NAMES.iter().find(|known| known.as_str() == key) {
-            Some(known) => Some(known.clone()),
-            None => HeaderName::from_bytes(key.as_bytes()).ok(),
-        }
+        known_header_name(key).or_else(|| HeaderName::from_bytes(key.as_bytes()).ok())
     }
 
     /// Reads propagation fields from an [`http::HeaderMap`]. Values that are not visible ASCII are skipped.
