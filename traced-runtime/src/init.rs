@@ -427,9 +427,14 @@ fn start(
     let scope = InstrumentationScope::builder("traced")
         .with_version(env!("CARGO_PKG_VERSION"))
         .build();
-    let core = Core::new(head, limits, scope, sink)
-        .with_baggage_attributes(&config.baggage_attributes)
-        .recording_dropped(config.tail_sampling.is_some());
+    let core = Core::new(
+        sampler::HeadSampler::new(&config.sampler),
+        limits,
+        scope,
+        sink,
+    )
+    .with_baggage_attributes(&config.baggage_attributes)
+    .recording_dropped(config.tail_sampling.is_some());
     Ok((provider, guard, core, log_layer))
 }
 

@@ -29,8 +29,7 @@ use opentelemetry::trace::{
 };
 use opentelemetry::{Context, ContextGuard, InstrumentationScope, Key, KeyValue, StringValue};
 use opentelemetry_sdk::trace::{
-    IdGenerator, Sampler, SamplingDecision, ShouldSample, SpanData, SpanEvents, SpanLimits,
-    SpanLinks,
+    IdGenerator, SamplingDecision, SpanData, SpanEvents, SpanLimits, SpanLinks,
 };
 use tracing::dispatcher::{DefaultGuard, WeakDispatch};
 use tracing::field::{Field, Visit};
@@ -48,6 +47,7 @@ use traced_conventions::value::{error_chain, Unsigned, DEBUG_PANICKED, DISPLAY_P
 
 use super::baggage_attributes::BaggageCopy;
 use super::queue::SpanSink;
+use super::sampler::HeadSampler;
 use super::sampling::DecidedIdGenerator;
 use crate::config::BaggageAttributes;
 use crate::export::attribute_vecs;
@@ -57,7 +57,7 @@ use crate::export::span::{CallsiteAttributes, ExportSpan, Origin};
 /// What every span of one pipeline shares.
 #[derive(Debug)]
 pub(crate) struct Core {
-    sampler: Sampler,
+    sampler: HeadSampler,
     ids: DecidedIdGenerator,
     limits: SpanLimits,
     scope: InstrumentationScope,
@@ -72,7 +72,7 @@ pub(crate) struct Core {
 
 impl Core {
     pub(crate) fn new(
-        sampler: Sampler,
+        sampler: HeadSampler,
         limits: SpanLimits,
         scope: InstrumentationScope,
         sink: Option<SpanSink>,
@@ -130,7 +130,7 @@ impl Core {
             .as_ref()
             .map_or_else(|| self.ids.new_trace_id(), SpanContext::trace_id);
         let result = self.sampler.should_sample(
-            Some(parent),
+            parent,
             trace_id,
             &state.name,
             &state.kind,
