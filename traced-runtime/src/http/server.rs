@@ -153,10 +153,11 @@ where
             scheme(&request),
             protocol_version(request.version()),
         );
-        let (span, timed_by_layer) = server_span(&request);
-        // The span is filtered out (`RUST_LOG=traced::http=off`): the caller's trace must still reach the
-        // handler's own spans, through the current context.
-        let parent = span.is_disabled().then(|| extract_parent(&request));
+        let ServerSpan {
+            span,
+            timed_by_layer,
+            parent,
+        } = server_span(&request);
         // The handler may do work before its first poll (axum builds extractors here): inside the span too.
         let future = {
             let _entered = span.enter();
@@ -176,17 +177,28 @@ struct Callsite {
     name_at: usize,
 }
 
-/// The span of one request, its parent already set from the headers, and whether this crate's layer times it (it
-/// took the values given, see [`giving`]): then no clock is read for its `duration_ms` here.
+/// What [`server_span`] makes of one request.
+struct ServerSpan {
+    /// The span, its parent already set from the headers.
+    span: Span,
+    /// This crate's layer took the values given (see [`giving`]) and times the span: no clock is read for its
+    /// `duration_ms` here.
+    timed_by_layer: bool,
+    /// The caller's context when the span is disabled (filtered out, `RUST_LOG=traced::http=off`): the caller's
+    /// trace must still reach the handler's own spans, through the current context.
+    parent: Option<Context>,
+}
+
+/// The span of one request (see [`ServerSpan`]).
 ///
 /// Every value is known before the span is: they are given at its creation, one visit of its fields by each
 /// layer, rather than as `Empty` fields filled by a dispatch each (11 `record` calls per request cost about 750
 /// instructions apiece, `benches/service`). This crate's layer is given them as attributes besides
 /// ([`giving`]), made here without a visit of each field.
-fn server_span<B>(request: &Request<B>) -> (Span, bool) {
+fn server_span<B>(request: &Request<B>) -> ServerSpan {
     // Nothing below is worth computing when no INFO span can be enabled.
     if !tracing::level_enabled!(tracing::Level::INFO) {
-        return (Span::none(), false);
+        return continuing(Span::none(), extract_parent(request));
     }
     let method = method_attribute(request.method());
     let route = route(request.extensions());
@@ -287,11 +299,12 @@ fn server_span<B>(request: &Request<B>) -> (Span, bool) {
                 build_named,
             );
             match left {
-                Ok(()) => (span, true),
-                Err(parent) => {
-                    set_parent(&span, parent);
-                    (span, false)
-                }
+                Ok(()) => ServerSpan {
+                    span,
+                    timed_by_layer: true,
+                    parent: None,
+                },
+                Err(parent) => continuing(span, parent),
             }
         }
         None => {
@@ -304,17 +317,25 @@ fn server_span<B>(request: &Request<B>) -> (Span, bool) {
                     .map_or(0, |name| name.index());
                 let _ = CALLSITE.set(Callsite { meta, name_at });
             }
-            set_parent(&span, extract_parent(request));
-            (span, false)
+            continuing(span, extract_parent(request))
         }
     }
 }
 
-/// Continues the caller's trace in `span`, made without it.
-fn set_parent(span: &Span, parent: Context) {
-    if !span.is_disabled() {
+/// `span`, made without the caller's trace (and not timed by this crate's layer), continuing it: as its parent,
+/// or around the handler when the span is disabled.
+fn continuing(span: Span, parent: Context) -> ServerSpan {
+    let parent = if span.is_disabled() {
+        Some(parent)
+    } else {
         // Fails only when the OpenTelemetry layer is missing; then there is no trace to continue anyway.
-        crate::SpanExt::set_parent(span, parent);
+        crate::SpanExt::set_parent(&span, parent);
+        None
+    };
+    ServerSpan {
+        span,
+        timed_by_layer: false,
+        parent,
     }
 }
 
