@@ -131,9 +131,9 @@ pub(crate) fn body(
                 ReturnType::Default => None,
                 ReturnType::Type(_, ty) => Some(&**ty),
             };
-            // An idle call (level off, no metrics) awaits the body's future as is: no wrapper, nothing built (a
-            // wrapper that polls only its body still cost twice `#[instrument]`'s disabled path). The user's values
-            // are evaluated before the body's future takes the arguments.
+            // An idle call (no subscriber wants its span, no metrics) awaits the body's future as is: no wrapper,
+            // nothing built (a wrapper that polls only its body still cost twice `#[instrument]`'s disabled path).
+            // The user's values are evaluated before the body's future takes the arguments.
             let future = quote!(__traced_future);
             match &built {
                 None => {

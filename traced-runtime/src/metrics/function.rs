@@ -45,6 +45,8 @@ pub(crate) fn set_on(on: bool) {
         clock::calibrate();
     }
     ON.store(on, Ordering::Relaxed);
+    // Every site caches whether its calls are recorded beside its interest (`private::site`): one load when idle.
+    tracing::callsite::rebuild_interest_cache();
 }
 
 /// True when a pipeline records calls.

@@ -38,12 +38,12 @@ fn enabled(level: tracing::Level) -> bool {
         && level <= tracing::level_filters::LevelFilter::current()
 }
 
-/// True when a call of `site` has nothing to do: its level is off and it records no function metrics. The
-/// expansion then runs the body as is, building nothing: a fn with no subscriber and no metrics pipeline costs two
-/// loads and compares, as `#[tracing::instrument]`'s level check.
+/// True when a call of `site` has nothing to do: no subscriber wants its span and it records no function
+/// metrics. The expansion then runs the body as is, building nothing: a fn with no subscriber and no metrics
+/// pipeline costs one load and compare, as `#[tracing::instrument]`'s level check.
 #[inline(always)]
 pub fn idle(site: &'static Site) -> bool {
-    !enabled(site.level()) && !site.records_calls()
+    site.idle()
 }
 
 /// The first step of a span: below the level, in a trace the sampler dropped or unwanted by the subscriber, the
@@ -63,6 +63,8 @@ pub fn begin(site: &'static Site) -> Begin {
     if enabled(site.level()) {
         begin_open(site)
     } else {
+        // Registers the site at its first call: idle from the next one when nothing wants it.
+        site.interest();
         Begin::Plain(Plain::new(site, None))
     }
 }
@@ -74,6 +76,8 @@ pub fn start(site: &'static Site) -> Started {
     if enabled(site.level()) {
         start_open(site)
     } else {
+        // Registers the site at its first call: idle from the next one when nothing wants it.
+        site.interest();
         Started::Plain(Plain::new(site, None))
     }
 }

@@ -5,12 +5,14 @@
 //! same callsite and metadata, written as one struct literal, and what the span records when it starts; the rest
 //! is non-generic code here, compiled once.
 
+use std::sync::atomic::{fence, AtomicU8, Ordering};
 use std::sync::OnceLock;
 
 use opentelemetry::Value;
-use tracing::callsite::{DefaultCallsite, Identifier};
+use tracing::callsite::{Callsite, Identifier};
 use tracing::field::FieldSet;
 use tracing::metadata::Kind;
+use tracing::subscriber::Interest;
 use tracing::{Level, Metadata};
 
 use super::errors::ErrFormat;
@@ -57,7 +59,10 @@ enum Function {
 /// the same order.
 #[derive(Debug)]
 pub struct Site {
-    callsite: DefaultCallsite,
+    /// The callsite's cached interest and whether its calls are recorded, in one word: see [`Gate`].
+    gate: AtomicU8,
+    /// [`Registration`]: whether the callsite is known to `tracing` yet.
+    registration: AtomicU8,
     meta: Metadata<'static>,
     function: Function,
     line: i64,
@@ -148,7 +153,8 @@ impl Site {
         metrics: Metrics,
     ) -> Site {
         Site {
-            callsite: DefaultCallsite::new(&this.meta),
+            gate: AtomicU8::new(Gate::UNREGISTERED),
+            registration: AtomicU8::new(Registration::NO),
             meta: Metadata::new(
                 names.name,
                 names.target,
@@ -156,7 +162,7 @@ impl Site {
                 Some(names.file),
                 Some(names.line),
                 Some(names.module),
-                FieldSet::new(names.fields, Identifier(&this.callsite)),
+                FieldSet::new(names.fields, Identifier(this)),
                 Kind::SPAN,
             ),
             function,
@@ -199,11 +205,51 @@ impl Site {
         *self.meta.level()
     }
 
+    /// True when a call has nothing to do: no subscriber can want its span and its calls are not recorded. One
+    /// load and compare, from the site's own `static`: `#[instrument]`'s check loads `tracing`'s max level, and
+    /// the function metrics' flag would be a second load beside it.
+    #[inline(always)]
+    pub(super) fn idle(&self) -> bool {
+        self.gate.load(Ordering::Relaxed) == Gate::IDLE
+    }
+
+    /// The callsite's cached interest, registering it with `tracing` at the first call.
+    #[inline]
+    pub(super) fn interest(&'static self) -> Interest {
+        match self.gate.load(Ordering::Relaxed) & Gate::INTEREST {
+            Gate::NEVER => Interest::never(),
+            Gate::ALWAYS => Interest::always(),
+            Gate::SOMETIMES => Interest::sometimes(),
+            _ => self.register(),
+        }
+    }
+
+    /// Registers the callsite (once: its interest is then set by `tracing` through [`Callsite::set_interest`]).
+    /// While another thread registers it, the dispatcher is asked ("sometimes"), as `tracing`'s own callsites do.
+    #[cold]
+    #[inline(never)]
+    fn register(&'static self) -> Interest {
+        match self.registration.compare_exchange(
+            Registration::NO,
+            Registration::UNDER_WAY,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => {
+                tracing::callsite::register(self);
+                self.registration
+                    .store(Registration::DONE, Ordering::Release);
+                self.interest()
+            }
+            Err(_) => Interest::sometimes(),
+        }
+    }
+
     /// True when the subscriber wants this span: the callsite's cached interest, else the dispatcher's answer
     /// (what `tracing::span!` asks after the level check).
     #[inline]
     pub(super) fn is_enabled(&'static self) -> bool {
-        let interest = self.callsite.interest();
+        let interest = self.interest();
         !interest.is_never()
             && (interest.is_always()
                 || tracing::dispatcher::get_default(|dispatch| dispatch.enabled(&self.meta)))
@@ -214,7 +260,7 @@ impl Site {
     /// inside `get_default` that would be no dispatcher at all.
     #[inline]
     pub(super) fn enabled_check(&'static self) -> impl Fn(&tracing::Dispatch) -> bool {
-        let interest = self.callsite.interest();
+        let interest = self.interest();
         move |dispatch| {
             !interest.is_never() && (interest.is_always() || dispatch.enabled(&self.meta))
         }
@@ -302,5 +348,115 @@ impl Site {
             ];
             Statics::new(&self.meta, values)
         })
+    }
+}
+
+/// The values of [`Site::gate`]: the interest `tracing` set (two bits), and [`Gate::RECORDS`] when the site's calls
+/// are recorded by the function metrics. Zero, [`Gate::IDLE`], is the only value under which a call skips
+/// everything; a site not registered yet is never idle.
+struct Gate;
+
+impl Gate {
+    const NEVER: u8 = 0;
+    const SOMETIMES: u8 = 1;
+    const ALWAYS: u8 = 2;
+    const UNREGISTERED: u8 = 3;
+    const INTEREST: u8 = 3;
+    const RECORDS: u8 = 4;
+    const IDLE: u8 = Gate::NEVER;
+}
+
+/// The values of [`Site::registration`].
+struct Registration;
+
+impl Registration {
+    const NO: u8 = 0;
+    const UNDER_WAY: u8 = 1;
+    const DONE: u8 = 2;
+}
+
+impl Callsite for Site {
+    /// Caches the interest with whether calls are recorded. Turning the recording on rebuilds every callsite's
+    /// interest (`metrics::function::set_on`); a rebuild of `tracing`'s own running at the same
+    /// time may have read the flag before, so the flag is read again after the store, the two fences ordering the
+    /// stores of both: the last word stored holds the flag's last value.
+    fn set_interest(&self, interest: Interest) {
+        let interest =
+            if self.level() > tracing::level_filters::STATIC_MAX_LEVEL || interest.is_never() {
+                Gate::NEVER
+            } else if interest.is_always() {
+                Gate::ALWAYS
+            } else {
+                Gate::SOMETIMES
+            };
+        loop {
+            fence(Ordering::SeqCst);
+            let records = self.records_calls();
+            let gate = interest | if records { Gate::RECORDS } else { 0 };
+            self.gate.store(gate, Ordering::Relaxed);
+            fence(Ordering::SeqCst);
+            if self.records_calls() == records {
+                break;
+            }
+        }
+    }
+
+    fn metadata(&self) -> &Metadata<'_> {
+        &self.meta
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::function;
+
+    const fn site(this: &'static Site, name: &'static str, metrics: Metrics) -> Site {
+        Site::new(
+            this,
+            Names {
+                name,
+                target: module_path!(),
+                module: module_path!(),
+                file: file!(),
+                line: 1,
+                column: 1,
+                fields: &[
+                    "code.function.name",
+                    "code.file.path",
+                    "code.line.number",
+                    "code.column.number",
+                ],
+                user: 0,
+            },
+            Level::INFO,
+            name,
+            None,
+            Sampling::Ask { root: false },
+            ErrFormat::Display,
+            metrics,
+        )
+    }
+
+    static COUNTED: Site = site(&COUNTED, "counted", Metrics::On(None));
+    static UNCOUNTED: Site = site(&UNCOUNTED, "uncounted", Metrics::Off);
+
+    // nextest runs each test in a process of its own: no dispatcher and no recording but this test's.
+    #[test]
+    fn a_site_is_idle_while_nothing_wants_its_span_or_counts_its_calls() {
+        assert!(!COUNTED.idle(), "not idle before it is registered");
+        assert!(COUNTED.interest().is_never(), "no subscriber");
+        assert!(COUNTED.idle());
+        assert!(UNCOUNTED.interest().is_never());
+        function::set_on(true);
+        assert!(!COUNTED.idle(), "its calls are recorded now");
+        assert!(UNCOUNTED.idle(), "`metrics(off)`");
+        function::set_on(false);
+        assert!(COUNTED.idle());
+        let dispatch = tracing::Dispatch::new(tracing_subscriber::registry());
+        tracing::dispatcher::with_default(&dispatch, || {
+            assert!(UNCOUNTED.interest().is_always());
+            assert!(!UNCOUNTED.idle(), "a subscriber wants its span");
+        });
     }
 }

@@ -149,7 +149,12 @@ pub(crate) struct CaptureLayer(Arc<Recorder>);
 impl CaptureLayer {
     /// A layer for a new capture, counted alive until dropped, and its recorder.
     pub(crate) fn new() -> (CaptureLayer, Arc<Recorder>) {
-        ALIVE.fetch_add(1, Ordering::Relaxed);
+        if ALIVE.fetch_add(1, Ordering::Relaxed) == 0 {
+            // The sites cache whether their calls are recorded (`private::site`). Not done again when the last
+            // capture ends, which may be inside `tracing`'s own rebuild (a dispatcher dropped there): a site
+            // left recording only takes the slower path until the next rebuild.
+            tracing::callsite::rebuild_interest_cache();
+        }
         let recorder = Arc::new(Recorder::default());
         (CaptureLayer(recorder.clone()), recorder)
     }
