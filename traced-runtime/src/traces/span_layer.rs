@@ -19,6 +19,7 @@ use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::thread::LocalKey;
 use std::time::SystemTime;
@@ -54,6 +55,10 @@ use crate::export::attribute_vecs;
 use crate::export::log_record::is_error_line;
 use crate::export::span::{CallsiteAttributes, ExportSpan, Origin};
 
+/// Set when a [`Core`] is made: until then no layer of this crate exists to take what [`giving`] gives, which
+/// then builds nothing (an HTTP layer under another tracing stack, tracing-opentelemetry's).
+static CORE_MADE: AtomicBool = AtomicBool::new(false);
+
 /// What every span of one pipeline shares.
 #[derive(Debug)]
 pub(crate) struct Core {
@@ -77,6 +82,7 @@ impl Core {
         scope: InstrumentationScope,
         sink: Option<SpanSink>,
     ) -> Self {
+        CORE_MADE.store(true, Ordering::Relaxed);
         Core {
             sampler,
             ids: DecidedIdGenerator::default(),
@@ -856,6 +862,9 @@ pub(crate) fn giving<R>(
     attributes: impl FnOnce(&mut Vec<KeyValue>),
     build: impl FnOnce() -> R,
 ) -> (R, Result<(), Context>) {
+    if !CORE_MADE.load(Ordering::Relaxed) {
+        return (build(), Err(parent));
+    }
     /// Takes back what no layer took (no span was made, or not by this crate's layer), on unwind too.
     struct Clear;
     impl Clear {
@@ -1515,5 +1524,36 @@ mod tests {
         state.set_status(Status::Ok);
         state.set_status(Status::error("third"));
         assert_eq!(state.status, Status::Ok);
+    }
+
+    // nextest runs each test in a process of its own: no `Core` made but this test's.
+    #[test]
+    fn nothing_is_given_before_a_layer_of_this_crate_is_made() {
+        static CALLSITE: tracing::callsite::DefaultCallsite =
+            tracing::callsite::DefaultCallsite::new(&META);
+        static META: Metadata<'static> = Metadata::new(
+            "given",
+            "test",
+            tracing::Level::INFO,
+            None,
+            None,
+            None,
+            tracing::field::FieldSet::new(&["first"], tracing::callsite::Identifier(&CALLSITE)),
+            tracing::metadata::Kind::SPAN,
+        );
+        let built = &std::cell::Cell::new(0);
+        let give = |value| move |_: &mut Vec<KeyValue>| built.set(value);
+        let (_, left) = giving(&META, 1, SpanKind::Server, Context::new(), give(1), || ());
+        assert!(left.is_err(), "the parent is given back");
+        assert_eq!(built.get(), 0, "nothing built for no layer");
+        let _core = Core::new(
+            HeadSampler::new(&crate::config::SamplerConfig::AlwaysOn),
+            SpanLimits::default(),
+            InstrumentationScope::builder("test").build(),
+            None,
+        );
+        let (_, left) = giving(&META, 1, SpanKind::Server, Context::new(), give(2), || ());
+        assert!(left.is_err(), "no span made: nothing taken");
+        assert_eq!(built.get(), 2, "built once a layer may take it");
     }
 }
