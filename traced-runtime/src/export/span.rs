@@ -8,11 +8,13 @@
 //! was made on and its target ([`Origin`]), travel the same way: as three plain values instead of three
 //! `KeyValue`s pushed, moved, redacted, encoded and dropped per span.
 
+use std::borrow::Cow;
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use opentelemetry::KeyValue;
-use opentelemetry_sdk::trace::SpanData;
+use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status};
+use opentelemetry::{InstrumentationScope, KeyValue};
+use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 use traced_conventions::layer::{TARGET, THREAD_ID, THREAD_NAME};
 use traced_conventions::span::DURATION_MS;
 
@@ -154,6 +156,79 @@ pub(crate) fn duration_ms(start: u64, end: u64) -> f64 {
     end.saturating_sub(start) as f64 / 1e6
 }
 
+/// A span as the application's thread queues it, made an [`ExportSpan`] on the export thread
+/// ([`Batches::admit`](crate::export::batch::Batches::admit)).
+///
+/// What the calling thread pays for a span is mostly memory: the queue's slot and the attributes are lines the
+/// export thread read last, each a miss. An `ExportSpan` is 416 bytes (the SDK's `SpanData` with its scope,
+/// events, links, and the rest); a [`ClosedSpan`] leaves out what every span of a pipeline shares (the scope, by
+/// reference) and what few spans have (events and links, boxed when there are any).
+// Nearly every span is `Closed`: boxing it would add an allocation per span, the SDK's are boxed instead.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub(crate) enum QueuedSpan {
+    /// A span of this crate's layer.
+    Closed(ClosedSpan),
+    /// A span of the SDK's own (the OpenTelemetry API), as it came.
+    Sdk(Box<ExportSpan>),
+}
+
+/// The fields of a finished span of this crate's layer, as [`SpanData`] has them but for those noted.
+#[derive(Debug)]
+pub(crate) struct ClosedSpan {
+    pub(crate) span_context: SpanContext,
+    pub(crate) parent_span_id: SpanId,
+    pub(crate) name: Cow<'static, str>,
+    pub(crate) start_time: SystemTime,
+    pub(crate) end_time: SystemTime,
+    pub(crate) attributes: Vec<KeyValue>,
+    pub(crate) status: Status,
+    /// The events and links, when the span has any.
+    pub(crate) events_and_links: Option<Box<(SpanEvents, SpanLinks)>>,
+    /// The pipeline's scope, the same for all its spans.
+    pub(crate) scope: &'static InstrumentationScope,
+    pub(crate) origin: Option<Origin>,
+    pub(crate) callsite: Option<(&'static CallsiteAttributes, usize)>,
+    pub(crate) dropped_attributes_count: u32,
+    pub(crate) span_kind: SpanKind,
+    pub(crate) parent_span_is_remote: bool,
+    pub(crate) duration_ms: bool,
+    pub(crate) parent_sampled: bool,
+}
+
+impl From<QueuedSpan> for ExportSpan {
+    fn from(queued: QueuedSpan) -> Self {
+        let span = match queued {
+            QueuedSpan::Closed(span) => span,
+            QueuedSpan::Sdk(span) => return *span,
+        };
+        let (events, links) = span
+            .events_and_links
+            .map_or_else(Default::default, |both| *both);
+        ExportSpan {
+            data: SpanData {
+                span_context: span.span_context,
+                parent_span_id: span.parent_span_id,
+                parent_span_is_remote: span.parent_span_is_remote,
+                span_kind: span.span_kind,
+                name: span.name,
+                start_time: span.start_time,
+                end_time: span.end_time,
+                attributes: span.attributes,
+                dropped_attributes_count: span.dropped_attributes_count,
+                events,
+                links,
+                status: span.status,
+                instrumentation_scope: span.scope.clone(),
+            },
+            origin: span.origin,
+            duration_ms: span.duration_ms,
+            callsite: span.callsite,
+            parent_sampled: span.parent_sampled,
+        }
+    }
+}
+
 impl From<SpanData> for ExportSpan {
     fn from(data: SpanData) -> Self {
         ExportSpan {
@@ -169,6 +244,67 @@ impl From<SpanData> for ExportSpan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What crosses to the export thread per span is what the calling thread pays for in misses: a layer's span
+    /// is queued in at most two thirds of the size of the span the exporters get.
+    #[test]
+    fn a_queued_span_is_compact() {
+        let queued = std::mem::size_of::<QueuedSpan>();
+        let whole = std::mem::size_of::<ExportSpan>();
+        assert!(
+            queued * 3 <= whole * 2,
+            "{queued} bytes queued, {whole} whole"
+        );
+    }
+
+    #[test]
+    fn a_closed_span_is_made_whole_with_its_scope_events_and_links() {
+        static SCOPE: OnceLock<InstrumentationScope> = OnceLock::new();
+        let scope = SCOPE.get_or_init(|| {
+            InstrumentationScope::builder("scope")
+                .with_version("1")
+                .build()
+        });
+        let closed = |events_and_links| ClosedSpan {
+            span_context: SpanContext::empty_context(),
+            parent_span_id: SpanId::from(3),
+            name: "closed".into(),
+            start_time: UNIX_EPOCH,
+            end_time: UNIX_EPOCH + std::time::Duration::from_millis(2),
+            attributes: vec![KeyValue::new("a", 1)],
+            status: Status::error("failed"),
+            events_and_links,
+            scope,
+            origin: None,
+            callsite: None,
+            dropped_attributes_count: 4,
+            span_kind: SpanKind::Server,
+            parent_span_is_remote: true,
+            duration_ms: true,
+            parent_sampled: true,
+        };
+        let plain = ExportSpan::from(QueuedSpan::Closed(closed(None)));
+        assert_eq!(plain.data.instrumentation_scope, *scope);
+        assert_eq!(plain.data.parent_span_id, SpanId::from(3));
+        assert_eq!(plain.data.span_kind, SpanKind::Server);
+        assert_eq!(plain.data.status, Status::error("failed"));
+        assert_eq!(plain.data.dropped_attributes_count, 4);
+        assert!(plain.data.parent_span_is_remote && plain.duration_ms && plain.parent_sampled);
+        assert!(plain.data.events.is_empty() && plain.data.links.is_empty());
+        let mut events = SpanEvents::default();
+        events
+            .events
+            .push(opentelemetry::trace::Event::with_name("event"));
+        events.dropped_count = 2;
+        let mut links = SpanLinks::default();
+        links.dropped_count = 5;
+        let full = ExportSpan::from(QueuedSpan::Closed(closed(Some(Box::new((events, links))))));
+        assert_eq!(full.data.events.len(), 1);
+        assert_eq!(full.data.events.dropped_count, 2);
+        assert_eq!(full.data.links.dropped_count, 5);
+        let sdk = ExportSpan::from(QueuedSpan::Sdk(Box::new(full.clone())));
+        assert_eq!(sdk.data.name, full.data.name);
+    }
 
     fn span(attributes: Vec<KeyValue>) -> SpanData {
         opentelemetry_sdk::trace::SpanData {

@@ -18,7 +18,7 @@ use crate::code_exporters::SpanExporters;
 use crate::config::Config;
 use crate::export::console::ConsoleExporter;
 use crate::export::pipeline::Pipeline;
-use crate::export::span::ExportSpan;
+use crate::export::span::{ExportSpan, QueuedSpan};
 use crate::export::{self, DynExporter};
 use crate::stats::SharedStats;
 use crate::Error;
@@ -69,7 +69,7 @@ impl SpanProcessor for BatchProcessor {
             let parent_sampled = span.parent_span_is_remote && span.span_context.is_sampled();
             let mut span = ExportSpan::from(span);
             span.parent_sampled = parent_sampled;
-            self.pipeline.sink().send(span);
+            self.pipeline.sink().send(QueuedSpan::Sdk(Box::new(span)));
         }
     }
 

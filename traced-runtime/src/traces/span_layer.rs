@@ -29,9 +29,7 @@ use opentelemetry::trace::{
     Event, Link, SpanContext, SpanId, SpanKind, Status, TraceContextExt, TraceFlags,
 };
 use opentelemetry::{Context, ContextGuard, InstrumentationScope, Key, KeyValue, StringValue};
-use opentelemetry_sdk::trace::{
-    IdGenerator, SamplingDecision, SpanData, SpanEvents, SpanLimits, SpanLinks,
-};
+use opentelemetry_sdk::trace::{IdGenerator, SamplingDecision, SpanEvents, SpanLimits, SpanLinks};
 use tracing::dispatcher::{DefaultGuard, WeakDispatch};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
@@ -53,7 +51,7 @@ use super::sampling::DecidedIdGenerator;
 use crate::config::BaggageAttributes;
 use crate::export::attribute_vecs;
 use crate::export::log_record::is_error_line;
-use crate::export::span::{CallsiteAttributes, ExportSpan, Origin};
+use crate::export::span::{CallsiteAttributes, ClosedSpan, Origin, QueuedSpan};
 
 /// Set when a [`Core`] is made: until then no layer of this crate exists to take what [`giving`] gives, which
 /// then builds nothing (an HTTP layer under another tracing stack, tracing-opentelemetry's).
@@ -65,7 +63,8 @@ pub(crate) struct Core {
     sampler: HeadSampler,
     ids: DecidedIdGenerator,
     limits: SpanLimits,
-    scope: InstrumentationScope,
+    /// Leaked: one per pipeline, referred to by every span it queues.
+    scope: &'static InstrumentationScope,
     /// `None` when no exporter is configured: spans still get ids, for propagation.
     sink: Option<SpanSink>,
     /// Tail sampling is on: the spans the sampler drops are recorded and sent all the same (their flag, the one
@@ -87,7 +86,7 @@ impl Core {
             sampler,
             ids: DecidedIdGenerator::default(),
             limits,
-            scope,
+            scope: Box::leak(Box::new(scope)),
             sink,
             baggage: None,
             record_dropped: false,
@@ -204,13 +203,22 @@ impl Core {
         let end_time = SystemTime::now();
         // Made from the start and end on the export thread (see `ExportSpan::duration_ms`), if it has room.
         let duration_ms = timed && !state.timed && state.room_for_one(&self.limits);
-        let mut events = SpanEvents::default();
-        events.events = std::mem::take(&mut state.events);
-        events.dropped_count = state.dropped_events;
-        let mut links = SpanLinks::default();
-        links.links = std::mem::take(&mut state.links);
-        links.dropped_count = state.dropped_links;
-        let data = SpanData {
+        let events_and_links = if state.events.is_empty()
+            && state.links.is_empty()
+            && state.dropped_events == 0
+            && state.dropped_links == 0
+        {
+            None
+        } else {
+            let mut events = SpanEvents::default();
+            events.events = std::mem::take(&mut state.events);
+            events.dropped_count = state.dropped_events;
+            let mut links = SpanLinks::default();
+            links.links = std::mem::take(&mut state.links);
+            links.dropped_count = state.dropped_links;
+            Some(Box::new((events, links)))
+        };
+        sink.send(QueuedSpan::Closed(ClosedSpan {
             span_context: started.span_context,
             parent_span_id: started.parent_span_id,
             parent_span_is_remote: started.parent_is_remote,
@@ -220,13 +228,9 @@ impl Core {
             end_time,
             attributes: std::mem::take(&mut state.attributes),
             dropped_attributes_count: state.dropped_attributes,
-            events,
-            links,
+            events_and_links,
             status: std::mem::take(&mut state.status),
-            instrumentation_scope: self.scope.clone(),
-        };
-        sink.send(ExportSpan {
-            data,
+            scope: self.scope,
             origin: state.origin.take(),
             duration_ms,
             callsite: state
@@ -234,7 +238,7 @@ impl Core {
                 .take()
                 .map(|callsite| (callsite, state.callsite_at)),
             parent_sampled: started.parent_sampled,
-        });
+        }));
     }
 
     /// The state of a span created now under `parent`: its name, its origin, the callsite's statics and its

@@ -10,7 +10,7 @@ use super::tail::Tail;
 use crate::config::{BatchConfig, Config};
 use crate::export::batch::Batches;
 use crate::export::console::ConsoleExporter;
-use crate::export::span::ExportSpan;
+use crate::export::span::{ExportSpan, QueuedSpan};
 use crate::export::{self, DynExporter};
 use crate::redact::Redactor;
 use crate::stats::{SharedStats, Signal};
@@ -27,7 +27,7 @@ pub(crate) struct Spans {
 }
 
 impl Batches for Spans {
-    type Queued = ExportSpan;
+    type Queued = QueuedSpan;
     type Item = ExportSpan;
     const WHAT: &'static str = "span";
     const SIGNAL: Signal = Signal::Spans;
@@ -59,19 +59,16 @@ impl Batches for Spans {
         export::build(config, console)
     }
 
-    fn admit(&mut self, taken: &mut Vec<ExportSpan>, admitted: &mut Vec<ExportSpan>, close: bool) {
+    fn admit(&mut self, taken: &mut Vec<QueuedSpan>, admitted: &mut Vec<ExportSpan>, close: bool) {
+        // Each span is made whole here, in the export thread's own vector: the queue's vector, of the compact
+        // spans, goes back to the queue as it is.
+        let spans = taken.drain(..).map(ExportSpan::from);
         match &mut self.tail {
             Some(tail) => {
-                admitted.reserve(taken.len());
-                tail.admit(taken.drain(..), admitted, close, Instant::now());
+                admitted.reserve(spans.len());
+                tail.admit(spans, admitted, close, Instant::now());
             }
-            // The take is what is shared out: its vector changes hands and no span moves (each is about 400
-            // bytes). The queue gets a new one as large, so its pushes do not reallocate.
-            None => {
-                debug_assert!(admitted.is_empty(), "admit is given an empty vector");
-                std::mem::swap(taken, admitted);
-                taken.reserve_exact(admitted.capacity());
-            }
+            None => admitted.extend(spans),
         }
     }
 
