@@ -12,7 +12,9 @@ use std::borrow::Cow;
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status};
+use opentelemetry::trace::{
+    SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
+};
 use opentelemetry::{InstrumentationScope, KeyValue};
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 use traced_conventions::layer::{TARGET, THREAD_ID, THREAD_NAME};
@@ -162,7 +164,7 @@ pub(crate) fn duration_ms(start: u64, end: u64) -> f64 {
 /// What the calling thread pays for a span is mostly memory: the queue's slot and the attributes are lines the
 /// export thread read last, each a miss. An `ExportSpan` is 416 bytes (the SDK's `SpanData` with its scope,
 /// events, links, and the rest); a [`ClosedSpan`] leaves out what every span of a pipeline shares (the scope, by
-/// reference) and what few spans have (events and links, boxed when there are any).
+/// reference) and what few spans have (events, links, an error status, a trace state: boxed when there are any).
 // Nearly every span is `Closed`: boxing it would add an allocation per span, the SDK's are boxed instead.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
@@ -176,24 +178,39 @@ pub(crate) enum QueuedSpan {
 /// The fields of a finished span of this crate's layer, as [`SpanData`] has them but for those noted.
 #[derive(Debug)]
 pub(crate) struct ClosedSpan {
-    pub(crate) span_context: SpanContext,
+    /// The span context's ids; its flags, remoteness and trace state below.
+    pub(crate) trace_id: TraceId,
+    pub(crate) span_id: SpanId,
     pub(crate) parent_span_id: SpanId,
     pub(crate) name: Cow<'static, str>,
     pub(crate) start_time: SystemTime,
     pub(crate) end_time: SystemTime,
     pub(crate) attributes: Vec<KeyValue>,
-    pub(crate) status: Status,
-    /// The events and links, when the span has any.
-    pub(crate) events_and_links: Option<Box<(SpanEvents, SpanLinks)>>,
+    /// What few spans have, when the span has any of it.
+    pub(crate) rare: Option<Box<Rare>>,
     /// The pipeline's scope, the same for all its spans.
     pub(crate) scope: &'static InstrumentationScope,
     pub(crate) origin: Option<Origin>,
     pub(crate) callsite: Option<(&'static CallsiteAttributes, usize)>,
     pub(crate) dropped_attributes_count: u32,
+    pub(crate) trace_flags: TraceFlags,
     pub(crate) span_kind: SpanKind,
+    /// The status is `Ok` (else unset, or the error in `rare`).
+    pub(crate) ok: bool,
+    pub(crate) is_remote: bool,
     pub(crate) parent_span_is_remote: bool,
     pub(crate) duration_ms: bool,
     pub(crate) parent_sampled: bool,
+}
+
+/// The parts of a [`ClosedSpan`] most spans leave empty.
+#[derive(Debug, Default)]
+pub(crate) struct Rare {
+    pub(crate) events: SpanEvents,
+    pub(crate) links: SpanLinks,
+    /// An error status.
+    pub(crate) status: Status,
+    pub(crate) trace_state: TraceState,
 }
 
 impl From<QueuedSpan> for ExportSpan {
@@ -202,12 +219,20 @@ impl From<QueuedSpan> for ExportSpan {
             QueuedSpan::Closed(span) => span,
             QueuedSpan::Sdk(span) => return *span,
         };
-        let (events, links) = span
-            .events_and_links
-            .map_or_else(Default::default, |both| *both);
+        let rare = span.rare.map_or_else(Rare::default, |rare| *rare);
+        let status = match rare.status {
+            Status::Unset if span.ok => Status::Ok,
+            status => status,
+        };
         ExportSpan {
             data: SpanData {
-                span_context: span.span_context,
+                span_context: SpanContext::new(
+                    span.trace_id,
+                    span.span_id,
+                    span.trace_flags,
+                    span.is_remote,
+                    rare.trace_state,
+                ),
                 parent_span_id: span.parent_span_id,
                 parent_span_is_remote: span.parent_span_is_remote,
                 span_kind: span.span_kind,
@@ -216,9 +241,9 @@ impl From<QueuedSpan> for ExportSpan {
                 end_time: span.end_time,
                 attributes: span.attributes,
                 dropped_attributes_count: span.dropped_attributes_count,
-                events,
-                links,
-                status: span.status,
+                events: rare.events,
+                links: rare.links,
+                status,
                 instrumentation_scope: span.scope.clone(),
             },
             origin: span.origin,
@@ -246,59 +271,71 @@ mod tests {
     use super::*;
 
     /// What crosses to the export thread per span is what the calling thread pays for in misses: a layer's span
-    /// is queued in at most two thirds of the size of the span the exporters get.
+    /// is queued in at most half the size of the span the exporters get.
     #[test]
     fn a_queued_span_is_compact() {
         let queued = std::mem::size_of::<QueuedSpan>();
         let whole = std::mem::size_of::<ExportSpan>();
-        assert!(
-            queued * 3 <= whole * 2,
-            "{queued} bytes queued, {whole} whole"
-        );
+        assert!(queued * 2 <= whole, "{queued} bytes queued, {whole} whole");
     }
 
     #[test]
-    fn a_closed_span_is_made_whole_with_its_scope_events_and_links() {
+    fn a_closed_span_is_made_whole_with_its_scope_and_what_few_spans_have() {
         static SCOPE: OnceLock<InstrumentationScope> = OnceLock::new();
         let scope = SCOPE.get_or_init(|| {
             InstrumentationScope::builder("scope")
                 .with_version("1")
                 .build()
         });
-        let closed = |events_and_links| ClosedSpan {
-            span_context: SpanContext::empty_context(),
+        let closed = |ok, rare| ClosedSpan {
+            trace_id: TraceId::from(1),
+            span_id: SpanId::from(2),
             parent_span_id: SpanId::from(3),
             name: "closed".into(),
             start_time: UNIX_EPOCH,
             end_time: UNIX_EPOCH + std::time::Duration::from_millis(2),
             attributes: vec![KeyValue::new("a", 1)],
-            status: Status::error("failed"),
-            events_and_links,
+            rare,
             scope,
             origin: None,
             callsite: None,
             dropped_attributes_count: 4,
+            trace_flags: TraceFlags::SAMPLED,
             span_kind: SpanKind::Server,
+            ok,
+            is_remote: false,
             parent_span_is_remote: true,
             duration_ms: true,
             parent_sampled: true,
         };
-        let plain = ExportSpan::from(QueuedSpan::Closed(closed(None)));
+        let plain = ExportSpan::from(QueuedSpan::Closed(closed(false, None)));
         assert_eq!(plain.data.instrumentation_scope, *scope);
+        let context = &plain.data.span_context;
+        assert_eq!(
+            (context.trace_id(), context.span_id(), context.is_sampled()),
+            (TraceId::from(1), SpanId::from(2), true)
+        );
         assert_eq!(plain.data.parent_span_id, SpanId::from(3));
         assert_eq!(plain.data.span_kind, SpanKind::Server);
-        assert_eq!(plain.data.status, Status::error("failed"));
+        assert_eq!(plain.data.status, Status::Unset);
         assert_eq!(plain.data.dropped_attributes_count, 4);
         assert!(plain.data.parent_span_is_remote && plain.duration_ms && plain.parent_sampled);
         assert!(plain.data.events.is_empty() && plain.data.links.is_empty());
-        let mut events = SpanEvents::default();
-        events
+        let ok = ExportSpan::from(QueuedSpan::Closed(closed(true, None)));
+        assert_eq!(ok.data.status, Status::Ok);
+        let mut rare = Rare {
+            status: Status::error("failed"),
+            trace_state: TraceState::from_key_value([("k", "v")]).unwrap(),
+            ..Rare::default()
+        };
+        rare.events
             .events
             .push(opentelemetry::trace::Event::with_name("event"));
-        events.dropped_count = 2;
-        let mut links = SpanLinks::default();
-        links.dropped_count = 5;
-        let full = ExportSpan::from(QueuedSpan::Closed(closed(Some(Box::new((events, links))))));
+        rare.events.dropped_count = 2;
+        rare.links.dropped_count = 5;
+        let full = ExportSpan::from(QueuedSpan::Closed(closed(false, Some(Box::new(rare)))));
+        assert_eq!(full.data.status, Status::error("failed"));
+        assert_eq!(full.data.span_context.trace_state().header(), "k=v");
         assert_eq!(full.data.events.len(), 1);
         assert_eq!(full.data.events.dropped_count, 2);
         assert_eq!(full.data.links.dropped_count, 5);

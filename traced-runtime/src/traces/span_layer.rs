@@ -26,7 +26,7 @@ use std::time::SystemTime;
 
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::trace::{
-    Event, Link, SpanContext, SpanId, SpanKind, Status, TraceContextExt, TraceFlags,
+    Event, Link, SpanContext, SpanId, SpanKind, Status, TraceContextExt, TraceFlags, TraceState,
 };
 use opentelemetry::{Context, ContextGuard, InstrumentationScope, Key, KeyValue, StringValue};
 use opentelemetry_sdk::trace::{IdGenerator, SamplingDecision, SpanEvents, SpanLimits, SpanLinks};
@@ -51,7 +51,7 @@ use super::sampling::DecidedIdGenerator;
 use crate::config::BaggageAttributes;
 use crate::export::attribute_vecs;
 use crate::export::log_record::is_error_line;
-use crate::export::span::{CallsiteAttributes, ClosedSpan, Origin, QueuedSpan};
+use crate::export::span::{CallsiteAttributes, ClosedSpan, Origin, QueuedSpan, Rare};
 
 /// Set when a [`Core`] is made: until then no layer of this crate exists to take what [`giving`] gives, which
 /// then builds nothing (an HTTP layer under another tracing stack, tracing-opentelemetry's).
@@ -203,10 +203,15 @@ impl Core {
         let end_time = SystemTime::now();
         // Made from the start and end on the export thread (see `ExportSpan::duration_ms`), if it has room.
         let duration_ms = timed && !state.timed && state.room_for_one(&self.limits);
-        let events_and_links = if state.events.is_empty()
+        let status = std::mem::take(&mut state.status);
+        let ok = status == Status::Ok;
+        let trace_state = started.span_context.trace_state();
+        let rare = if state.events.is_empty()
             && state.links.is_empty()
             && state.dropped_events == 0
             && state.dropped_links == 0
+            && matches!(status, Status::Unset | Status::Ok)
+            && *trace_state == TraceState::NONE
         {
             None
         } else {
@@ -216,10 +221,19 @@ impl Core {
             let mut links = SpanLinks::default();
             links.links = std::mem::take(&mut state.links);
             links.dropped_count = state.dropped_links;
-            Some(Box::new((events, links)))
+            Some(Box::new(Rare {
+                events,
+                links,
+                status: if ok { Status::Unset } else { status },
+                trace_state: trace_state.clone(),
+            }))
         };
+        let context = &started.span_context;
         sink.send(QueuedSpan::Closed(ClosedSpan {
-            span_context: started.span_context,
+            trace_id: context.trace_id(),
+            span_id: context.span_id(),
+            trace_flags: context.trace_flags(),
+            is_remote: context.is_remote(),
             parent_span_id: started.parent_span_id,
             parent_span_is_remote: started.parent_is_remote,
             span_kind: std::mem::replace(&mut state.kind, SpanKind::Internal),
@@ -228,8 +242,8 @@ impl Core {
             end_time,
             attributes: std::mem::take(&mut state.attributes),
             dropped_attributes_count: state.dropped_attributes,
-            events_and_links,
-            status: std::mem::take(&mut state.status),
+            rare,
+            ok,
             scope: self.scope,
             origin: state.origin.take(),
             duration_ms,
