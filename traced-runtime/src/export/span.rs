@@ -88,7 +88,7 @@ pub(crate) struct ExportSpan {
     /// The callsite's attributes, which belong in `data.attributes` at the index given (before the fields).
     pub(crate) callsite: Option<(&'static CallsiteAttributes, usize)>,
     /// The span's parent is remote and arrived sampled (flag `01`): tail sampling keeps its trace. The span
-    /// cannot carry it, and here it costs no move: the queue's spans go to the exporters as they came.
+    /// cannot carry it; it is carried from the queued span ([`ClosedSpan::parent_sampled`]) or set by the processor.
     pub(crate) parent_sampled: bool,
 }
 
