@@ -90,6 +90,10 @@ pub(crate) struct ExportSpan {
     /// The span's parent is remote and arrived sampled (flag `01`): tail sampling keeps its trace. The span
     /// cannot carry it; it is carried from the queued span ([`ClosedSpan::parent_sampled`]) or set by the processor.
     pub(crate) parent_sampled: bool,
+    /// The pipeline's scope, which belongs in `data.instrumentation_scope` (left empty until then): a span of this
+    /// crate's layer has it by reference, and the OTLP encoder groups spans by its address, so the clone (and its
+    /// drop) is made only for the exporters that take a `SpanData`.
+    pub(crate) scope: Option<&'static InstrumentationScope>,
 }
 
 impl ExportSpan {
@@ -102,6 +106,9 @@ impl ExportSpan {
     /// Copies the callsite's attributes and the origin's into `data.attributes`, where they belong; a span that
     /// must be changed attribute by attribute (redaction, length limits) is changed there.
     pub(crate) fn materialize(&mut self) {
+        if let Some(scope) = self.scope.take() {
+            self.data.instrumentation_scope = scope.clone();
+        }
         // The callsite's index counts the attributes without the origin's: the callsite first.
         if let Some((callsite, at)) = self.callsite.take() {
             let at = at.min(self.data.attributes.len());
@@ -121,6 +128,15 @@ impl ExportSpan {
                 .attributes
                 .push(KeyValue::new(DURATION_MS, duration));
         }
+    }
+
+    /// The span's instrumentation scope, wherever it is kept.
+    #[cfg_attr(
+        not(any(feature = "otlp-grpc", feature = "otlp-http")),
+        allow(dead_code)
+    )]
+    pub(crate) fn scope(&self) -> &InstrumentationScope {
+        self.scope.unwrap_or(&self.data.instrumentation_scope)
     }
 
     /// The attributes before the callsite's, the callsite's, and those after (the origin's come before all).
@@ -244,12 +260,13 @@ impl From<QueuedSpan> for ExportSpan {
                 events: rare.events,
                 links: rare.links,
                 status,
-                instrumentation_scope: span.scope.clone(),
+                instrumentation_scope: InstrumentationScope::default(),
             },
             origin: span.origin,
             duration_ms: span.duration_ms,
             callsite: span.callsite,
             parent_sampled: span.parent_sampled,
+            scope: Some(span.scope),
         }
     }
 }
@@ -262,6 +279,7 @@ impl From<SpanData> for ExportSpan {
             duration_ms: false,
             callsite: None,
             parent_sampled: false,
+            scope: None,
         }
     }
 }
@@ -309,7 +327,12 @@ mod tests {
             parent_sampled: true,
         };
         let plain = ExportSpan::from(QueuedSpan::Closed(closed(false, None)));
-        assert_eq!(plain.data.instrumentation_scope, *scope);
+        assert_eq!(*plain.scope(), *scope);
+        assert_eq!(
+            plain.clone().into_span_data().instrumentation_scope,
+            *scope,
+            "the exporters that take a SpanData get the scope in it"
+        );
         let context = &plain.data.span_context;
         assert_eq!(
             (context.trace_id(), context.span_id(), context.is_sampled()),
@@ -377,6 +400,7 @@ mod tests {
             duration_ms: true,
             callsite: Some((callsite, 1)),
             parent_sampled: false,
+            scope: None,
         };
         let keys = |attributes: &mut dyn Iterator<Item = &KeyValue>| {
             attributes.map(|kv| kv.key.to_string()).collect::<Vec<_>>()

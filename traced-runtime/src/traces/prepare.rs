@@ -417,6 +417,7 @@ mod tests {
                 duration_ms: false,
                 callsite: Some((callsite, 1)),
                 parent_sampled: false,
+                scope: None,
             })
             .collect();
         prepare.batch(&mut batch);
@@ -451,6 +452,7 @@ mod tests {
             duration_ms: false,
             callsite: None,
             parent_sampled: false,
+            scope: None,
         };
         // Within the limit and no secret key: kept as values.
         let mut prepare = Prepare::new(Some(10), Some(Redactor::new(&[])));

@@ -172,18 +172,18 @@ impl<'a> Scopes<'a> {
         let Some(first) = spans.first() else {
             return scopes;
         };
-        let first = &first.data.instrumentation_scope;
+        let first = first.scope();
         scopes.distinct.push(first);
         let Some(other) = spans
             .iter()
-            .position(|span| !same_scope(&span.data.instrumentation_scope, first))
+            .position(|span| !same_scope(span.scope(), first))
         else {
             return scopes;
         };
         scopes.of_span = vec![0; other];
         let mut last = 0;
         for span in &spans[other..] {
-            let scope = &span.data.instrumentation_scope;
+            let scope = span.scope();
             // Spans of one batch come in runs of one scope: compare with the previous one first.
             if !same_scope(scopes.distinct[last], scope) {
                 last = match scopes.distinct.iter().position(|s| same_scope(s, scope)) {
@@ -831,6 +831,30 @@ mod tests {
             request(&one, &EncodedResource::from(&resource)),
             expected(one, &resource).encode_to_vec()
         );
+        // The layer's spans keep their scope by reference (and an empty one in `data`): the same bytes, grouped
+        // by the scope they refer to.
+        let first: &'static InstrumentationScope = Box::leak(Box::new(first));
+        let second: &'static InstrumentationScope = Box::leak(Box::new(second));
+        let by_reference: Vec<ExportSpan> = spans
+            .iter()
+            .map(|span| {
+                let scope = if span.instrumentation_scope == *first {
+                    first
+                } else {
+                    second
+                };
+                let mut data = span.clone();
+                data.instrumentation_scope = InstrumentationScope::default();
+                ExportSpan {
+                    scope: Some(scope),
+                    ..ExportSpan::from(data)
+                }
+            })
+            .collect();
+        let encoded = EncodedResource::from(&resource);
+        let mut out = Vec::new();
+        write_request(&mut out, &by_reference, &encoded);
+        assert_eq!(out, request(&spans, &encoded));
     }
 
     /// Origins encoded from the cache give the bytes of their attributes encoded one by one, past the cache's
@@ -887,6 +911,7 @@ mod tests {
                 duration_ms: false,
                 callsite: Some((callsite, at)),
                 parent_sampled: false,
+                scope: None,
             };
             let mut out = Vec::new();
             write_request(&mut out, &[export.clone(), export.clone()], &resource);
@@ -925,6 +950,7 @@ mod tests {
             duration_ms: false,
             callsite: Some((callsite, 0)),
             parent_sampled: false,
+            scope: None,
         };
         let mut out = Vec::new();
         write_request(&mut out, &[export], &resource);
