@@ -170,6 +170,10 @@ impl Hasher for AddressHasher {
 /// limits; it checks no key.)
 fn drop_empty_keys(span: &mut SpanData) {
     fn retain(attributes: &mut Vec<KeyValue>) -> u32 {
+        // Nearly always there is none: a scan, where `retain` alone moves through its bookkeeping per element.
+        if !attributes.iter().any(|kv| kv.key.as_str().is_empty()) {
+            return 0;
+        }
         let before = attributes.len();
         attributes.retain(|kv| !kv.key.as_str().is_empty());
         (before - attributes.len()) as u32
@@ -309,6 +313,35 @@ mod tests {
             Status::Error { description } => description,
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn empty_keys_are_dropped_and_counted_the_others_kept_in_order() {
+        let keys = |attributes: &[KeyValue]| {
+            attributes
+                .iter()
+                .map(|kv| kv.key.as_str().to_owned())
+                .collect::<Vec<_>>()
+        };
+        let with_empty = vec![
+            KeyValue::new("a", 1_i64),
+            KeyValue::new("", 2_i64),
+            KeyValue::new("b", 3_i64),
+            KeyValue::new("", 4_i64),
+        ];
+        let mut batch = [
+            ExportSpan::from(span("with", "", "e", with_empty)),
+            ExportSpan::from(span("without", "", "e", vec![KeyValue::new("a", 1_i64)])),
+        ];
+        Prepare::new(None, None).batch(&mut batch);
+        let [with, without] = &batch;
+        assert_eq!(keys(&with.data.attributes), ["a", "b"]);
+        assert_eq!(with.data.dropped_attributes_count, 2);
+        let event = &with.data.events.events[0];
+        assert_eq!(keys(&event.attributes), ["a", "b"]);
+        assert_eq!(event.dropped_attributes_count, 2);
+        assert_eq!(keys(&without.data.attributes), ["a"]);
+        assert_eq!(without.data.dropped_attributes_count, 0);
     }
 
     #[test]
