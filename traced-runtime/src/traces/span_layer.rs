@@ -63,7 +63,7 @@ pub(crate) struct Core {
     sampler: HeadSampler,
     ids: DecidedIdGenerator,
     limits: SpanLimits,
-    /// Leaked: one per pipeline, referred to by every span it queues.
+    /// Referred to by every span it queues: one per distinct scope of the process ([`interned`]).
     scope: &'static InstrumentationScope,
     /// `None` when no exporter is configured: spans still get ids, for propagation.
     sink: Option<SpanSink>,
@@ -86,7 +86,7 @@ impl Core {
             sampler,
             ids: DecidedIdGenerator::default(),
             limits,
-            scope: Box::leak(Box::new(scope)),
+            scope: interned(scope),
             sink,
             baggage: None,
             record_dropped: false,
@@ -676,6 +676,26 @@ thread_local! {
     /// The contexts attached by the spans entered on this thread, innermost last, and the default subscriber a
     /// test pipeline's span set (see [`SpanLayer::carrying_its_dispatch`]).
     static ENTERED: RefCell<Vec<(Id, ContextGuard, Option<DefaultGuard>)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Distinct scopes kept for pipelines to share, at most: a process starts its pipelines again (a second `init`,
+/// a forked child, each test) with the same one.
+const MAX_SCOPES: usize = 64;
+
+/// The `'static` scope equal to `scope`, made once per distinct scope: a pipeline's spans refer to it, and a
+/// leaked one per pipeline (about 100 bytes) added up in a process that starts pipelines without end. Past
+/// [`MAX_SCOPES`] distinct ones, each is leaked as before.
+fn interned(scope: InstrumentationScope) -> &'static InstrumentationScope {
+    static SCOPES: Mutex<Vec<&'static InstrumentationScope>> = Mutex::new(Vec::new());
+    let mut scopes = SCOPES.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(known) = scopes.iter().find(|known| ***known == scope) {
+        return known;
+    }
+    let leaked: &'static InstrumentationScope = Box::leak(Box::new(scope));
+    if scopes.len() < MAX_SCOPES {
+        scopes.push(leaked);
+    }
+    leaked
 }
 
 /// Distinct thread names, at most: a pool's threads share one name, and a program that names each thread has a
@@ -1573,5 +1593,23 @@ mod tests {
         let (_, left) = giving(&META, 1, SpanKind::Server, Context::new(), give(2), || ());
         assert!(left.is_err(), "no span made: nothing taken");
         assert_eq!(built.get(), 2, "built once a layer may take it");
+    }
+
+    #[test]
+    fn pipelines_of_one_scope_share_it() {
+        let scope = |version: &'static str| {
+            InstrumentationScope::builder("interned")
+                .with_version(version)
+                .build()
+        };
+        let first = interned(scope("1"));
+        assert_eq!(*first, scope("1"));
+        assert!(
+            std::ptr::eq(first, interned(scope("1"))),
+            "the same scope again"
+        );
+        let other = interned(scope("2"));
+        assert_eq!(*other, scope("2"));
+        assert!(!std::ptr::eq(first, other), "another scope is its own");
     }
 }
