@@ -678,6 +678,25 @@ thread_local! {
     static ENTERED: RefCell<Vec<(Id, ContextGuard, Option<DefaultGuard>)>> = const { RefCell::new(Vec::new()) };
 }
 
+/// The `'static` value equal to `value` in `known`, else one leaked by `leak` and kept there while `known` holds
+/// fewer than `max`; `None` when it is full and holds none equal.
+fn leaked_once<T: PartialEq + ?Sized + 'static>(
+    known: &Mutex<Vec<&'static T>>,
+    max: usize,
+    value: &T,
+    leak: impl FnOnce() -> &'static T,
+) -> Option<&'static T> {
+    let mut known = known.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(same) = known.iter().find(|same| **same == value) {
+        return Some(same);
+    }
+    (known.len() < max).then(|| {
+        let leaked = leak();
+        known.push(leaked);
+        leaked
+    })
+}
+
 /// Distinct scopes kept for pipelines to share, at most: a process starts its pipelines again (a second `init`,
 /// a forked child, each test) with the same one.
 const MAX_SCOPES: usize = 64;
@@ -687,15 +706,10 @@ const MAX_SCOPES: usize = 64;
 /// [`MAX_SCOPES`] distinct ones, each is leaked as before.
 fn interned(scope: InstrumentationScope) -> &'static InstrumentationScope {
     static SCOPES: Mutex<Vec<&'static InstrumentationScope>> = Mutex::new(Vec::new());
-    let mut scopes = SCOPES.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(known) = scopes.iter().find(|known| ***known == scope) {
-        return known;
-    }
-    let leaked: &'static InstrumentationScope = Box::leak(Box::new(scope));
-    if scopes.len() < MAX_SCOPES {
-        scopes.push(leaked);
-    }
-    leaked
+    leaked_once(&SCOPES, MAX_SCOPES, &scope, || {
+        Box::leak(Box::new(scope.clone()))
+    })
+    .unwrap_or_else(|| Box::leak(Box::new(scope)))
 }
 
 /// Distinct thread names, at most: a pool's threads share one name, and a program that names each thread has a
@@ -708,16 +722,10 @@ const MAX_THREAD_NAMES: usize = 256;
 /// [`MAX_THREAD_NAMES`], a shared `Arc` as before.
 fn thread_name(name: &str) -> ThreadName {
     static NAMES: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
-    let mut names = NAMES.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(known) = names.iter().find(|known| **known == name) {
-        return ThreadName::Static(known);
+    match leaked_once(&NAMES, MAX_THREAD_NAMES, name, || Box::leak(name.into())) {
+        Some(known) => ThreadName::Static(known),
+        None => ThreadName::Shared(StringValue::from(std::sync::Arc::<str>::from(name))),
     }
-    if names.len() >= MAX_THREAD_NAMES {
-        return ThreadName::Shared(StringValue::from(std::sync::Arc::<str>::from(name)));
-    }
-    let leaked: &'static str = Box::leak(name.into());
-    names.push(leaked);
-    ThreadName::Static(leaked)
 }
 
 /// A thread's `thread.name`.
