@@ -12,6 +12,7 @@
 //! when a field is recorded on it), each after a separator so that the line can tell keys apart.
 
 use std::fmt::{self, Write};
+use std::ops::Range;
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level};
@@ -22,6 +23,7 @@ use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
 use traced_conventions::value::DEBUG_PANICKED;
 
 use crate::logs::write_caught;
+use crate::traces::span_layer::DebugTexts;
 use crate::traces::span_subscriber::LineScope;
 
 /// Before each field in the stored text: `key=value`.
@@ -34,7 +36,35 @@ const MESSAGE: char = '\u{1f}';
 /// out, and so are the fields before index `skip` (a site's `code.*` ones, written from its statics).
 pub(super) struct SeparatedFields<'a> {
     pub(super) text: &'a mut String,
+    /// Where each `Debug` value's text is written, for a span's attributes to take (`None` for an event's line).
+    pub(super) debug: Option<&'a mut DebugTexts>,
     pub(super) skip: usize,
+}
+
+impl SeparatedFields<'_> {
+    /// Writes `field=value`, the value as `Debug` shows it; returns where the value is in the text (`None` for
+    /// a field left out).
+    fn write_debug(&mut self, field: &Field, value: &dyn fmt::Debug) -> Option<Range<usize>> {
+        if field.index() < self.skip {
+            return None;
+        }
+        let name = field.name();
+        if name == "message" {
+            self.text.push(MESSAGE);
+        } else if name.starts_with("log.") {
+            return None;
+        } else {
+            self.text.push(FIELD);
+            self.text.push_str(name);
+            self.text.push('=');
+        }
+        // The application's `Debug`, caught: a panic here would take the caller down for a log line.
+        Some(write_caught(
+            self.text,
+            format_args!("{value:?}"),
+            DEBUG_PANICKED,
+        ))
+    }
 }
 
 impl Visit for SeparatedFields<'_> {
@@ -58,37 +88,25 @@ impl Visit for SeparatedFields<'_> {
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.record_debug(field, &value);
+        self.write_debug(field, &value);
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.record_debug(field, &value);
+        self.write_debug(field, &value);
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.record_debug(field, &value);
+        self.write_debug(field, &value);
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.record_debug(field, &format_args!("{value}"));
+        self.write_debug(field, &format_args!("{value}"));
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        if field.index() < self.skip {
-            return;
+        if let (Some(range), Some(debug)) = (self.write_debug(field, value), self.debug.as_mut()) {
+            debug.note(field, range);
         }
-        let name = field.name();
-        if name == "message" {
-            self.text.push(MESSAGE);
-        } else if name.starts_with("log.") {
-            return;
-        } else {
-            self.text.push(FIELD);
-            self.text.push_str(name);
-            self.text.push('=');
-        }
-        // The application's `Debug`, caught: a panic here would take the caller down for a log line.
-        write_caught(self.text, format_args!("{value:?}"), DEBUG_PANICKED);
     }
 }
 
@@ -176,6 +194,7 @@ pub(super) fn line(
     let mut own = String::new();
     event.record(&mut SeparatedFields {
         text: &mut own,
+        debug: None,
         skip: 0,
     });
     let mut seen: Vec<&str> = Vec::new();

@@ -18,6 +18,7 @@ use tracing_subscriber::fmt::MakeWriter;
 
 use super::{compact, json};
 use crate::config::LogFormat;
+use crate::traces::span_layer::DebugTexts;
 use crate::traces::span_subscriber::{LineScope, LogLines};
 
 /// A thread's line buffer longer than this is freed after its line rather than kept.
@@ -89,8 +90,14 @@ where
         self.format == LogFormat::Compact
     }
 
-    fn add_fields(&self, text: &mut String, skip: usize, record: &dyn Fn(&mut dyn Visit)) {
-        record(&mut compact::SeparatedFields { text, skip });
+    fn add_fields(
+        &self,
+        text: &mut String,
+        debug: Option<&mut DebugTexts>,
+        skip: usize,
+        record: &dyn Fn(&mut dyn Visit),
+    ) {
+        record(&mut compact::SeparatedFields { text, debug, skip });
     }
 
     fn print(&self, event: &Event<'_>, scope: Option<&dyn LineScope>) {
@@ -222,14 +229,56 @@ mod tests {
         assert_eq!(
             bodies,
             [
-                // Made while the span's slot was locked: printed without its spans. Once for the span's
-                // attribute, once for its text, as the `Debug` runs for each.
-                "traced_runtime::subscriber::lines::tests: from debug",
+                // Made while the span's slot was locked: printed without its spans. Once: the span's attribute
+                // takes the text's `Debug` value.
                 "traced_runtime::subscriber::lines::tests: from debug",
                 "work: traced_runtime::subscriber::lines::tests: after worse=<Debug panicked> \
                  bad=<Debug panicked> late=chatty",
             ]
         );
+    }
+
+    /// Counts the runs of its `Debug`.
+    struct Counted<'a>(&'a std::sync::atomic::AtomicUsize, &'static str);
+
+    impl std::fmt::Debug for Counted<'_> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            write!(f, "Counted({:?})", self.1)
+        }
+    }
+
+    #[test]
+    fn a_values_debug_runs_once_for_the_line_and_the_span() {
+        let runs = std::sync::atomic::AtomicUsize::new(0);
+        let (text, spans) = run(LogFormat::Compact, || {
+            let span = tracing::info_span!(
+                "work",
+                n = 1,
+                order = ?Counted(&runs, "first"),
+                late = tracing::field::Empty
+            );
+            let _entered = span.enter();
+            span.record("late", tracing::field::debug(Counted(&runs, "second")));
+            tracing::info!("done");
+        });
+        assert_eq!(runs.load(std::sync::atomic::Ordering::Relaxed), 2);
+        assert_eq!(
+            bodies(&text),
+            ["work: traced_runtime::subscriber::lines::tests: done n=1 \
+              order=Counted(\"first\") late=Counted(\"second\")"]
+        );
+        assert_eq!(spans.len(), 1, "{spans:#?}");
+        let value = |key: &str| {
+            spans[0]
+                .attributes
+                .iter()
+                .find(|kv| kv.key.as_str() == key)
+                .map(|kv| kv.value.to_string())
+        };
+        assert_eq!(value("n").as_deref(), Some("1"));
+        assert_eq!(value("order").as_deref(), Some("Counted(\"first\")"));
+        assert_eq!(value("late").as_deref(), Some("Counted(\"second\")"));
     }
 
     #[test]

@@ -18,6 +18,7 @@
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::marker::PhantomData;
+use std::ops::Range;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
@@ -273,35 +274,64 @@ impl Core {
     /// Records the origin, the callsite's statics and the fields of a new span on its [empty
     /// state](Core::empty_state), where it is to stay: the state is not moved again.
     pub(crate) fn fill_state(&self, state: &mut SpanState, attrs: &Attributes<'_>) {
-        let metadata = attrs.metadata();
+        let skip = self.fill_origin(state, attrs.metadata());
+        self.fill_fields(state, attrs, skip, None);
+    }
+
+    /// The first part of [`Core::fill_state`]: the origin and the callsite's statics (or what an integration
+    /// gave). Returns how many of the fields that covers.
+    pub(crate) fn fill_origin(
+        &self,
+        state: &mut SpanState,
+        metadata: &'static Metadata<'static>,
+    ) -> usize {
         let limits = &self.limits;
         THREAD.with(|(thread_id, name)| {
             state.push_origin(*thread_id, name.as_ref(), metadata.target(), limits);
         });
         state.context_at = state.attributes.len();
-        let skip = match Statics::building(metadata) {
+        match Statics::building(metadata) {
             Some(statics) => {
                 state.push_callsite_attributes(&statics.attributes, limits);
                 statics.len()
             }
             None => take_given(metadata, state, limits),
-        };
-        if skip < metadata.fields().len() {
+        }
+    }
+
+    /// The second part of [`Core::fill_state`]: the fields from index `skip` on, a `Debug` value's text taken
+    /// from `written` where the log format wrote it already.
+    pub(crate) fn fill_fields(
+        &self,
+        state: &mut SpanState,
+        attrs: &Attributes<'_>,
+        skip: usize,
+        written: Option<Written<'_>>,
+    ) {
+        if skip < attrs.metadata().fields().len() {
             attrs.record(&mut SpanFields {
                 state,
-                limits,
+                limits: &self.limits,
                 skip,
+                written,
             });
         }
     }
 
-    /// Records `values` on `state`, if it is recording. The caller holds a [`Visiting`] guard.
-    pub(crate) fn record(&self, state: &mut SpanState, values: &Record<'_>) {
+    /// Records `values` on `state`, if it is recording, a `Debug` value's text taken from `written` where the log
+    /// format wrote it already. The caller holds a [`Visiting`] guard.
+    pub(crate) fn record(
+        &self,
+        state: &mut SpanState,
+        values: &Record<'_>,
+        written: Option<Written<'_>>,
+    ) {
         if state.is_recording() {
             values.record(&mut SpanFields {
                 state,
                 limits: &self.limits,
                 skip: 0,
+                written,
             });
         }
     }
@@ -1104,7 +1134,7 @@ where
         let Some(span) = ctx.span(id) else { return };
         let mut extensions = span.extensions_mut();
         if let Some(state) = extensions.get_mut::<SpanState>() {
-            self.core.record(state, values);
+            self.core.record(state, values, None);
         }
     }
 
@@ -1245,12 +1275,55 @@ impl Drop for Visiting {
     }
 }
 
+/// Where the log format wrote the `Debug` text of each of a span's field values, by field index, in the text it
+/// keeps for the span: the span's attributes take that text rather than run the application's `Debug` again
+/// (twice the cost, and twice what that code does).
+#[derive(Default)]
+pub(crate) struct DebugTexts {
+    ranges: Vec<(usize, Range<usize>)>,
+}
+
+impl DebugTexts {
+    /// Forgets the texts of the last fields written.
+    pub(crate) fn clear(&mut self) {
+        self.ranges.clear();
+    }
+
+    /// The `Debug` text of `field`'s value is at `range` of the text.
+    pub(crate) fn note(&mut self, field: &Field, range: Range<usize>) {
+        self.ranges.push((field.index(), range));
+    }
+
+    fn get(&self, field: &Field) -> Option<Range<usize>> {
+        let index = field.index();
+        self.ranges
+            .iter()
+            .find(|(at, _)| *at == index)
+            .map(|(_, range)| range.clone())
+    }
+}
+
+/// The text the log format wrote for the fields being visited, and where their `Debug` values are in it.
+#[derive(Clone, Copy)]
+pub(crate) struct Written<'a> {
+    pub(crate) text: &'a str,
+    pub(crate) debug: &'a DebugTexts,
+}
+
+impl Written<'_> {
+    /// The `Debug` text of `field`'s value, if the log format wrote it.
+    fn debug(&self, field: &Field) -> Option<&str> {
+        self.debug.get(field).and_then(|range| self.text.get(range))
+    }
+}
+
 /// Span fields as attributes, with the `otel.*` fields setting the name, kind and status instead.
 struct SpanFields<'a> {
     state: &'a mut SpanState,
     limits: &'a SpanLimits,
     /// The first fields, whose attributes came from [`Statics`]: not recorded again.
     skip: usize,
+    written: Option<Written<'a>>,
 }
 
 impl SpanFields<'_> {
@@ -1331,7 +1404,14 @@ impl Visit for SpanFields<'_> {
         if field.index() < self.skip {
             return;
         }
-        let text = debug_text(value);
+        let text = match self
+            .written
+            .as_ref()
+            .and_then(|written| written.debug(field))
+        {
+            Some(text) => text.to_owned(),
+            None => debug_text(value),
+        };
         if !self.special(field, &text) {
             self.push(KeyValue::new(Key::from_static_str(field.name()), text));
         }

@@ -24,7 +24,9 @@ use tracing::{Dispatch, Event, Metadata, Subscriber};
 use tracing_core::span::Current;
 
 use super::sampling::Head;
-use super::span_layer::{Core, SpanState, StateFn, Statics, Visiting, WithSpan};
+use super::span_layer::{
+    Core, DebugTexts, SpanState, StateFn, Statics, Visiting, WithSpan, Written,
+};
 use crate::export::log_record::is_error_line;
 use crate::export::thread::{in_export_thread, is_internal};
 use crate::traces::sampling::in_unsampled_trace;
@@ -90,6 +92,8 @@ struct Open {
     /// The span's fields as the log format keeps them ([`LogLines::add_fields`]); its room is kept for the
     /// slot's next span, so that a span's text costs no allocation.
     fields: String,
+    /// Where the last fields written have their `Debug` texts in `fields` (room kept as for `fields`).
+    debug: DebugTexts,
 }
 
 /// A slot's field text longer than this is freed at its span's close rather than kept for the next one.
@@ -212,8 +216,14 @@ pub(crate) trait LogLines: Send + Sync {
     fn keeps_fields(&self) -> bool;
 
     /// Appends to `text` the fields `record` visits from index `skip` on: a new span's, or those recorded on it
-    /// later.
-    fn add_fields(&self, text: &mut String, skip: usize, record: &dyn Fn(&mut dyn Visit));
+    /// later. Notes in `debug` where each `Debug` value's text is, for the span's attributes to take.
+    fn add_fields(
+        &self,
+        text: &mut String,
+        debug: Option<&mut DebugTexts>,
+        skip: usize,
+        record: &dyn Fn(&mut dyn Visit),
+    );
 
     /// Prints `event`, which belongs to the spans of `scope` (none outside any span).
     fn print(&self, event: &Event<'_>, scope: Option<&dyn LineScope>);
@@ -401,16 +411,28 @@ impl Subscriber for SpanSubscriber {
         {
             // No other thread knows the slot yet: its lock is held while the fields are visited, so that the
             // state is made where it stays (a move of the whole state, about 340 bytes, is a copy each).
-            let mut open = lock(&slot.open);
+            let mut guard = lock(&slot.open);
+            let open = &mut *guard;
             open.meta = Some(attrs.metadata());
             open.parent = parent;
-            if keep {
+            let mut state = keep.then(|| {
                 let cx = self.parent_context(attrs);
                 let state = open.state.insert(Core::empty_state(attrs, cx));
-                self.core.fill_state(state, attrs);
+                let skip = self.core.fill_origin(state, attrs.metadata());
+                (state, skip)
+            });
+            // The text first: the attributes take its `Debug` values rather than format them again.
+            let lines = self.field_lines();
+            if let Some(lines) = lines {
+                open.debug.clear();
+                add_span_fields(lines, &mut open.fields, &mut open.debug, attrs);
             }
-            if let Some(lines) = self.field_lines() {
-                add_span_fields(lines, &mut open.fields, attrs);
+            if let Some((state, skip)) = state.as_mut() {
+                let written = lines.map(|_| Written {
+                    text: &open.fields,
+                    debug: &open.debug,
+                });
+                self.core.fill_fields(state, attrs, *skip, written);
             }
         }
         slot.refs.store(1, Ordering::Release);
@@ -423,12 +445,22 @@ impl Subscriber for SpanSubscriber {
             return;
         };
         if let Some(slot) = slot(id) {
-            let mut open = lock(&slot.open);
-            if let Some(state) = open.state.as_mut() {
-                self.core.record(state, values);
+            let mut guard = lock(&slot.open);
+            let open = &mut *guard;
+            // The text first, as in `new_span`.
+            let lines = self.field_lines();
+            if let Some(lines) = lines {
+                open.debug.clear();
+                lines.add_fields(&mut open.fields, Some(&mut open.debug), 0, &|visit| {
+                    values.record(visit)
+                });
             }
-            if let Some(lines) = self.field_lines() {
-                lines.add_fields(&mut open.fields, 0, &|visit| values.record(visit));
+            if let Some(state) = open.state.as_mut() {
+                let written = lines.map(|_| Written {
+                    text: &open.fields,
+                    debug: &open.debug,
+                });
+                self.core.record(state, values, written);
             }
         }
     }
@@ -593,15 +625,22 @@ impl Subscriber for SpanSubscriber {
 
 /// Writes the fields of a new span to its text: a site's `code.*` ones as its statics' text, made once per
 /// callsite, then the others (whether or not the `code.*` values were passed too).
-fn add_span_fields(lines: &dyn LogLines, text: &mut String, attrs: &Attributes<'_>) {
+fn add_span_fields(
+    lines: &dyn LogLines,
+    text: &mut String,
+    debug: &mut DebugTexts,
+    attrs: &Attributes<'_>,
+) {
     let skip = match Statics::building(attrs.metadata()) {
         Some(statics) => {
-            text.push_str(statics.line_text(|text, record| lines.add_fields(text, 0, record)));
+            text.push_str(
+                statics.line_text(|text, record| lines.add_fields(text, None, 0, record)),
+            );
             statics.len()
         }
         None => 0,
     };
-    lines.add_fields(text, skip, &|visit| attrs.record(visit));
+    lines.add_fields(text, Some(debug), skip, &|visit| attrs.record(visit));
 }
 
 /// [`WithSpan`] for spans of a [`SpanSubscriber`].
